@@ -1,0 +1,400 @@
+//! The one validated configuration of a Palisade server.
+//!
+//! `palisade serve` and `palisade config check` both go through [`Config::load`], so the
+//! linter and the server can never disagree about what a file means. Parsing is strict:
+//! unknown keys are errors, and every error names the file, the key and the line, and says
+//! how to fix it. Secrets are never inline: the config only names files that hold them.
+#![forbid(unsafe_code)]
+
+mod access;
+mod error;
+mod findings;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use access::{Action, Grant, RoleTable};
+pub use error::ConfigError;
+pub use findings::{Finding, Severity};
+
+/// Largest config file read; a config is a few kilobytes, anything bigger is a mistake.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// A parsed and validated configuration. Paths in it are absolute (resolved against the
+/// directory of the config file).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub source: PathBuf,
+    pub data_plane: Listener,
+    pub admin_plane: Listener,
+    pub models: Models,
+    pub identity: Identity,
+    pub roles: RoleTable,
+    pub limits: Limits,
+    pub audit: Audit,
+}
+
+#[derive(Debug, Clone)]
+pub struct Listener {
+    pub listen: SocketAddr,
+    pub tls: Option<Tls>,
+    /// Plaintext HTTP, only ever on loopback. Loud by name, warned about at every start.
+    pub dangerous_plaintext: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// When set, clients must present a certificate signed by this CA (mTLS).
+    pub client_ca: Option<PathBuf>,
+    /// TLS 1.2 (ECDHE + AEAD suites only) next to 1.3. Off unless asked for.
+    pub allow_tls12: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Models {
+    pub repository: PathBuf,
+    /// Names (or globs) of models loaded at start; the rest wait for an admin `load`.
+    pub load: Vec<String>,
+    pub max_model_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub keys_file: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_tensor_elements: usize,
+    pub max_json_depth: usize,
+    pub max_header_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub dir: PathBuf,
+    /// How often the audit file is fsync'ed; every batch is written to the OS at once.
+    pub fsync_interval: Duration,
+}
+
+impl Config {
+    /// Read, parse and validate a config file. Warnings (dangerous options) come back too,
+    /// so callers can print them; errors stop the load.
+    pub fn load(path: &Path) -> Result<(Config, Vec<Finding>), ConfigError> {
+        let source = read_limited(path)?;
+        Self::parse(path, &source)
+    }
+
+    /// Parse config text as if it came from `path` (relative paths resolve against its folder).
+    pub fn parse(path: &Path, source: &str) -> Result<(Config, Vec<Finding>), ConfigError> {
+        let raw: raw::Config = toml::from_str(source).map_err(|e| ConfigError::Syntax {
+            file: path.to_path_buf(),
+            line: e.span().map(|s| line_at(source, s.start)),
+            message: e.message().to_string(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut findings = Vec::new();
+        let config = raw
+            .validate(path, &base, &mut findings)
+            .map_err(|f| ConfigError::invalid(path, source, f))?;
+        for f in &mut findings {
+            f.line = key_line(source, &f.key);
+        }
+        Ok((config, findings))
+    }
+}
+
+fn read_limited(path: &Path) -> Result<String, ConfigError> {
+    let io = |e: std::io::Error| ConfigError::Read {
+        file: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(ConfigError::Read {
+            file: path.to_path_buf(),
+            message: format!("file is {} bytes, over the {MAX_CONFIG_BYTES}-byte limit for a config", meta.len()),
+        });
+    }
+    std::fs::read_to_string(path).map_err(io)
+}
+
+/// 1-based line of a byte offset.
+fn line_at(source: &str, offset: usize) -> usize {
+    source[..offset.min(source.len())].matches('\n').count() + 1
+}
+
+/// 1-based line where a dotted key (`data_plane.tls.cert`) is written, if it is.
+pub(crate) fn key_line(source: &str, key: &str) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(source).ok()?;
+    let mut table: &DeTable = doc.get_ref();
+    let mut span = None;
+    for part in key.split('.') {
+        let (k, v) = table.iter().find(|(k, _)| k.get_ref() == part)?;
+        span = Some(k.span());
+        match v.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    span.map(|s| line_at(source, s.start))
+}
+
+fn parse_duration(key: &str, value: &str) -> Result<Duration, Finding> {
+    humantime::parse_duration(value).map_err(|e| {
+        Finding::error(key, format!("'{value}' is not a duration ({e}); write it like \"5s\", \"250ms\" or \"2m\""))
+    })
+}
+
+/// The file as written: every table and key optional except where noted, unknown keys refused.
+mod raw {
+    use super::*;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Config {
+        pub data_plane: Listener,
+        pub admin_plane: Listener,
+        pub models: Models,
+        #[serde(default)]
+        pub identity: Identity,
+        #[serde(default)]
+        pub roles: BTreeMap<String, access::RawRole>,
+        #[serde(default)]
+        pub limits: Limits,
+        #[serde(default)]
+        pub audit: Audit,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Listener {
+        pub listen: String,
+        pub tls: Option<Tls>,
+        #[serde(default)]
+        pub dangerous_plaintext: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Tls {
+        pub cert: PathBuf,
+        pub key: PathBuf,
+        pub client_ca: Option<PathBuf>,
+        #[serde(default)]
+        pub allow_tls12: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Models {
+        pub repository: PathBuf,
+        #[serde(default = "all_models")]
+        pub load: Vec<String>,
+        #[serde(default = "default_max_model_bytes")]
+        pub max_model_bytes: u64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Identity {
+        pub keys_file: PathBuf,
+    }
+
+    impl Default for Identity {
+        fn default() -> Self {
+            Identity { keys_file: PathBuf::from("keys/keys.json") }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Limits {
+        pub max_body_bytes: usize,
+        pub max_tensor_elements: usize,
+        pub max_json_depth: usize,
+        pub max_header_bytes: usize,
+        pub header_read_timeout: String,
+        pub request_timeout: String,
+        pub max_connections: usize,
+    }
+
+    impl Default for Limits {
+        fn default() -> Self {
+            Limits {
+                max_body_bytes: 8 << 20,
+                max_tensor_elements: 1 << 20,
+                max_json_depth: 16,
+                max_header_bytes: 16 << 10,
+                header_read_timeout: "5s".into(),
+                request_timeout: "30s".into(),
+                max_connections: 1024,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, default)]
+    pub struct Audit {
+        pub dir: PathBuf,
+        pub fsync_interval: String,
+    }
+
+    impl Default for Audit {
+        fn default() -> Self {
+            Audit { dir: PathBuf::from("audit"), fsync_interval: "1s".into() }
+        }
+    }
+
+    fn all_models() -> Vec<String> {
+        vec!["*".into()]
+    }
+
+    fn default_max_model_bytes() -> u64 {
+        1 << 30
+    }
+
+    impl Config {
+        pub fn validate(self, file: &Path, base: &Path, findings: &mut Vec<Finding>) -> Result<super::Config, Finding> {
+            let data_plane = self.data_plane.validate("data_plane", base, findings)?;
+            let admin_plane = self.admin_plane.validate("admin_plane", base, findings)?;
+            if data_plane.listen.port() != 0 && data_plane.listen == admin_plane.listen {
+                return Err(Finding::error(
+                    "admin_plane.listen",
+                    "the admin plane must have its own port; change admin_plane.listen".into(),
+                ));
+            }
+            if !admin_plane.listen.ip().is_loopback() {
+                findings.push(Finding::warning(
+                    "admin_plane.listen",
+                    format!(
+                        "admin plane listens on {}, not loopback; keep it on an internal interface",
+                        admin_plane.listen
+                    ),
+                ));
+            }
+            let roles = RoleTable::compile(self.roles)?;
+            let limits = self.limits.validate()?;
+            let fsync_interval = parse_duration("audit.fsync_interval", &self.audit.fsync_interval)?;
+            if self.models.max_model_bytes == 0 {
+                return Err(Finding::error("models.max_model_bytes", "must be above 0".into()));
+            }
+            Ok(super::Config {
+                source: file.to_path_buf(),
+                data_plane,
+                admin_plane,
+                models: super::Models {
+                    repository: base.join(self.models.repository),
+                    load: self.models.load,
+                    max_model_bytes: self.models.max_model_bytes,
+                },
+                identity: super::Identity { keys_file: base.join(self.identity.keys_file) },
+                roles,
+                limits,
+                audit: super::Audit { dir: base.join(self.audit.dir), fsync_interval },
+            })
+        }
+    }
+
+    impl Listener {
+        fn validate(self, name: &str, base: &Path, findings: &mut Vec<Finding>) -> Result<super::Listener, Finding> {
+            let listen: SocketAddr = self.listen.parse().map_err(|_| {
+                Finding::error(
+                    &format!("{name}.listen"),
+                    format!("'{}' is not an address:port; write it like \"127.0.0.1:8443\" or \"[::1]:8443\"", self.listen),
+                )
+            })?;
+            if self.dangerous_plaintext {
+                if !listen.ip().is_loopback() {
+                    return Err(Finding::error(
+                        &format!("{name}.dangerous_plaintext"),
+                        format!(
+                            "plaintext is refused on non-loopback address {listen}; remove dangerous_plaintext and configure [{name}.tls]"
+                        ),
+                    ));
+                }
+                findings.push(Finding::warning(
+                    &format!("{name}.dangerous_plaintext"),
+                    format!("{name} serves plaintext HTTP on {listen}: credentials and payloads cross unencrypted"),
+                ));
+            }
+            let tls = match (self.tls, self.dangerous_plaintext) {
+                (Some(_), true) => {
+                    return Err(Finding::error(
+                        &format!("{name}.tls"),
+                        format!("[{name}.tls] and {name}.dangerous_plaintext both set; keep one"),
+                    ))
+                }
+                (None, false) => {
+                    return Err(Finding::error(
+                        name,
+                        format!("[{name}.tls] with cert and key is required (plaintext needs dangerous_plaintext = true, on loopback only)"),
+                    ))
+                }
+                (None, true) => None,
+                (Some(t), false) => {
+                    if t.allow_tls12 {
+                        findings.push(Finding::warning(
+                            &format!("{name}.tls.allow_tls12"),
+                            "TLS 1.2 is enabled next to 1.3 (ECDHE + AEAD suites only)".into(),
+                        ));
+                    }
+                    Some(super::Tls {
+                        cert: base.join(t.cert),
+                        key: base.join(t.key),
+                        client_ca: t.client_ca.map(|p| base.join(p)),
+                        allow_tls12: t.allow_tls12,
+                    })
+                }
+            };
+            Ok(super::Listener { listen, tls, dangerous_plaintext: self.dangerous_plaintext })
+        }
+    }
+
+    impl Limits {
+        fn validate(self) -> Result<super::Limits, Finding> {
+            fn within(key: &str, value: usize, lo: usize, hi: usize) -> Result<usize, Finding> {
+                if (lo..=hi).contains(&value) {
+                    Ok(value)
+                } else {
+                    Err(Finding::error(&format!("limits.{key}"), format!("{value} is outside {lo}..={hi}")))
+                }
+            }
+            let header_read_timeout = parse_duration("limits.header_read_timeout", &self.header_read_timeout)?;
+            let request_timeout = parse_duration("limits.request_timeout", &self.request_timeout)?;
+            for (key, d) in [("header_read_timeout", header_read_timeout), ("request_timeout", request_timeout)] {
+                if d.is_zero() || d > Duration::from_secs(3600) {
+                    return Err(Finding::error(&format!("limits.{key}"), "must be between 1ms and 1h".into()));
+                }
+            }
+            Ok(super::Limits {
+                max_body_bytes: within("max_body_bytes", self.max_body_bytes, 1024, 1 << 30)?,
+                max_tensor_elements: within("max_tensor_elements", self.max_tensor_elements, 1, 1 << 28)?,
+                max_json_depth: within("max_json_depth", self.max_json_depth, 2, 64)?,
+                // hyper's HTTP/1 reader needs at least 8 KiB of buffer.
+                max_header_bytes: within("max_header_bytes", self.max_header_bytes, 8192, 1 << 20)?,
+                header_read_timeout,
+                request_timeout,
+                max_connections: within("max_connections", self.max_connections, 1, 1 << 20)?,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+pub mod fsutil; pub mod keys; pub mod tls;

@@ -1,0 +1,202 @@
+//! TLS: the rustls server configuration every listener uses, and the development CA that
+//! `palisade dev-certs` and `palisade demo` create.
+//!
+//! Secure by default: TLS 1.3 only. TLS 1.2 is an explicit opt-in and even then offers only
+//! the ECDHE + AEAD suites (the only TLS 1.2 suites rustls implements). ALPN offers h2 and
+//! http/1.1. With a client CA configured, a client certificate is required (mTLS).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use palisade_config as config;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::fsutil;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("TLS setup: {0}")]
+    Config(String),
+    #[error("certificate generation: {0}")]
+    Generate(String),
+}
+
+/// Build the server-side rustls configuration for one listener.
+pub fn server_config(tls: &config::Tls) -> Result<Arc<ServerConfig>, TlsError> {
+    let certs = load_certs(&tls.cert)?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| TlsError::File {
+        path: tls.key.clone(),
+        message: format!("no usable private key: {e}"),
+    })?;
+    if fsutil::readable_by_others(&tls.key) {
+        tracing::warn!(file = %tls.key.display(), "TLS private key is readable by group or others; chmod 600 it");
+    }
+
+    let mut provider = rustls::crypto::ring::default_provider();
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls.allow_tls12 {
+        // ring's TLS 1.2 suites are all ECDHE with AES-GCM or ChaCha20-Poly1305.
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    } else {
+        provider.cipher_suites.retain(|s| s.version() == &rustls::version::TLS13);
+        &[&rustls::version::TLS13]
+    };
+    let builder = ServerConfig::builder_with_provider(Arc::new(provider.clone()))
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    let builder = match &tls.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            for cert in load_certs(ca)? {
+                roots.add(cert).map_err(|e| TlsError::File { path: ca.clone(), message: e.to_string() })?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider))
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| TlsError::Config(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let err = |message: String| TlsError::File { path: path.to_path_buf(), message };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| err(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(format!("bad PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(err("holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// Paths of a development PKI in one folder.
+pub struct DevPki {
+    pub dir: PathBuf,
+}
+
+impl DevPki {
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("ca.pem")
+    }
+    pub fn ca_key(&self) -> PathBuf {
+        self.dir.join("ca.key")
+    }
+    pub fn server_cert(&self) -> PathBuf {
+        self.dir.join("server.pem")
+    }
+    pub fn server_key(&self) -> PathBuf {
+        self.dir.join("server.key")
+    }
+}
+
+/// Names every dev server certificate covers.
+pub const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// Create a dev CA and a server certificate signed by it for `names` (DNS names or IPs).
+/// Existing files are never overwritten. Keys are ECDSA P-256, mode 0600.
+pub fn create_dev_pki(dir: &Path, names: &[String]) -> Result<DevPki, TlsError> {
+    let pki = DevPki { dir: dir.to_path_buf() };
+    fsutil::create_private_dir(dir).map_err(|e| TlsError::File { path: dir.to_path_buf(), message: e.to_string() })?;
+    for p in [pki.ca_cert(), pki.ca_key(), pki.server_cert(), pki.server_key()] {
+        if p.exists() {
+            return Err(TlsError::File { path: p, message: "already exists; remove it or pick another folder".into() });
+        }
+    }
+    let (ca, ca_key) = new_ca()?;
+    let server_key = KeyPair::generate().map_err(gen)?;
+    let mut params = leaf_params("palisade dev server", 397)?;
+    params.subject_alt_names = names.iter().map(|n| san(n)).collect::<Result<_, _>>()?;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server = params.signed_by(&server_key, &ca, &ca_key).map_err(gen)?;
+
+    write(&pki.ca_cert(), ca.pem().as_bytes(), false)?;
+    write(&pki.ca_key(), ca_key.serialize_pem().as_bytes(), true)?;
+    write(&pki.server_cert(), server.pem().as_bytes(), false)?;
+    write(&pki.server_key(), server_key.serialize_pem().as_bytes(), true)?;
+    Ok(pki)
+}
+
+/// Issue a client certificate from the dev CA in `dir`, for mTLS. The SPIFFE ID
+/// `spiffe://palisade.dev/<name>` goes in the URI SAN. Writes `<name>.pem` and `<name>.key`.
+pub fn issue_dev_client(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(TlsError::Generate("client name: use letters, digits, '-' and '_'".into()));
+    }
+    let pki = DevPki { dir: dir.to_path_buf() };
+    let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| TlsError::File { path: p, message: e.to_string() });
+    let ca_key = KeyPair::from_pem(&read(pki.ca_key())?).map_err(gen)?;
+    let ca_params = CertificateParams::from_ca_cert_pem(&read(pki.ca_cert())?).map_err(gen)?;
+    let ca = ca_params.self_signed(&ca_key).map_err(gen)?;
+    let key = KeyPair::generate().map_err(gen)?;
+    let mut params = leaf_params(name, 90)?;
+    let uri = format!("spiffe://palisade.dev/{name}");
+    params.subject_alt_names = vec![SanType::URI(uri.try_into().map_err(gen)?)];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let cert = params.signed_by(&key, &ca, &ca_key).map_err(gen)?;
+    let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    write(&cert_path, cert.pem().as_bytes(), false)?;
+    write(&key_path, key.serialize_pem().as_bytes(), true)?;
+    Ok((cert_path, key_path))
+}
+
+fn new_ca() -> Result<(rcgen::Certificate, KeyPair), TlsError> {
+    let key = KeyPair::generate().map_err(gen)?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn("Palisade development CA");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    set_validity(&mut params, 3650);
+    let cert = params.self_signed(&key).map_err(gen)?;
+    Ok((cert, key))
+}
+
+fn leaf_params(cn: &str, days: i64) -> Result<CertificateParams, TlsError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn(cn);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.use_authority_key_identifier_extension = true;
+    set_validity(&mut params, days);
+    Ok(params)
+}
+
+fn dn(cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    dn.push(DnType::OrganizationName, "Palisade (development only)");
+    dn
+}
+
+fn set_validity(params: &mut CertificateParams, days: i64) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + time::Duration::days(days);
+}
+
+fn san(name: &str) -> Result<SanType, TlsError> {
+    Ok(match name.parse::<std::net::IpAddr>() {
+        Ok(ip) => SanType::IpAddress(ip),
+        Err(_) => SanType::DnsName(name.to_string().try_into().map_err(gen)?),
+    })
+}
+
+fn gen(e: rcgen::Error) -> TlsError {
+    TlsError::Generate(e.to_string())
+}
+
+fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), TlsError> {
+    let result = if private { fsutil::create_private(path, bytes) } else { std::fs::write(path, bytes) };
+    result.map_err(|e| TlsError::File { path: path.to_path_buf(), message: e.to_string() })
+}

@@ -1,0 +1,26 @@
+use std::path::PathBuf;
+
+/// Why a model could not be loaded. Each names the file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("{}: {message}", path.display())]
+    Io { path: PathBuf, message: String },
+    #[error("{}: {message}", path.display())]
+    Manifest { path: PathBuf, message: String },
+    #[error("model '{model}' not found in the repository")]
+    NotFound { model: String },
+    #[error("model '{model}' has no version '{version}' in its manifest")]
+    NoSuchVersion { model: String, version: String },
+    #[error(
+        "{}: SHA-256 is {actual} but the manifest pins {expected}; the file changed after it was pinned (re-pin it only if you trust the new file)",
+        path.display()
+    )]
+    DigestMismatch { path: PathBuf, expected: String, actual: String },
+    #[error(
+        "{}: node '{node}' uses operator '{op}'{} which the runtime (tract) does not support; re-export the model without it",
+        path.display(), if domain.is_empty() { String::new() } else { format!(" (domain {domain})") }
+    )]
+    UnsupportedOperator { path: PathBuf, node: String, op: String, domain: String },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}

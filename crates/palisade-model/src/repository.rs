@@ -1,0 +1,146 @@
+//! `<repo>/<model>/<version>/model.onnx` plus `<repo>/<model>/model.toml`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::manifest::version_order;
+use crate::{valid_name, Manifest, ModelError, Runtime};
+
+pub struct Repository {
+    root: PathBuf,
+    max_model_bytes: u64,
+}
+
+/// Every version of one model, verified and planned.
+pub struct LoadedModel {
+    pub name: String,
+    pub manifest: Manifest,
+    pub versions: BTreeMap<String, Arc<Runtime>>,
+}
+
+impl LoadedModel {
+    pub fn default_version(&self) -> &str {
+        self.manifest.default_version()
+    }
+
+    /// Versions, lowest first.
+    pub fn version_names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.versions.keys().map(String::as_str).collect();
+        v.sort_by(|a, b| version_order(a, b));
+        v
+    }
+}
+
+impl Repository {
+    pub fn new(root: impl Into<PathBuf>, max_model_bytes: u64) -> Repository {
+        Repository { root: root.into(), max_model_bytes }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Names of the folders that hold a `model.toml`, sorted.
+    pub fn model_names(&self) -> Result<Vec<String>, ModelError> {
+        let io = |e: std::io::Error| ModelError::Io { path: self.root.clone(), message: e.to_string() };
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.root).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if valid_name(&name) && entry.path().join("model.toml").is_file() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn manifest(&self, model: &str) -> Result<Manifest, ModelError> {
+        if !valid_name(model) {
+            return Err(ModelError::NotFound { model: model.to_string() });
+        }
+        let path = self.root.join(model).join("model.toml");
+        if !path.is_file() {
+            return Err(ModelError::NotFound { model: model.to_string() });
+        }
+        Manifest::read(&path)
+    }
+
+    /// Read, verify and plan every version in the model's manifest.
+    pub fn load(&self, model: &str) -> Result<LoadedModel, ModelError> {
+        let manifest = self.manifest(model)?;
+        let mut versions = BTreeMap::new();
+        for (version, entry) in &manifest.versions {
+            let path = self.root.join(model).join(version).join(&entry.file);
+            let bytes = self.read_verified(&path, &entry.sha256)?;
+            versions.insert(version.clone(), Arc::new(Runtime::load(&path, &bytes)?));
+        }
+        Ok(LoadedModel { name: model.to_string(), manifest, versions })
+    }
+
+    fn read_verified(&self, path: &Path, expected: &str) -> Result<Vec<u8>, ModelError> {
+        let io = |e: std::io::Error| ModelError::Io { path: path.to_path_buf(), message: e.to_string() };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len > self.max_model_bytes {
+            return Err(ModelError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("{len} bytes, over models.max_model_bytes = {}", self.max_model_bytes),
+            });
+        }
+        let mut bytes = Vec::with_capacity(len as usize);
+        file.take(self.max_model_bytes + 1).read_to_end(&mut bytes).map_err(io)?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != expected {
+            return Err(ModelError::DigestMismatch { path: path.to_path_buf(), expected: expected.to_string(), actual });
+        }
+        Ok(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo_repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models")
+    }
+
+    #[test]
+    fn demo_models_load() {
+        let repo = Repository::new(demo_repo(), 1 << 20);
+        let names = repo.model_names().unwrap();
+        assert_eq!(names, ["breast-cancer", "diabetes", "iris"]);
+        for name in names {
+            let m = repo.load(&name).unwrap();
+            assert_eq!(m.default_version(), "1");
+        }
+    }
+
+    #[test]
+    fn digest_mismatch_is_refused_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("iris");
+        std::fs::create_dir_all(model.join("1")).unwrap();
+        std::fs::copy(demo_repo().join("iris/model.toml"), model.join("model.toml")).unwrap();
+        let mut bytes = std::fs::read(demo_repo().join("iris/1/model.onnx")).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(model.join("1/model.onnx"), bytes).unwrap();
+        let err = Repository::new(dir.path(), 1 << 20).load("iris").err().unwrap();
+        assert!(matches!(err, ModelError::DigestMismatch { .. }), "{err}");
+        assert!(err.to_string().contains("iris/1/model.onnx"), "{err}");
+    }
+
+    #[test]
+    fn oversized_file_and_unknown_model_are_refused() {
+        let repo = Repository::new(demo_repo(), 16);
+        assert!(matches!(repo.load("iris"), Err(ModelError::Invalid { .. })));
+        assert!(matches!(repo.load("nope"), Err(ModelError::NotFound { .. })));
+        assert!(matches!(repo.load("../models"), Err(ModelError::NotFound { .. })));
+    }
+}

@@ -1,0 +1,115 @@
+"""Build Palisade's bundled demo models and test fixtures, reproducibly.
+
+Run from the repository root:  python scripts/make_demo_models.py
+Needs: scikit-learn, skl2onnx, onnx (see scripts/requirements.txt).
+
+Every model is trained on a public toy data set that ships inside scikit-learn,
+with fixed seeds, and exported with skl2onnx. Outputs:
+  models/<name>/1/model.onnx   and   models/<name>/model.toml (pinned SHA-256)
+  tests/fixtures/unsupported/model.onnx  (uses TreeEnsembleRegressor, which tract lacks)
+"""
+
+import hashlib
+import os
+import textwrap
+
+import numpy as np
+from skl2onnx import convert_sklearn
+from skl2onnx.common.data_types import FloatTensorType
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPRegressor
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPSET = {"": 15, "ai.onnx.ml": 3}
+
+
+def export(model, n_features, name, doc):
+    # zipmap=False: tract has no ZipMap, and V2 clients want a plain tensor anyway.
+    options = {id(model): {"zipmap": False}} if hasattr(model, "predict_proba") else None
+    onx = convert_sklearn(
+        model,
+        name,
+        initial_types=[("input", FloatTensorType([None, n_features]))],
+        target_opset=OPSET,
+        options=options,
+    )
+    onx.doc_string = doc
+    onx.producer_name = "palisade/scripts/make_demo_models.py"
+    return onx.SerializeToString()
+
+
+def write_model(name, blob, description, owner, risk, n_features):
+    folder = os.path.join(ROOT, "models", name)
+    os.makedirs(os.path.join(folder, "1"), exist_ok=True)
+    with open(os.path.join(folder, "1", "model.onnx"), "wb") as f:
+        f.write(blob)
+    digest = hashlib.sha256(blob).hexdigest()
+    manifest = textwrap.dedent(
+        f"""\
+        # Manifest of the '{name}' demo model, written by scripts/make_demo_models.py.
+        # Each version's SHA-256 is pinned: a file that does not match is refused at load.
+        description = "{description}"
+        owner = "{owner}"
+        risk = "{risk}"
+        default_version = "1"
+
+        [versions.1]
+        sha256 = "{digest}"
+        """
+    )
+    with open(os.path.join(folder, "model.toml"), "w") as f:
+        f.write(manifest)
+    print(f"{name}: {len(blob)} bytes, {n_features} features, sha256 {digest}")
+
+
+def main():
+    iris = load_iris()
+    x, y = iris.data.astype(np.float32), iris.target
+    clf = LogisticRegression(max_iter=1000, random_state=0).fit(x, y)
+    write_model(
+        "iris",
+        export(clf, 4, "iris", "Logistic regression on the iris data set (3 classes)."),
+        "Logistic regression classifier on the iris flowers data set: 4 measurements in cm, 3 species.",
+        "demo@palisade.invalid",
+        "low",
+        4,
+    )
+
+    diabetes = load_diabetes()
+    x, y = diabetes.data.astype(np.float32), diabetes.target.astype(np.float32)
+    mlp = MLPRegressor(hidden_layer_sizes=(32, 16), max_iter=2000, random_state=0).fit(x, y)
+    write_model(
+        "diabetes",
+        export(mlp, 10, "diabetes", "MLP regressor on the diabetes data set."),
+        "MLP regressor on the diabetes data set: 10 standardized features, disease progression after one year.",
+        "demo@palisade.invalid",
+        "medium",
+        10,
+    )
+
+    cancer = load_breast_cancer()
+    x, y = cancer.data.astype(np.float32), cancer.target
+    tree = DecisionTreeClassifier(max_depth=5, random_state=0).fit(x, y)
+    write_model(
+        "breast-cancer",
+        export(tree, 30, "breast_cancer", "Decision tree on the breast cancer data set."),
+        "Decision tree classifier on the Wisconsin breast cancer data set: 30 features, malignant (0) or benign (1).",
+        "demo@palisade.invalid",
+        "high",
+        30,
+    )
+
+    # A fixture the runtime must refuse at load: tract 0.23 has no TreeEnsembleRegressor.
+    reg = DecisionTreeRegressor(max_depth=2, random_state=0).fit(x[:, :3], y)
+    blob = export(reg, 3, "unsupported", "Uses TreeEnsembleRegressor on purpose.")
+    fixture = os.path.join(ROOT, "tests", "fixtures", "unsupported")
+    os.makedirs(fixture, exist_ok=True)
+    with open(os.path.join(fixture, "model.onnx"), "wb") as f:
+        f.write(blob)
+    print(f"unsupported fixture: sha256 {hashlib.sha256(blob).hexdigest()}")
+
+
+if __name__ == "__main__":
+    main()
