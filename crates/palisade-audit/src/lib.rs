@@ -96,7 +96,9 @@ fn split_sealed(line: &str) -> Option<(&str, &str)> {
     let at = body.len().checked_sub(64)?;
     let (rest, hash) = (body.get(..at)?, body.get(at..)?);
     let prefix = rest.strip_suffix(",\"hash\":\"")?;
-    hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()).then_some((prefix, hash))
+    hash.bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        .then_some((prefix, hash))
 }
 
 #[cfg(test)]

@@ -26,19 +26,28 @@ pub enum VerifyError {
 
 /// Verify every line of an audit file.
 pub fn verify_file(path: &Path) -> Result<VerifySummary, VerifyError> {
-    let read_err = |e: std::io::Error| VerifyError::Read { path: path.display().to_string(), message: e.to_string() };
+    let read_err = |e: std::io::Error| VerifyError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
     let mut reader = BufReader::new(File::open(path).map_err(read_err)?);
     let mut prev = GENESIS.to_string();
     let mut line_no = 0u64;
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let n = (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf).map_err(read_err)?;
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut buf)
+            .map_err(read_err)?;
         if n == 0 {
             break;
         }
         line_no += 1;
-        let broken = |problem: &str| VerifyError::Broken { line: line_no, problem: problem.to_string() };
+        let broken = |problem: &str| VerifyError::Broken {
+            line: line_no,
+            problem: problem.to_string(),
+        };
         if buf.last() != Some(&b'\n') {
             return Err(broken(if n > MAX_LINE_BYTES {
                 "longer than any audit line can be"
@@ -47,16 +56,20 @@ pub fn verify_file(path: &Path) -> Result<VerifySummary, VerifyError> {
             }));
         }
         let line = std::str::from_utf8(&buf[..n - 1]).map_err(|_| broken("not UTF-8 text"))?;
-        let (prefix, hash) = split_sealed(line).ok_or_else(|| broken("not a sealed audit line (no trailing hash)"))?;
+        let (prefix, hash) = split_sealed(line)
+            .ok_or_else(|| broken("not a sealed audit line (no trailing hash)"))?;
         if hex::encode(Sha256::digest(prefix.as_bytes())) != hash {
-            return Err(broken("content does not match its hash: the line was edited"));
+            return Err(broken(
+                "content does not match its hash: the line was edited",
+            ));
         }
         #[derive(serde::Deserialize)]
         struct Link {
             seq: u64,
             prev: String,
         }
-        let link: Link = serde_json::from_str(line).map_err(|_| broken("sealed, but not a valid audit event"))?;
+        let link: Link = serde_json::from_str(line)
+            .map_err(|_| broken("sealed, but not a valid audit event"))?;
         if link.prev != prev {
             return Err(broken(&format!(
                 "does not follow line {}: its `prev` is not that line's hash (a line was removed, inserted or reordered here)",
@@ -64,11 +77,18 @@ pub fn verify_file(path: &Path) -> Result<VerifySummary, VerifyError> {
             )));
         }
         if link.seq != line_no - 1 {
-            return Err(broken(&format!("sequence number {} where {} was expected", link.seq, line_no - 1)));
+            return Err(broken(&format!(
+                "sequence number {} where {} was expected",
+                link.seq,
+                line_no - 1
+            )));
         }
         prev = hash.to_string();
     }
-    Ok(VerifySummary { events: line_no, head: prev })
+    Ok(VerifySummary {
+        events: line_no,
+        head: prev,
+    })
 }
 
 #[cfg(test)]
@@ -88,11 +108,19 @@ mod tests {
     }
 
     fn lines(path: &Path) -> Vec<String> {
-        std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
     }
 
     fn rewrite(path: &Path, lines: &[String]) {
-        std::fs::write(path, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+        std::fs::write(
+            path,
+            lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -128,29 +156,47 @@ mod tests {
         let mut removed = original.clone();
         removed.remove(2);
         rewrite(&path, &removed);
-        assert!(matches!(verify_file(&path), Err(VerifyError::Broken { line: 3, .. })));
+        assert!(matches!(
+            verify_file(&path),
+            Err(VerifyError::Broken { line: 3, .. })
+        ));
 
         let mut swapped = original.clone();
         swapped.swap(3, 4);
         rewrite(&path, &swapped);
-        assert!(matches!(verify_file(&path), Err(VerifyError::Broken { line: 4, .. })));
+        assert!(matches!(
+            verify_file(&path),
+            Err(VerifyError::Broken { line: 4, .. })
+        ));
 
         let mut first_gone = original.clone();
         first_gone.remove(0);
         rewrite(&path, &first_gone);
-        assert!(matches!(verify_file(&path), Err(VerifyError::Broken { line: 1, .. })));
+        assert!(matches!(
+            verify_file(&path),
+            Err(VerifyError::Broken { line: 1, .. })
+        ));
     }
 
     #[test]
     fn torn_tail_is_cut_on_open_and_a_bad_tail_refuses_to_open() {
         let dir = tempfile::tempdir().unwrap();
         let path = write_log(dir.path(), 3);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         std::io::Write::write_all(&mut f, b"{\"seq\":3,\"time\":").unwrap();
         drop(f);
         assert!(verify_file(&path).is_err());
         let (log, report) = AuditLog::open(dir.path(), Duration::from_millis(10)).unwrap();
-        assert_eq!(report, crate::OpenReport { next_seq: 3, truncated_bytes: 16 });
+        assert_eq!(
+            report,
+            crate::OpenReport {
+                next_seq: 3,
+                truncated_bytes: 16
+            }
+        );
         log.record(sample_event(3)).unwrap();
         log.close();
         assert_eq!(verify_file(&path).unwrap().events, 4);
@@ -158,7 +204,9 @@ mod tests {
         let mut all = lines(&path);
         all[3] = all[3].replace("req-3", "req-X");
         rewrite(&path, &all);
-        let err = AuditLog::open(dir.path(), Duration::from_millis(10)).err().unwrap();
+        let err = AuditLog::open(dir.path(), Duration::from_millis(10))
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("palisade audit verify"), "{err}");
     }
 
@@ -167,6 +215,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LOG_FILE);
         std::fs::write(&path, b"").unwrap();
-        assert_eq!(verify_file(&path).unwrap(), VerifySummary { events: 0, head: GENESIS.into() });
+        assert_eq!(
+            verify_file(&path).unwrap(),
+            VerifySummary {
+                events: 0,
+                head: GENESIS.into()
+            }
+        );
     }
 }

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{seal_into, split_sealed, AuditError, AuditEvent, AuditSink, GENESIS, LOG_FILE, MAX_LINE_BYTES};
+use crate::{
+    seal_into, split_sealed, AuditError, AuditEvent, AuditSink, GENESIS, LOG_FILE, MAX_LINE_BYTES,
+};
 
 const QUEUE: usize = 1 << 16;
 /// A batch stops growing at this many bytes, so one write never holds up the queue long.
@@ -39,29 +41,61 @@ pub struct OpenReport {
 
 impl AuditLog {
     /// Open (or create) `dir/audit.jsonl` and continue its chain.
-    pub fn open(dir: &Path, fsync_interval: Duration) -> Result<(AuditLog, OpenReport), AuditError> {
+    pub fn open(
+        dir: &Path,
+        fsync_interval: Duration,
+    ) -> Result<(AuditLog, OpenReport), AuditError> {
         let path = dir.join(LOG_FILE);
-        let err = |e: std::io::Error| AuditError::Open { path: path.display().to_string(), message: e.to_string() };
+        let err = |e: std::io::Error| AuditError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         std::fs::create_dir_all(dir).map_err(err)?;
-        let mut file = OpenOptions::new().read(true).append(true).create(true).open(&path).map_err(err)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(err)?;
         restrict_permissions(&path);
         let (tail, truncated_bytes) = read_tail(&mut file).map_err(err)?;
         let (next_seq, prev) = match tail {
             None => (0, GENESIS.to_string()),
             Some(line) => continue_chain(&line).map_err(|message| AuditError::Open {
                 path: path.display().to_string(),
-                message: format!("{message}; run `palisade audit verify {}` to find out what happened", dir.display()),
+                message: format!(
+                    "{message}; run `palisade audit verify {}` to find out what happened",
+                    dir.display()
+                ),
             })?,
         };
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
-        let writer = Writer { file, rx, seq: next_seq, prev, fsync_interval, healthy: healthy.clone() };
+        let writer = Writer {
+            file,
+            rx,
+            seq: next_seq,
+            prev,
+            fsync_interval,
+            healthy: healthy.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("palisade-audit".into())
             .spawn(move || writer.run())
             .map_err(err)?;
-        let log = AuditLog { tx: Mutex::new(Some(tx)), healthy, thread: Mutex::new(Some(thread)), path };
-        Ok((log, OpenReport { next_seq, truncated_bytes }))
+        let log = AuditLog {
+            tx: Mutex::new(Some(tx)),
+            healthy,
+            thread: Mutex::new(Some(thread)),
+            path,
+        };
+        Ok((
+            log,
+            OpenReport {
+                next_seq,
+                truncated_bytes,
+            },
+        ))
     }
 
     pub fn path(&self) -> &Path {
@@ -86,7 +120,9 @@ impl Drop for AuditLog {
 impl AuditSink for AuditLog {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
         if !self.healthy.load(Ordering::Acquire) {
-            return Err(AuditError::Unavailable("the writer failed; see the server log".into()));
+            return Err(AuditError::Unavailable(
+                "the writer failed; see the server log".into(),
+            ));
         }
         let tx = match self.tx.lock() {
             Ok(guard) => guard.clone(),
@@ -98,10 +134,12 @@ impl AuditSink for AuditLog {
         match tx.try_send(event) {
             Ok(()) => Ok(()),
             // A full queue means the disk is behind: wait for room rather than drop the event.
-            Err(TrySendError::Full(event)) => {
-                tx.send(event).map_err(|_| AuditError::Unavailable("the writer stopped".into()))
+            Err(TrySendError::Full(event)) => tx
+                .send(event)
+                .map_err(|_| AuditError::Unavailable("the writer stopped".into())),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(AuditError::Unavailable("the writer stopped".into()))
             }
-            Err(TrySendError::Disconnected(_)) => Err(AuditError::Unavailable("the writer stopped".into())),
         }
     }
 
@@ -188,12 +226,17 @@ fn read_tail(file: &mut File) -> std::io::Result<(Option<String>, u64)> {
     let line = match body.iter().rposition(|&b| b == b'\n') {
         Some(i) => &body[i + 1..],
         None if window == len => body,
-        None => return Err(std::io::Error::other("last line is longer than the line limit")),
+        None => {
+            return Err(std::io::Error::other(
+                "last line is longer than the line limit",
+            ))
+        }
     };
     if line.is_empty() {
         return Ok((None, torn));
     }
-    let line = String::from_utf8(line.to_vec()).map_err(|_| std::io::Error::other("last line is not UTF-8"))?;
+    let line = String::from_utf8(line.to_vec())
+        .map_err(|_| std::io::Error::other("last line is not UTF-8"))?;
     Ok((Some(line), torn))
 }
 
@@ -208,7 +251,8 @@ fn continue_chain(line: &str) -> Result<(u64, String), String> {
     struct Seq {
         seq: u64,
     }
-    let seq: Seq = serde_json::from_str(line).map_err(|e| format!("the last line is not valid JSON: {e}"))?;
+    let seq: Seq =
+        serde_json::from_str(line).map_err(|e| format!("the last line is not valid JSON: {e}"))?;
     Ok((seq.seq + 1, hash.to_string()))
 }
 

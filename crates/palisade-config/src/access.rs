@@ -124,7 +124,11 @@ impl RoleTable {
                             let known: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
                             Finding::error(
                                 &key,
-                                format!("grant {}: unknown action '{a}'; known actions: {}, or \"*\"", i + 1, known.join(", ")),
+                                format!(
+                                    "grant {}: unknown action '{a}'; known actions: {}, or \"*\"",
+                                    i + 1,
+                                    known.join(", ")
+                                ),
                             )
                         })?);
                     }
@@ -132,11 +136,21 @@ impl RoleTable {
                 let mut matchers = Vec::new();
                 for m in &g.models {
                     let glob = Glob::new(m).map_err(|e| {
-                        Finding::error(&key, format!("grant {}: model pattern '{m}' is not a valid glob: {e}", i + 1))
+                        Finding::error(
+                            &key,
+                            format!(
+                                "grant {}: model pattern '{m}' is not a valid glob: {e}",
+                                i + 1
+                            ),
+                        )
                     })?;
                     matchers.push(glob.compile_matcher());
                 }
-                grants.push(Grant { actions, models: g.models, matchers });
+                grants.push(Grant {
+                    actions,
+                    models: g.models,
+                    matchers,
+                });
             }
             roles.insert(name, grants);
         }
@@ -153,19 +167,25 @@ impl RoleTable {
 
     /// Deny by default: true only if a grant of `role` covers `action` on `model`.
     pub fn allows(&self, role: &str, action: Action, model: Option<&str>) -> bool {
-        self.roles.get(role).is_some_and(|grants| grants.iter().any(|g| g.covers(action, model)))
+        self.roles
+            .get(role)
+            .is_some_and(|grants| grants.iter().any(|g| g.covers(action, model)))
     }
 
     /// Whether `role` may know that `model` exists (any action on it).
     pub fn sees(&self, role: &str, model: &str) -> bool {
-        self.roles
-            .get(role)
-            .is_some_and(|grants| grants.iter().any(|g| g.matchers.iter().any(|m| m.is_match(model))))
+        self.roles.get(role).is_some_and(|grants| {
+            grants
+                .iter()
+                .any(|g| g.matchers.iter().any(|m| m.is_match(model)))
+        })
     }
 }
 
 pub(crate) fn valid_role_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }

@@ -9,9 +9,18 @@ pub enum ConfigError {
     #[error("{}: cannot read config: {message}", file.display())]
     Read { file: PathBuf, message: String },
     #[error("{}{}: {message}", file.display(), LineSuffix(*line))]
-    Syntax { file: PathBuf, line: Option<usize>, message: String },
+    Syntax {
+        file: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
     #[error("{}{}: `{key}`: {message}", file.display(), LineSuffix(*line))]
-    Invalid { file: PathBuf, line: Option<usize>, key: String, message: String },
+    Invalid {
+        file: PathBuf,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
 }
 
 impl ConfigError {

@@ -18,11 +18,21 @@ pub struct Finding {
 
 impl Finding {
     pub fn error(key: &str, message: String) -> Self {
-        Finding { severity: Severity::Error, key: key.to_string(), line: None, message }
+        Finding {
+            severity: Severity::Error,
+            key: key.to_string(),
+            line: None,
+            message,
+        }
     }
 
     pub fn warning(key: &str, message: String) -> Self {
-        Finding { severity: Severity::Warning, key: key.to_string(), line: None, message }
+        Finding {
+            severity: Severity::Warning,
+            key: key.to_string(),
+            line: None,
+            message,
+        }
     }
 }
 

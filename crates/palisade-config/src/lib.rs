@@ -127,7 +127,10 @@ fn read_limited(path: &Path) -> Result<String, ConfigError> {
     if meta.len() > MAX_CONFIG_BYTES {
         return Err(ConfigError::Read {
             file: path.to_path_buf(),
-            message: format!("file is {} bytes, over the {MAX_CONFIG_BYTES}-byte limit for a config", meta.len()),
+            message: format!(
+                "file is {} bytes, over the {MAX_CONFIG_BYTES}-byte limit for a config",
+                meta.len()
+            ),
         });
     }
     std::fs::read_to_string(path).map_err(io)
@@ -157,7 +160,10 @@ pub(crate) fn key_line(source: &str, key: &str) -> Option<usize> {
 
 fn parse_duration(key: &str, value: &str) -> Result<Duration, Finding> {
     humantime::parse_duration(value).map_err(|e| {
-        Finding::error(key, format!("'{value}' is not a duration ({e}); write it like \"5s\", \"250ms\" or \"2m\""))
+        Finding::error(
+            key,
+            format!("'{value}' is not a duration ({e}); write it like \"5s\", \"250ms\" or \"2m\""),
+        )
     })
 }
 
@@ -218,7 +224,9 @@ mod raw {
 
     impl Default for Identity {
         fn default() -> Self {
-            Identity { keys_file: PathBuf::from("keys/keys.json") }
+            Identity {
+                keys_file: PathBuf::from("keys/keys.json"),
+            }
         }
     }
 
@@ -257,7 +265,10 @@ mod raw {
 
     impl Default for Audit {
         fn default() -> Self {
-            Audit { dir: PathBuf::from("audit"), fsync_interval: "1s".into() }
+            Audit {
+                dir: PathBuf::from("audit"),
+                fsync_interval: "1s".into(),
+            }
         }
     }
 
@@ -270,7 +281,12 @@ mod raw {
     }
 
     impl Config {
-        pub fn validate(self, file: &Path, base: &Path, findings: &mut Vec<Finding>) -> Result<super::Config, Finding> {
+        pub fn validate(
+            self,
+            file: &Path,
+            base: &Path,
+            findings: &mut Vec<Finding>,
+        ) -> Result<super::Config, Finding> {
             let data_plane = self.data_plane.validate("data_plane", base, findings)?;
             let admin_plane = self.admin_plane.validate("admin_plane", base, findings)?;
             if data_plane.listen.port() != 0 && data_plane.listen == admin_plane.listen {
@@ -290,9 +306,13 @@ mod raw {
             }
             let roles = RoleTable::compile(self.roles)?;
             let limits = self.limits.validate()?;
-            let fsync_interval = parse_duration("audit.fsync_interval", &self.audit.fsync_interval)?;
+            let fsync_interval =
+                parse_duration("audit.fsync_interval", &self.audit.fsync_interval)?;
             if self.models.max_model_bytes == 0 {
-                return Err(Finding::error("models.max_model_bytes", "must be above 0".into()));
+                return Err(Finding::error(
+                    "models.max_model_bytes",
+                    "must be above 0".into(),
+                ));
             }
             Ok(super::Config {
                 source: file.to_path_buf(),
@@ -303,16 +323,26 @@ mod raw {
                     load: self.models.load,
                     max_model_bytes: self.models.max_model_bytes,
                 },
-                identity: super::Identity { keys_file: base.join(self.identity.keys_file) },
+                identity: super::Identity {
+                    keys_file: base.join(self.identity.keys_file),
+                },
                 roles,
                 limits,
-                audit: super::Audit { dir: base.join(self.audit.dir), fsync_interval },
+                audit: super::Audit {
+                    dir: base.join(self.audit.dir),
+                    fsync_interval,
+                },
             })
         }
     }
 
     impl Listener {
-        fn validate(self, name: &str, base: &Path, findings: &mut Vec<Finding>) -> Result<super::Listener, Finding> {
+        fn validate(
+            self,
+            name: &str,
+            base: &Path,
+            findings: &mut Vec<Finding>,
+        ) -> Result<super::Listener, Finding> {
             let listen: SocketAddr = self.listen.parse().map_err(|_| {
                 Finding::error(
                     &format!("{name}.listen"),
@@ -362,7 +392,11 @@ mod raw {
                     })
                 }
             };
-            Ok(super::Listener { listen, tls, dangerous_plaintext: self.dangerous_plaintext })
+            Ok(super::Listener {
+                listen,
+                tls,
+                dangerous_plaintext: self.dangerous_plaintext,
+            })
         }
     }
 
@@ -372,19 +406,34 @@ mod raw {
                 if (lo..=hi).contains(&value) {
                     Ok(value)
                 } else {
-                    Err(Finding::error(&format!("limits.{key}"), format!("{value} is outside {lo}..={hi}")))
+                    Err(Finding::error(
+                        &format!("limits.{key}"),
+                        format!("{value} is outside {lo}..={hi}"),
+                    ))
                 }
             }
-            let header_read_timeout = parse_duration("limits.header_read_timeout", &self.header_read_timeout)?;
+            let header_read_timeout =
+                parse_duration("limits.header_read_timeout", &self.header_read_timeout)?;
             let request_timeout = parse_duration("limits.request_timeout", &self.request_timeout)?;
-            for (key, d) in [("header_read_timeout", header_read_timeout), ("request_timeout", request_timeout)] {
+            for (key, d) in [
+                ("header_read_timeout", header_read_timeout),
+                ("request_timeout", request_timeout),
+            ] {
                 if d.is_zero() || d > Duration::from_secs(3600) {
-                    return Err(Finding::error(&format!("limits.{key}"), "must be between 1ms and 1h".into()));
+                    return Err(Finding::error(
+                        &format!("limits.{key}"),
+                        "must be between 1ms and 1h".into(),
+                    ));
                 }
             }
             Ok(super::Limits {
                 max_body_bytes: within("max_body_bytes", self.max_body_bytes, 1024, 1 << 30)?,
-                max_tensor_elements: within("max_tensor_elements", self.max_tensor_elements, 1, 1 << 28)?,
+                max_tensor_elements: within(
+                    "max_tensor_elements",
+                    self.max_tensor_elements,
+                    1,
+                    1 << 28,
+                )?,
                 max_json_depth: within("max_json_depth", self.max_json_depth, 2, 64)?,
                 // hyper's HTTP/1 reader needs at least 8 KiB of buffer.
                 max_header_bytes: within("max_header_bytes", self.max_header_bytes, 8192, 1 << 20)?,

@@ -31,8 +31,14 @@ fn good_config_resolves_paths_against_its_folder() {
     let (c, findings) = parse(GOOD).unwrap();
     assert!(findings.is_empty(), "{findings:?}");
     assert_eq!(c.models.repository, Path::new("/etc/palisade/models"));
-    assert_eq!(c.identity.keys_file, Path::new("/etc/palisade/keys/keys.json"));
-    assert_eq!(c.data_plane.tls.unwrap().cert, Path::new("/etc/palisade/tls/server.pem"));
+    assert_eq!(
+        c.identity.keys_file,
+        Path::new("/etc/palisade/keys/keys.json")
+    );
+    assert_eq!(
+        c.data_plane.tls.unwrap().cert,
+        Path::new("/etc/palisade/tls/server.pem")
+    );
     assert_eq!(c.limits.max_json_depth, 16);
 }
 
@@ -66,7 +72,10 @@ fn plaintext_refused_off_loopback_and_warned_on_it() {
         "[data_plane]\nlisten = \"0.0.0.0:8080\"\ndangerous_plaintext = true\n",
     );
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.contains("data_plane.dangerous_plaintext") && err.contains("non-loopback"), "{err}");
+    assert!(
+        err.contains("data_plane.dangerous_plaintext") && err.contains("non-loopback"),
+        "{err}"
+    );
 
     let text = text.replace("0.0.0.0:8080", "127.0.0.1:8080");
     let (c, findings) = parse(&text).unwrap();
@@ -78,24 +87,44 @@ fn plaintext_refused_off_loopback_and_warned_on_it() {
 
 #[test]
 fn tls_is_required_without_the_dangerous_opt_in() {
-    let text = GOOD.replace("[admin_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n", "");
+    let text = GOOD.replace(
+        "[admin_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
+        "",
+    );
     let err = parse(&text).unwrap_err().to_string();
-    assert!(err.contains("`admin_plane`") && err.contains("tls"), "{err}");
+    assert!(
+        err.contains("`admin_plane`") && err.contains("tls"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unknown_action_and_bad_limits_are_explained() {
-    let err = parse(&GOOD.replace("\"read_metadata\"", "\"predict\"")).unwrap_err().to_string();
-    assert!(err.contains("roles.client.grants") && err.contains("'predict'") && err.contains("infer"), "{err}");
+    let err = parse(&GOOD.replace("\"read_metadata\"", "\"predict\""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("roles.client.grants") && err.contains("'predict'") && err.contains("infer"),
+        "{err}"
+    );
 
-    let err = parse(&format!("{GOOD}\n[limits]\nmax_json_depth = 1000\n")).unwrap_err().to_string();
+    let err = parse(&format!("{GOOD}\n[limits]\nmax_json_depth = 1000\n"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("limits.max_json_depth"), "{err}");
-    let err = parse(&format!("{GOOD}\n[limits]\nrequest_timeout = \"soon\"\n")).unwrap_err().to_string();
-    assert!(err.contains("limits.request_timeout") && err.contains("5s"), "{err}");
+    let err = parse(&format!("{GOOD}\n[limits]\nrequest_timeout = \"soon\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("limits.request_timeout") && err.contains("5s"),
+        "{err}"
+    );
 }
 
 #[test]
 fn same_port_for_both_planes_is_refused() {
-    let err = parse(&GOOD.replace("127.0.0.1:9443", "127.0.0.1:8443")).unwrap_err().to_string();
+    let err = parse(&GOOD.replace("127.0.0.1:9443", "127.0.0.1:8443"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("admin_plane.listen"), "{err}");
 }

@@ -135,7 +135,9 @@ impl KeyStore {
 
     /// Re-read the file if it changed since the last read. Returns whether it did.
     pub fn reload_if_changed(&self) -> Result<bool, KeyStoreError> {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mtime = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         let changed = self.seen.lock().map(|seen| *seen != mtime).unwrap_or(true);
         if changed {
             self.reload()?;
@@ -144,7 +146,9 @@ impl KeyStore {
     }
 
     fn reload(&self) -> Result<(), KeyStoreError> {
-        let mtime = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let mtime = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
         let file = self.read_file()?;
         let map = file.keys.into_iter().map(|k| (k.id.clone(), k)).collect();
         if let Ok(mut guard) = self.by_id.write() {
@@ -157,17 +161,24 @@ impl KeyStore {
     }
 
     fn read_file(&self) -> Result<KeysFile, KeyStoreError> {
-        let err = |message: String| KeyStoreError::File { path: self.path.clone(), message };
+        let err = |message: String| KeyStoreError::File {
+            path: self.path.clone(),
+            message,
+        };
         match std::fs::metadata(&self.path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(KeysFile::default()),
             Err(e) => return Err(err(e.to_string())),
             Ok(m) if m.len() > MAX_KEYS_FILE_BYTES => {
-                return Err(err(format!("{} bytes, over the {MAX_KEYS_FILE_BYTES}-byte limit", m.len())))
+                return Err(err(format!(
+                    "{} bytes, over the {MAX_KEYS_FILE_BYTES}-byte limit",
+                    m.len()
+                )))
             }
             Ok(_) => {}
         }
         let text = std::fs::read_to_string(&self.path).map_err(|e| err(e.to_string()))?;
-        let file: KeysFile = serde_json::from_str(&text).map_err(|e| err(format!("not a valid keys file: {e}")))?;
+        let file: KeysFile =
+            serde_json::from_str(&text).map_err(|e| err(format!("not a valid keys file: {e}")))?;
         for k in &file.keys {
             if k.id.len() != ID_HEX || k.secret_sha256.len() != 64 {
                 return Err(err(format!("key '{}' has a malformed id or hash", k.id)));
@@ -191,10 +202,17 @@ impl KeyStore {
     }
 
     /// Create a key. The token is returned once and never stored.
-    pub fn create(&self, name: &str, role: &str, expires_at: Option<u64>) -> Result<(KeyRecord, String), KeyStoreError> {
+    pub fn create(
+        &self,
+        name: &str,
+        role: &str,
+        expires_at: Option<u64>,
+    ) -> Result<(KeyRecord, String), KeyStoreError> {
         if name.is_empty()
             || name.len() > 64
-            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
         {
             return Err(KeyStoreError::BadName);
         }
@@ -238,7 +256,10 @@ impl KeyStore {
         })?;
         let mut file = self.read_file()?;
         f(&mut file.keys);
-        let err = |e: std::io::Error| KeyStoreError::File { path: self.path.clone(), message: e.to_string() };
+        let err = |e: std::io::Error| KeyStoreError::File {
+            path: self.path.clone(),
+            message: e.to_string(),
+        };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
         let text = serde_json::to_string_pretty(&file).map_err(|e| KeyStoreError::File {
@@ -257,7 +278,8 @@ impl KeyStore {
         let keys = self.snapshot();
         let record = keys.get(id);
         let mut stored = [0u8; 32];
-        let found = record.is_some_and(|r| hex::decode_to_slice(&r.secret_sha256, &mut stored).is_ok());
+        let found =
+            record.is_some_and(|r| hex::decode_to_slice(&r.secret_sha256, &mut stored).is_ok());
         let matches: bool = presented.as_slice().ct_eq(&stored).into();
         let record = match record {
             Some(r) if found && matches => r,
@@ -270,19 +292,29 @@ impl KeyStore {
         if record.expires_at.is_some_and(|e| e <= now) {
             return Err(KeyRejection::Expired);
         }
-        Ok(Principal { id: format!("key:{}", record.id), name: record.name.clone(), role: record.role.clone() })
+        Ok(Principal {
+            id: format!("key:{}", record.id),
+            name: record.name.clone(),
+            role: record.role.clone(),
+        })
     }
 }
 
 fn parse_token(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;
-    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
     (hex(id, ID_HEX) && hex(secret, SECRET_HEX)).then_some((id, secret))
 }
 
 pub fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -301,14 +333,28 @@ mod tests {
         let (record, token) = store.create("ci", "client", None).unwrap();
         assert!(token.starts_with("pal_") && token.len() == 4 + 16 + 1 + 64);
         let p = store.authenticate(&token, now_secs()).unwrap();
-        assert_eq!(p, Principal { id: format!("key:{}", record.id), name: "ci".into(), role: "client".into() });
+        assert_eq!(
+            p,
+            Principal {
+                id: format!("key:{}", record.id),
+                name: "ci".into(),
+                role: "client".into()
+            }
+        );
         let file = std::fs::read_to_string(store.path()).unwrap();
         let secret = token.rsplit('_').next().unwrap();
         assert!(!file.contains(secret));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(store.path())
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600
+            );
         }
     }
 
@@ -318,17 +364,41 @@ mod tests {
         let (rec, token) = store.create("a", "client", Some(now_secs() + 60)).unwrap();
         let now = now_secs();
         let mut wrong = token.clone();
-        wrong.replace_range(token.len() - 1.., if token.ends_with('0') { "1" } else { "0" });
-        assert_eq!(store.authenticate(&wrong, now), Err(KeyRejection::WrongSecret));
+        wrong.replace_range(
+            token.len() - 1..,
+            if token.ends_with('0') { "1" } else { "0" },
+        );
+        assert_eq!(
+            store.authenticate(&wrong, now),
+            Err(KeyRejection::WrongSecret)
+        );
         let unknown = format!("pal_{}_{}", "0".repeat(16), "0".repeat(64));
-        assert_eq!(store.authenticate(&unknown, now), Err(KeyRejection::Unknown));
-        assert_eq!(store.authenticate("pal_xyz", now), Err(KeyRejection::Malformed));
-        assert_eq!(store.authenticate(&token.to_uppercase(), now), Err(KeyRejection::Malformed));
-        assert_eq!(store.authenticate(&token, now + 61), Err(KeyRejection::Expired));
+        assert_eq!(
+            store.authenticate(&unknown, now),
+            Err(KeyRejection::Unknown)
+        );
+        assert_eq!(
+            store.authenticate("pal_xyz", now),
+            Err(KeyRejection::Malformed)
+        );
+        assert_eq!(
+            store.authenticate(&token.to_uppercase(), now),
+            Err(KeyRejection::Malformed)
+        );
+        assert_eq!(
+            store.authenticate(&token, now + 61),
+            Err(KeyRejection::Expired)
+        );
         store.revoke(&rec.id).unwrap();
         assert_eq!(store.authenticate(&token, now), Err(KeyRejection::Revoked));
-        assert!(matches!(store.revoke(&rec.id), Err(KeyStoreError::AlreadyRevoked(_))));
-        assert!(matches!(store.revoke("nope"), Err(KeyStoreError::NoSuchKey(_))));
+        assert!(matches!(
+            store.revoke(&rec.id),
+            Err(KeyStoreError::AlreadyRevoked(_))
+        ));
+        assert!(matches!(
+            store.revoke("nope"),
+            Err(KeyStoreError::NoSuchKey(_))
+        ));
     }
 
     #[test]
@@ -341,6 +411,9 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         other.revoke(&id).unwrap();
         let _ = store.reload_if_changed().unwrap();
-        assert_eq!(store.authenticate(&token, now_secs()), Err(KeyRejection::Revoked));
+        assert_eq!(
+            store.authenticate(&token, now_secs()),
+            Err(KeyRejection::Revoked)
+        );
     }
 }

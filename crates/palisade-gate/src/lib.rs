@@ -1,2 +1,28 @@
+//! The gate: listeners, routes, and the stages every call passes through.
+//!
+//! Start reading at [`gate`]: it composes the stages in order. Each stage lives in a module
+//! named after what it enforces (`identify`, `authorize`, `inspect`, `infer`, `record`, with
+//! `listen` below them all) and refuses with a [`refusal::Refusal`].
 #![forbid(unsafe_code)]
-pub mod fsutil; pub mod keys; pub mod tls;
+
+pub mod admin;
+pub mod authorize;
+pub mod context;
+pub mod fsutil;
+pub mod gate;
+pub mod identify;
+pub mod infer;
+pub mod inspect;
+pub mod keys;
+pub mod listen;
+pub mod metrics;
+pub mod record;
+pub mod refusal;
+pub mod registry;
+pub mod respond;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod tls;
+
+pub use server::{Server, StartError};

@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use palisade_config as config;
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -46,7 +46,9 @@ pub fn server_config(tls: &config::Tls) -> Result<Arc<ServerConfig>, TlsError> {
         // ring's TLS 1.2 suites are all ECDHE with AES-GCM or ChaCha20-Poly1305.
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     } else {
-        provider.cipher_suites.retain(|s| s.version() == &rustls::version::TLS13);
+        provider
+            .cipher_suites
+            .retain(|s| s.version() == &rustls::version::TLS13);
         &[&rustls::version::TLS13]
     };
     let builder = ServerConfig::builder_with_provider(Arc::new(provider.clone()))
@@ -57,21 +59,30 @@ pub fn server_config(tls: &config::Tls) -> Result<Arc<ServerConfig>, TlsError> {
         Some(ca) => {
             let mut roots = RootCertStore::empty();
             for cert in load_certs(ca)? {
-                roots.add(cert).map_err(|e| TlsError::File { path: ca.clone(), message: e.to_string() })?;
+                roots.add(cert).map_err(|e| TlsError::File {
+                    path: ca.clone(),
+                    message: e.to_string(),
+                })?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider))
-                .build()
-                .map_err(|e| TlsError::Config(e.to_string()))?;
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider))
+                    .build()
+                    .map_err(|e| TlsError::Config(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder.with_single_cert(certs, key).map_err(|e| TlsError::Config(e.to_string()))?;
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
 pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |message: String| TlsError::File { path: path.to_path_buf(), message };
+    let err = |message: String| TlsError::File {
+        path: path.to_path_buf(),
+        message,
+    };
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| err(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
@@ -108,11 +119,24 @@ pub const LOCAL_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Create a dev CA and a server certificate signed by it for `names` (DNS names or IPs).
 /// Existing files are never overwritten. Keys are ECDSA P-256, mode 0600.
 pub fn create_dev_pki(dir: &Path, names: &[String]) -> Result<DevPki, TlsError> {
-    let pki = DevPki { dir: dir.to_path_buf() };
-    fsutil::create_private_dir(dir).map_err(|e| TlsError::File { path: dir.to_path_buf(), message: e.to_string() })?;
-    for p in [pki.ca_cert(), pki.ca_key(), pki.server_cert(), pki.server_key()] {
+    let pki = DevPki {
+        dir: dir.to_path_buf(),
+    };
+    fsutil::create_private_dir(dir).map_err(|e| TlsError::File {
+        path: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    for p in [
+        pki.ca_cert(),
+        pki.ca_key(),
+        pki.server_cert(),
+        pki.server_key(),
+    ] {
         if p.exists() {
-            return Err(TlsError::File { path: p, message: "already exists; remove it or pick another folder".into() });
+            return Err(TlsError::File {
+                path: p,
+                message: "already exists; remove it or pick another folder".into(),
+            });
         }
     }
     let (ca, ca_key) = new_ca()?;
@@ -125,41 +149,66 @@ pub fn create_dev_pki(dir: &Path, names: &[String]) -> Result<DevPki, TlsError> 
     write(&pki.ca_cert(), ca.pem().as_bytes(), false)?;
     write(&pki.ca_key(), ca_key.serialize_pem().as_bytes(), true)?;
     write(&pki.server_cert(), server.pem().as_bytes(), false)?;
-    write(&pki.server_key(), server_key.serialize_pem().as_bytes(), true)?;
+    write(
+        &pki.server_key(),
+        server_key.serialize_pem().as_bytes(),
+        true,
+    )?;
     Ok(pki)
 }
 
 /// Issue a client certificate from the dev CA in `dir`, for mTLS. The SPIFFE ID
 /// `spiffe://palisade.dev/<name>` goes in the URI SAN. Writes `<name>.pem` and `<name>.key`.
 pub fn issue_dev_client(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), TlsError> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(TlsError::Generate("client name: use letters, digits, '-' and '_'".into()));
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(TlsError::Generate(
+            "client name: use letters, digits, '-' and '_'".into(),
+        ));
     }
-    let pki = DevPki { dir: dir.to_path_buf() };
-    let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|e| TlsError::File { path: p, message: e.to_string() });
+    let pki = DevPki {
+        dir: dir.to_path_buf(),
+    };
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(&p).map_err(|e| TlsError::File {
+            path: p,
+            message: e.to_string(),
+        })
+    };
     let ca_key = KeyPair::from_pem(&read(pki.ca_key())?).map_err(gen)?;
-    let ca_params = CertificateParams::from_ca_cert_pem(&read(pki.ca_cert())?).map_err(gen)?;
-    let ca = ca_params.self_signed(&ca_key).map_err(gen)?;
+    // Re-deriving the CA's name and key is enough to sign as it: the issuer name and key id
+    // of the new certificate match the CA certificate on disk.
+    let ca = ca_params().self_signed(&ca_key).map_err(gen)?;
     let key = KeyPair::generate().map_err(gen)?;
     let mut params = leaf_params(name, 90)?;
     let uri = format!("spiffe://palisade.dev/{name}");
     params.subject_alt_names = vec![SanType::URI(uri.try_into().map_err(gen)?)];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(gen)?;
-    let (cert_path, key_path) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    let (cert_path, key_path) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
     write(&cert_path, cert.pem().as_bytes(), false)?;
     write(&key_path, key.serialize_pem().as_bytes(), true)?;
     Ok((cert_path, key_path))
 }
 
-fn new_ca() -> Result<(rcgen::Certificate, KeyPair), TlsError> {
-    let key = KeyPair::generate().map_err(gen)?;
+fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = dn("Palisade development CA");
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     set_validity(&mut params, 3650);
-    let cert = params.self_signed(&key).map_err(gen)?;
+    params
+}
+
+fn new_ca() -> Result<(rcgen::Certificate, KeyPair), TlsError> {
+    let key = KeyPair::generate().map_err(gen)?;
+    let cert = ca_params().self_signed(&key).map_err(gen)?;
     Ok((cert, key))
 }
 
@@ -197,6 +246,13 @@ fn gen(e: rcgen::Error) -> TlsError {
 }
 
 fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), TlsError> {
-    let result = if private { fsutil::create_private(path, bytes) } else { std::fs::write(path, bytes) };
-    result.map_err(|e| TlsError::File { path: path.to_path_buf(), message: e.to_string() })
+    let result = if private {
+        fsutil::create_private(path, bytes)
+    } else {
+        std::fs::write(path, bytes)
+    };
+    result.map_err(|e| TlsError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

@@ -128,6 +128,9 @@ impl fmt::Display for DataType {
 impl FromStr for DataType {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        DataType::ALL.into_iter().find(|d| d.as_str() == s).ok_or(())
+        DataType::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or(())
     }
 }

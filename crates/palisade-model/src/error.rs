@@ -15,12 +15,21 @@ pub enum ModelError {
         "{}: SHA-256 is {actual} but the manifest pins {expected}; the file changed after it was pinned (re-pin it only if you trust the new file)",
         path.display()
     )]
-    DigestMismatch { path: PathBuf, expected: String, actual: String },
+    DigestMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error(
         "{}: node '{node}' uses operator '{op}'{} which the runtime (tract) does not support; re-export the model without it",
         path.display(), if domain.is_empty() { String::new() } else { format!(" (domain {domain})") }
     )]
-    UnsupportedOperator { path: PathBuf, node: String, op: String, domain: String },
+    UnsupportedOperator {
+        path: PathBuf,
+        node: String,
+        op: String,
+        domain: String,
+    },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 }

@@ -20,12 +20,14 @@ pub use repository::{LoadedModel, Repository};
 pub use runtime::{Runtime, TensorSpec};
 
 /// Re-exported so callers can build and read tensors without naming tract themselves.
-pub use tract_onnx::prelude::{Tensor, TValue};
+pub use tract_onnx::prelude::{TValue, TVec, Tensor};
 
 /// Model and version names: what may appear in a URL path and a file name.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }

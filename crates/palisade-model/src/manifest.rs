@@ -42,10 +42,17 @@ fn default_file() -> String {
 
 impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest, ModelError> {
-        let bad = |message: String| ModelError::Manifest { path: path.to_path_buf(), message };
-        let len = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?.len();
+        let bad = |message: String| ModelError::Manifest {
+            path: path.to_path_buf(),
+            message,
+        };
+        let len = std::fs::metadata(path)
+            .map_err(|e| bad(e.to_string()))?
+            .len();
         if len > MAX_MANIFEST_BYTES {
-            return Err(bad(format!("{len} bytes, over the {MAX_MANIFEST_BYTES}-byte limit for a manifest")));
+            return Err(bad(format!(
+                "{len} bytes, over the {MAX_MANIFEST_BYTES}-byte limit for a manifest"
+            )));
         }
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         Manifest::parse(&text).map_err(bad)
@@ -63,17 +70,32 @@ impl Manifest {
             return Err("no [versions.N] table: pin at least one version's sha256".into());
         }
         if m.versions.len() > MAX_VERSIONS {
-            return Err(format!("{} versions, over the limit of {MAX_VERSIONS}", m.versions.len()));
+            return Err(format!(
+                "{} versions, over the limit of {MAX_VERSIONS}",
+                m.versions.len()
+            ));
         }
         for (v, entry) in &m.versions {
             if !valid_name(v) {
-                return Err(format!("version '{v}': use letters, digits, '-', '_' and '.' only"));
+                return Err(format!(
+                    "version '{v}': use letters, digits, '-', '_' and '.' only"
+                ));
             }
-            if entry.sha256.len() != 64 || !entry.sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-                return Err(format!("versions.{v}.sha256: expected 64 lowercase hex digits"));
+            if entry.sha256.len() != 64
+                || !entry
+                    .sha256
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
+                return Err(format!(
+                    "versions.{v}.sha256: expected 64 lowercase hex digits"
+                ));
             }
             if !valid_name(&entry.file) {
-                return Err(format!("versions.{v}.file: '{}' must be a plain file name inside the version folder", entry.file));
+                return Err(format!(
+                    "versions.{v}.file: '{}' must be a plain file name inside the version folder",
+                    entry.file
+                ));
             }
         }
         if let Some(d) = &m.default_version {
@@ -88,7 +110,11 @@ impl Manifest {
     pub fn default_version(&self) -> &str {
         match &self.default_version {
             Some(v) => v,
-            None => self.versions.keys().max_by(|a, b| version_order(a, b)).map_or("", String::as_str),
+            None => self
+                .versions
+                .keys()
+                .max_by(|a, b| version_order(a, b))
+                .map_or("", String::as_str),
         }
     }
 }
@@ -109,9 +135,15 @@ mod tests {
 
     #[test]
     fn default_version_is_pinned_or_highest() {
-        let m = Manifest::parse(&format!("[versions.2]\nsha256 = \"{PIN}\"\n[versions.10]\nsha256 = \"{PIN}\"\n")).unwrap();
+        let m = Manifest::parse(&format!(
+            "[versions.2]\nsha256 = \"{PIN}\"\n[versions.10]\nsha256 = \"{PIN}\"\n"
+        ))
+        .unwrap();
         assert_eq!(m.default_version(), "10");
-        let m = Manifest::parse(&format!("default_version = \"2\"\n[versions.2]\nsha256 = \"{PIN}\"\n")).unwrap();
+        let m = Manifest::parse(&format!(
+            "default_version = \"2\"\n[versions.2]\nsha256 = \"{PIN}\"\n"
+        ))
+        .unwrap();
         assert_eq!(m.default_version(), "2");
     }
 
@@ -121,9 +153,13 @@ mod tests {
         assert!(err.contains("versions"), "{err}");
         let err = Manifest::parse("[versions.1]\nsha256 = \"abc\"\n").unwrap_err();
         assert!(err.contains("versions.1.sha256"), "{err}");
-        let err = Manifest::parse(&format!("[versions.1]\nsha256 = \"{PIN}\"\nfile = \"../../etc/passwd\"\n")).unwrap_err();
+        let err = Manifest::parse(&format!(
+            "[versions.1]\nsha256 = \"{PIN}\"\nfile = \"../../etc/passwd\"\n"
+        ))
+        .unwrap_err();
         assert!(err.contains("versions.1.file"), "{err}");
-        let err = Manifest::parse(&format!("colour = 1\n[versions.1]\nsha256 = \"{PIN}\"\n")).unwrap_err();
+        let err = Manifest::parse(&format!("colour = 1\n[versions.1]\nsha256 = \"{PIN}\"\n"))
+            .unwrap_err();
         assert!(err.contains("line 1") && err.contains("colour"), "{err}");
     }
 }

@@ -37,7 +37,10 @@ impl LoadedModel {
 
 impl Repository {
     pub fn new(root: impl Into<PathBuf>, max_model_bytes: u64) -> Repository {
-        Repository { root: root.into(), max_model_bytes }
+        Repository {
+            root: root.into(),
+            max_model_bytes,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -46,7 +49,10 @@ impl Repository {
 
     /// Names of the folders that hold a `model.toml`, sorted.
     pub fn model_names(&self) -> Result<Vec<String>, ModelError> {
-        let io = |e: std::io::Error| ModelError::Io { path: self.root.clone(), message: e.to_string() };
+        let io = |e: std::io::Error| ModelError::Io {
+            path: self.root.clone(),
+            message: e.to_string(),
+        };
         let mut names = Vec::new();
         for entry in std::fs::read_dir(&self.root).map_err(io)? {
             let entry = entry.map_err(io)?;
@@ -61,11 +67,15 @@ impl Repository {
 
     pub fn manifest(&self, model: &str) -> Result<Manifest, ModelError> {
         if !valid_name(model) {
-            return Err(ModelError::NotFound { model: model.to_string() });
+            return Err(ModelError::NotFound {
+                model: model.to_string(),
+            });
         }
         let path = self.root.join(model).join("model.toml");
         if !path.is_file() {
-            return Err(ModelError::NotFound { model: model.to_string() });
+            return Err(ModelError::NotFound {
+                model: model.to_string(),
+            });
         }
         Manifest::read(&path)
     }
@@ -79,24 +89,40 @@ impl Repository {
             let bytes = self.read_verified(&path, &entry.sha256)?;
             versions.insert(version.clone(), Arc::new(Runtime::load(&path, &bytes)?));
         }
-        Ok(LoadedModel { name: model.to_string(), manifest, versions })
+        Ok(LoadedModel {
+            name: model.to_string(),
+            manifest,
+            versions,
+        })
     }
 
     fn read_verified(&self, path: &Path, expected: &str) -> Result<Vec<u8>, ModelError> {
-        let io = |e: std::io::Error| ModelError::Io { path: path.to_path_buf(), message: e.to_string() };
+        let io = |e: std::io::Error| ModelError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
         let file = std::fs::File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len > self.max_model_bytes {
             return Err(ModelError::Invalid {
                 path: path.to_path_buf(),
-                message: format!("{len} bytes, over models.max_model_bytes = {}", self.max_model_bytes),
+                message: format!(
+                    "{len} bytes, over models.max_model_bytes = {}",
+                    self.max_model_bytes
+                ),
             });
         }
         let mut bytes = Vec::with_capacity(len as usize);
-        file.take(self.max_model_bytes + 1).read_to_end(&mut bytes).map_err(io)?;
+        file.take(self.max_model_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != expected {
-            return Err(ModelError::DigestMismatch { path: path.to_path_buf(), expected: expected.to_string(), actual });
+            return Err(ModelError::DigestMismatch {
+                path: path.to_path_buf(),
+                expected: expected.to_string(),
+                actual,
+            });
         }
         Ok(bytes)
     }
@@ -126,12 +152,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join("iris");
         std::fs::create_dir_all(model.join("1")).unwrap();
-        std::fs::copy(demo_repo().join("iris/model.toml"), model.join("model.toml")).unwrap();
+        std::fs::copy(
+            demo_repo().join("iris/model.toml"),
+            model.join("model.toml"),
+        )
+        .unwrap();
         let mut bytes = std::fs::read(demo_repo().join("iris/1/model.onnx")).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(model.join("1/model.onnx"), bytes).unwrap();
-        let err = Repository::new(dir.path(), 1 << 20).load("iris").err().unwrap();
+        let err = Repository::new(dir.path(), 1 << 20)
+            .load("iris")
+            .err()
+            .unwrap();
         assert!(matches!(err, ModelError::DigestMismatch { .. }), "{err}");
         assert!(err.to_string().contains("iris/1/model.onnx"), "{err}");
     }
@@ -140,7 +173,13 @@ mod tests {
     fn oversized_file_and_unknown_model_are_refused() {
         let repo = Repository::new(demo_repo(), 16);
         assert!(matches!(repo.load("iris"), Err(ModelError::Invalid { .. })));
-        assert!(matches!(repo.load("nope"), Err(ModelError::NotFound { .. })));
-        assert!(matches!(repo.load("../models"), Err(ModelError::NotFound { .. })));
+        assert!(matches!(
+            repo.load("nope"),
+            Err(ModelError::NotFound { .. })
+        ));
+        assert!(matches!(
+            repo.load("../models"),
+            Err(ModelError::NotFound { .. })
+        ));
     }
 }

@@ -29,37 +29,63 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime").field("inputs", &self.inputs).field("outputs", &self.outputs).finish()
+        f.debug_struct("Runtime")
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish()
     }
 }
 
 impl Runtime {
     /// Parse, check and plan an ONNX model. `path` only names the model in errors.
     pub fn load(path: &Path, bytes: &[u8]) -> Result<Runtime, ModelError> {
-        let invalid = |message: String| ModelError::Invalid { path: path.to_path_buf(), message };
+        let invalid = |message: String| ModelError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
         let onnx = tract_onnx::onnx();
         let proto = onnx
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| invalid(format!("not a readable ONNX model: {e}")))?;
-        let graph = proto.graph.as_ref().ok_or_else(|| invalid("ONNX model has no graph".into()))?;
+        let graph = proto
+            .graph
+            .as_ref()
+            .ok_or_else(|| invalid("ONNX model has no graph".into()))?;
 
         // Refuse operators tract lacks now, naming them, rather than at the first call.
         for node in &graph.node {
             if !onnx.op_register.0.contains_key(&node.op_type) {
                 return Err(ModelError::UnsupportedOperator {
                     path: path.to_path_buf(),
-                    node: if node.name.is_empty() { node.output.first().cloned().unwrap_or_default() } else { node.name.clone() },
+                    node: if node.name.is_empty() {
+                        node.output.first().cloned().unwrap_or_default()
+                    } else {
+                        node.name.clone()
+                    },
                     op: node.op_type.clone(),
                     domain: node.domain.clone(),
                 });
             }
         }
 
-        let initializers: HashSet<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-        let input_infos: Vec<&ValueInfoProto> =
-            graph.input.iter().filter(|i| !initializers.contains(i.name.as_str())).collect();
-        let inputs = input_infos.iter().map(|i| spec(i)).collect::<Result<Vec<_>, _>>().map_err(&invalid)?;
-        let outputs = graph.output.iter().map(spec).collect::<Result<Vec<_>, _>>().map_err(&invalid)?;
+        let initializers: HashSet<&str> =
+            graph.initializer.iter().map(|t| t.name.as_str()).collect();
+        let input_infos: Vec<&ValueInfoProto> = graph
+            .input
+            .iter()
+            .filter(|i| !initializers.contains(i.name.as_str()))
+            .collect();
+        let inputs = input_infos
+            .iter()
+            .map(|i| spec(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&invalid)?;
+        let outputs = graph
+            .output
+            .iter()
+            .map(spec)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&invalid)?;
 
         let mut model = onnx
             .model_for_proto_model(&proto)
@@ -67,14 +93,20 @@ impl Runtime {
         // skl2onnx leaves the batch dimension unnamed; tract plans only with a symbol there.
         for (ix, info) in input_infos.iter().enumerate() {
             let fact = input_fact(&model, info, &inputs[ix]);
-            model.set_input_fact(ix, fact).map_err(|e| invalid(format!("input '{}': {e}", inputs[ix].name)))?;
+            model
+                .set_input_fact(ix, fact)
+                .map_err(|e| invalid(format!("input '{}': {e}", inputs[ix].name)))?;
         }
         let plan = model
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| invalid(format!("the runtime cannot plan this model: {e:#}")))?;
         check_graph_names(graph).map_err(invalid)?;
-        Ok(Runtime { plan, inputs, outputs })
+        Ok(Runtime {
+            plan,
+            inputs,
+            outputs,
+        })
     }
 
     /// Run one inference. Inputs are in the order of [`Runtime::inputs`].
@@ -91,7 +123,12 @@ fn input_fact(model: &InferenceModel, info: &ValueInfoProto, spec: &TensorSpec) 
         .map(|(axis, d)| match d {
             Some(Dim::DimValue(v)) if *v >= 0 => TDim::Val(*v),
             Some(Dim::DimParam(name)) if !name.is_empty() => model.sym(name).into(),
-            _ => model.sym(&format!("{}_{axis}", if axis == 0 { "batch" } else { "dim" })).into(),
+            _ => model
+                .sym(&format!(
+                    "{}_{axis}",
+                    if axis == 0 { "batch" } else { "dim" }
+                ))
+                .into(),
         })
         .collect();
     InferenceFact::dt_shape(spec.datatype.datum(), shape)
@@ -99,19 +136,28 @@ fn input_fact(model: &InferenceModel, info: &ValueInfoProto, spec: &TensorSpec) 
 
 fn proto_dims(info: &ValueInfoProto) -> Vec<Option<Dim>> {
     match info.r#type.as_ref().and_then(|t| t.value.as_ref()) {
-        Some(TypeValue::TensorType(t)) => {
-            t.shape.as_ref().map(|s| s.dim.iter().map(|d| d.value.clone()).collect()).unwrap_or_default()
-        }
+        Some(TypeValue::TensorType(t)) => t
+            .shape
+            .as_ref()
+            .map(|s| s.dim.iter().map(|d| d.value.clone()).collect())
+            .unwrap_or_default(),
         None => Vec::new(),
     }
 }
 
 fn spec(info: &ValueInfoProto) -> Result<TensorSpec, String> {
     let Some(TypeValue::TensorType(t)) = info.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
-        return Err(format!("'{}' is not a tensor; only tensor inputs and outputs can be served", info.name));
+        return Err(format!(
+            "'{}' is not a tensor; only tensor inputs and outputs can be served",
+            info.name
+        ));
     };
-    let datatype = DataType::from_onnx(t.elem_type)
-        .ok_or_else(|| format!("'{}' has ONNX element type {}, which the V2 protocol here cannot carry", info.name, t.elem_type))?;
+    let datatype = DataType::from_onnx(t.elem_type).ok_or_else(|| {
+        format!(
+            "'{}' has ONNX element type {}, which the V2 protocol here cannot carry",
+            info.name, t.elem_type
+        )
+    })?;
     let shape = proto_dims(info)
         .into_iter()
         .map(|d| match d {
@@ -119,7 +165,11 @@ fn spec(info: &ValueInfoProto) -> Result<TensorSpec, String> {
             _ => -1,
         })
         .collect();
-    Ok(TensorSpec { name: info.name.clone(), datatype, shape })
+    Ok(TensorSpec {
+        name: info.name.clone(),
+        datatype,
+        shape,
+    })
 }
 
 fn check_graph_names(graph: &GraphProto) -> Result<(), String> {
@@ -129,7 +179,9 @@ fn check_graph_names(graph: &GraphProto) -> Result<(), String> {
             return Err("a graph input or output has an empty or over-long name".into());
         }
         if !seen.insert(name) && graph.output.iter().any(|o| &o.name == name) {
-            return Err(format!("'{name}' is listed twice among the graph's inputs and outputs"));
+            return Err(format!(
+                "'{name}' is listed twice among the graph's inputs and outputs"
+            ));
         }
     }
     Ok(())
@@ -140,7 +192,9 @@ mod tests {
     use super::*;
 
     fn model_path(rel: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(rel)
     }
 
     fn load(rel: &str) -> Result<Runtime, ModelError> {
@@ -151,7 +205,14 @@ mod tests {
     #[test]
     fn iris_signature_has_a_free_batch() {
         let rt = load("models/iris/1/model.onnx").unwrap();
-        assert_eq!(rt.inputs, [TensorSpec { name: "input".into(), datatype: DataType::Fp32, shape: vec![-1, 4] }]);
+        assert_eq!(
+            rt.inputs,
+            [TensorSpec {
+                name: "input".into(),
+                datatype: DataType::Fp32,
+                shape: vec![-1, 4]
+            }]
+        );
         let names: Vec<_> = rt.outputs.iter().map(|o| o.name.as_str()).collect();
         assert_eq!(names, ["label", "probabilities"]);
         assert_eq!(rt.outputs[0].datatype, DataType::Int64);
@@ -161,11 +222,20 @@ mod tests {
     fn iris_runs_with_any_batch() {
         let rt = load("models/iris/1/model.onnx").unwrap();
         for batch in [1usize, 3] {
-            let x = Tensor::from_shape(&[batch, 4], &vec![5.1f32, 3.5, 1.4, 0.2].repeat(batch)).unwrap();
+            let x = Tensor::from_shape(&[batch, 4], &vec![5.1f32, 3.5, 1.4, 0.2].repeat(batch))
+                .unwrap();
             let out = rt.run(tvec![x.into()]).unwrap();
             assert_eq!(out[0].shape(), &[batch]);
             assert_eq!(out[1].shape(), &[batch, 3]);
-            assert_eq!(out[0].try_as_plain_ram().unwrap().as_slice::<i64>().unwrap()[0], 0, "setosa");
+            assert_eq!(
+                out[0]
+                    .try_as_plain_ram()
+                    .unwrap()
+                    .as_slice::<i64>()
+                    .unwrap()[0],
+                0,
+                "setosa"
+            );
         }
     }
 
@@ -173,8 +243,14 @@ mod tests {
     fn unsupported_operator_is_named_at_load() {
         let err = load("tests/fixtures/unsupported/model.onnx").unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, ModelError::UnsupportedOperator { .. }), "{text}");
-        assert!(text.contains("TreeEnsembleRegressor") && text.contains("node '"), "{text}");
+        assert!(
+            matches!(err, ModelError::UnsupportedOperator { .. }),
+            "{text}"
+        );
+        assert!(
+            text.contains("TreeEnsembleRegressor") && text.contains("node '"),
+            "{text}"
+        );
     }
 
     #[test]

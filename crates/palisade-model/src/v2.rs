@@ -7,7 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tract_onnx::prelude::{tract_ndarray, tvec, Datum, DatumType, TVec, TValue, Tensor};
+use tract_onnx::prelude::{tract_ndarray, tvec, Datum, DatumType, TValue, TVec, Tensor};
 
 use crate::{DataType, TensorSpec};
 
@@ -32,11 +32,17 @@ pub struct DecodeError {
 }
 
 fn bad(message: impl Into<String>) -> DecodeError {
-    DecodeError { status: 400, message: message.into() }
+    DecodeError {
+        status: 400,
+        message: message.into(),
+    }
 }
 
 fn too_large(message: impl Into<String>) -> DecodeError {
-    DecodeError { status: 413, message: message.into() }
+    DecodeError {
+        status: 413,
+        message: message.into(),
+    }
 }
 
 /// One decoded input tensor.
@@ -124,7 +130,11 @@ pub fn json_too_deep(bytes: &[u8], max: usize) -> bool {
 
 /// Decode an inference request body. `json_len` is the `Inference-Header-Content-Length`
 /// header: the JSON part's length when binary tensor data follows it.
-pub fn decode_request(body: &[u8], json_len: Option<usize>, limits: DecodeLimits) -> Result<InferRequest, DecodeError> {
+pub fn decode_request(
+    body: &[u8],
+    json_len: Option<usize>,
+    limits: DecodeLimits,
+) -> Result<InferRequest, DecodeError> {
     let (json, mut binary) = match json_len {
         Some(n) if n > body.len() => {
             return Err(bad(format!(
@@ -136,48 +146,71 @@ pub fn decode_request(body: &[u8], json_len: Option<usize>, limits: DecodeLimits
         None => (body, &[][..]),
     };
     if json_too_deep(json, limits.max_json_depth) {
-        return Err(bad(format!("JSON nesting is deeper than the limit of {}", limits.max_json_depth)));
+        return Err(bad(format!(
+            "JSON nesting is deeper than the limit of {}",
+            limits.max_json_depth
+        )));
     }
-    let raw: RawRequest = serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference request: {e}")))?;
+    let raw: RawRequest = serde_json::from_slice(json)
+        .map_err(|e| bad(format!("malformed inference request: {e}")))?;
     if raw.inputs.is_empty() || raw.inputs.len() > MAX_TENSORS {
-        return Err(bad(format!("`inputs` must hold 1 to {MAX_TENSORS} tensors")));
+        return Err(bad(format!(
+            "`inputs` must hold 1 to {MAX_TENSORS} tensors"
+        )));
     }
     if raw.id.as_ref().is_some_and(|id| id.len() > MAX_ID_BYTES) {
         return Err(bad(format!("`id` is longer than {MAX_ID_BYTES} bytes")));
     }
     reject_unsupported_parameters("parameters", &raw.parameters)?;
-    let binary_output = bool_param(&raw.parameters, "binary_data_output", "parameters")?.unwrap_or(false);
+    let binary_output =
+        bool_param(&raw.parameters, "binary_data_output", "parameters")?.unwrap_or(false);
 
     let mut inputs = Vec::with_capacity(raw.inputs.len());
     let mut budget = limits.max_tensor_elements;
     for (ix, input) in raw.inputs.into_iter().enumerate() {
         let tensor = decode_input(ix, input, &mut binary, &mut budget, limits)?;
         if inputs.iter().any(|t: &InputTensor| t.name == tensor.name) {
-            return Err(bad(format!("inputs[{ix}]: input '{}' is given twice", tensor.name)));
+            return Err(bad(format!(
+                "inputs[{ix}]: input '{}' is given twice",
+                tensor.name
+            )));
         }
         inputs.push(tensor);
     }
     if !binary.is_empty() {
-        return Err(bad(format!("{} bytes of binary data follow the tensors that claim any", binary.len())));
+        return Err(bad(format!(
+            "{} bytes of binary data follow the tensors that claim any",
+            binary.len()
+        )));
     }
 
     let outputs = match raw.outputs {
         None => None,
         Some(list) => {
             if list.len() > MAX_TENSORS {
-                return Err(bad(format!("`outputs` may name at most {MAX_TENSORS} tensors")));
+                return Err(bad(format!(
+                    "`outputs` may name at most {MAX_TENSORS} tensors"
+                )));
             }
             let mut out = Vec::with_capacity(list.len());
             for (ix, o) in list.into_iter().enumerate() {
                 let at = format!("outputs[{ix}]");
                 reject_unsupported_parameters(&at, &o.parameters)?;
                 let binary = bool_param(&o.parameters, "binary_data", &at)?;
-                out.push(RequestedOutput { name: o.name, binary });
+                out.push(RequestedOutput {
+                    name: o.name,
+                    binary,
+                });
             }
             Some(out)
         }
     };
-    Ok(InferRequest { id: raw.id, inputs, outputs, binary_output })
+    Ok(InferRequest {
+        id: raw.id,
+        inputs,
+        outputs,
+        binary_output,
+    })
 }
 
 fn reject_unsupported_parameters(at: &str, params: &Map<String, Value>) -> Result<(), DecodeError> {
@@ -187,7 +220,11 @@ fn reject_unsupported_parameters(at: &str, params: &Map<String, Value>) -> Resul
     Ok(())
 }
 
-fn bool_param(params: &Map<String, Value>, key: &str, at: &str) -> Result<Option<bool>, DecodeError> {
+fn bool_param(
+    params: &Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<Option<bool>, DecodeError> {
     match params.get(key) {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -204,7 +241,9 @@ fn decode_input(
 ) -> Result<InputTensor, DecodeError> {
     let at = format!("inputs[{ix}] ('{}')", truncate(&input.name));
     if input.name.is_empty() || input.name.len() > MAX_NAME_BYTES {
-        return Err(bad(format!("inputs[{ix}]: `name` must be 1 to {MAX_NAME_BYTES} bytes")));
+        return Err(bad(format!(
+            "inputs[{ix}]: `name` must be 1 to {MAX_NAME_BYTES} bytes"
+        )));
     }
     reject_unsupported_parameters(&at, &input.parameters)?;
     let datatype: DataType = input.datatype.parse().map_err(|_| {
@@ -214,19 +253,30 @@ fn decode_input(
         ))
     })?;
     if input.shape.len() > MAX_RANK {
-        return Err(bad(format!("{at}: shape has {} dimensions, over the limit of {MAX_RANK}", input.shape.len())));
+        return Err(bad(format!(
+            "{at}: shape has {} dimensions, over the limit of {MAX_RANK}",
+            input.shape.len()
+        )));
     }
     let mut shape = Vec::with_capacity(input.shape.len());
     let mut elements: usize = 1;
     for &d in &input.shape {
-        let d = usize::try_from(d).map_err(|_| bad(format!("{at}: shape {:?} has a negative dimension", input.shape)))?;
-        shape.push(d);
-        elements = elements.checked_mul(d).filter(|&n| n <= *budget).ok_or_else(|| {
-            too_large(format!(
-                "{at}: shape {:?} is over the limit of {} tensor elements per request",
-                input.shape, limits.max_tensor_elements
+        let d = usize::try_from(d).map_err(|_| {
+            bad(format!(
+                "{at}: shape {:?} has a negative dimension",
+                input.shape
             ))
         })?;
+        shape.push(d);
+        elements = elements
+            .checked_mul(d)
+            .filter(|&n| n <= *budget)
+            .ok_or_else(|| {
+                too_large(format!(
+                    "{at}: shape {:?} is over the limit of {} tensor elements per request",
+                    input.shape, limits.max_tensor_elements
+                ))
+            })?;
     }
     *budget -= elements;
 
@@ -235,11 +285,19 @@ fn decode_input(
         Some(v) => Some(
             v.as_u64()
                 .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| bad(format!("{at}.parameters.binary_data_size must be a non-negative integer")))?,
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{at}.parameters.binary_data_size must be a non-negative integer"
+                    ))
+                })?,
         ),
     };
     let tensor = match (binary_size, input.data) {
-        (Some(_), Some(_)) => return Err(bad(format!("{at}: give either `data` or binary_data_size, not both"))),
+        (Some(_), Some(_)) => {
+            return Err(bad(format!(
+                "{at}: give either `data` or binary_data_size, not both"
+            )))
+        }
         (None, None) => return Err(bad(format!("{at}: `data` is missing"))),
         (Some(size), None) => {
             if size > binary.len() {
@@ -254,7 +312,11 @@ fn decode_input(
         }
         (None, Some(data)) => from_json(&at, datatype, &shape, elements, data)?,
     };
-    Ok(InputTensor { name: input.name, datatype, tensor })
+    Ok(InputTensor {
+        name: input.name,
+        datatype,
+        tensor,
+    })
 }
 
 fn truncate(s: &str) -> &str {
@@ -264,10 +326,18 @@ fn truncate(s: &str) -> &str {
     }
 }
 
-fn from_json(at: &str, dt: DataType, shape: &[usize], elements: usize, data: Value) -> Result<Tensor, DecodeError> {
+fn from_json(
+    at: &str,
+    dt: DataType,
+    shape: &[usize],
+    elements: usize,
+    data: Value,
+) -> Result<Tensor, DecodeError> {
     let mut flat = Vec::with_capacity(elements.min(1 << 16));
     flatten(data, &mut flat, elements).map_err(|()| {
-        bad(format!("{at}: `data` holds more than the {elements} elements its shape {shape:?} declares"))
+        bad(format!(
+            "{at}: `data` holds more than the {elements} elements its shape {shape:?} declares"
+        ))
     })?;
     if flat.len() != elements {
         return Err(bad(format!(
@@ -285,7 +355,11 @@ fn from_json(at: &str, dt: DataType, shape: &[usize], elements: usize, data: Val
         let mut v = Vec::with_capacity(flat.len());
         for (i, x) in flat.iter().enumerate() {
             v.push(f(x).ok_or_else(|| {
-                let shown = if x.is_number() { x.to_string() } else { json_kind(x).to_string() };
+                let shown = if x.is_number() {
+                    x.to_string()
+                } else {
+                    json_kind(x).to_string()
+                };
                 bad(format!("{at}: element {i} ({shown}) is not a valid {dt}"))
             })?);
         }
@@ -312,7 +386,9 @@ fn from_json(at: &str, dt: DataType, shape: &[usize], elements: usize, data: Val
         DataType::Int16 => collect(at, dt, shape, flat, int::<i16>),
         DataType::Int32 => collect(at, dt, shape, flat, int::<i32>),
         DataType::Int64 => collect(at, dt, shape, flat, int::<i64>),
-        DataType::Fp32 => collect(at, dt, shape, flat, |x| finite_f64(x).map(|f| f as f32).filter(|f| f.is_finite())),
+        DataType::Fp32 => collect(at, dt, shape, flat, |x| {
+            finite_f64(x).map(|f| f as f32).filter(|f| f.is_finite())
+        }),
         DataType::Fp64 => collect(at, dt, shape, flat, finite_f64),
         DataType::Bytes => collect(at, dt, shape, flat, |x| x.as_str().map(str::to_string)),
     }
@@ -348,7 +424,13 @@ fn flatten(v: Value, out: &mut Vec<Value>, max: usize) -> Result<(), ()> {
     }
 }
 
-fn from_binary(at: &str, dt: DataType, shape: &[usize], elements: usize, bytes: &[u8]) -> Result<Tensor, DecodeError> {
+fn from_binary(
+    at: &str,
+    dt: DataType,
+    shape: &[usize],
+    elements: usize,
+    bytes: &[u8],
+) -> Result<Tensor, DecodeError> {
     let Some(size) = dt.element_size() else {
         return strings_from_binary(at, shape, elements, bytes);
     };
@@ -375,7 +457,11 @@ fn from_binary(at: &str, dt: DataType, shape: &[usize], elements: usize, bytes: 
                 v.push(match b {
                     0 => false,
                     1 => true,
-                    _ => return Err(bad(format!("{at}: element {i} is byte {b}, not a BOOL (0 or 1)"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "{at}: element {i} is byte {b}, not a BOOL (0 or 1)"
+                        )))
+                    }
                 });
             }
             tensor_from_vec(shape, v)
@@ -391,14 +477,20 @@ fn from_binary(at: &str, dt: DataType, shape: &[usize], elements: usize, bytes: 
         DataType::Fp32 => {
             let v = le!(f32);
             if let Some(i) = v.iter().position(|f| !f.is_finite()) {
-                return Err(bad(format!("{at}: element {i} is {}, not a finite number", v[i])));
+                return Err(bad(format!(
+                    "{at}: element {i} is {}, not a finite number",
+                    v[i]
+                )));
             }
             tensor_from_vec(shape, v)
         }
         DataType::Fp64 => {
             let v = le!(f64);
             if let Some(i) = v.iter().position(|f| !f.is_finite()) {
-                return Err(bad(format!("{at}: element {i} is {}, not a finite number", v[i])));
+                return Err(bad(format!(
+                    "{at}: element {i} is {}, not a finite number",
+                    v[i]
+                )));
             }
             tensor_from_vec(shape, v)
         }
@@ -409,14 +501,23 @@ fn from_binary(at: &str, dt: DataType, shape: &[usize], elements: usize, bytes: 
 }
 
 fn tensor_from_vec<T: Datum>(shape: &[usize], v: Vec<T>) -> Result<Tensor, String> {
-    tract_ndarray::ArrayD::from_shape_vec(shape, v).map(Tensor::from).map_err(|e| e.to_string())
+    tract_ndarray::ArrayD::from_shape_vec(shape, v)
+        .map(Tensor::from)
+        .map_err(|e| e.to_string())
 }
 
 fn slice<T: Datum>(t: &Tensor) -> Result<&[T], String> {
-    t.try_as_plain_ram().and_then(|v| v.as_slice::<T>()).map_err(|e| e.to_string())
+    t.try_as_plain_ram()
+        .and_then(|v| v.as_slice::<T>())
+        .map_err(|e| e.to_string())
 }
 
-fn strings_from_binary(at: &str, shape: &[usize], elements: usize, mut bytes: &[u8]) -> Result<Tensor, DecodeError> {
+fn strings_from_binary(
+    at: &str,
+    shape: &[usize],
+    elements: usize,
+    mut bytes: &[u8],
+) -> Result<Tensor, DecodeError> {
     let mut v = Vec::with_capacity(elements.min(1 << 16));
     for i in 0..elements {
         let (len, rest) = bytes
@@ -424,7 +525,9 @@ fn strings_from_binary(at: &str, shape: &[usize], elements: usize, mut bytes: &[
             .ok_or_else(|| bad(format!("{at}: binary data ends before BYTES element {i}")))?;
         let len = u32::from_le_bytes(*len) as usize;
         if len > rest.len() {
-            return Err(bad(format!("{at}: BYTES element {i} claims {len} bytes, more than remain")));
+            return Err(bad(format!(
+                "{at}: BYTES element {i} claims {len} bytes, more than remain"
+            )));
         }
         let (s, rest) = rest.split_at(len);
         v.push(
@@ -435,14 +538,24 @@ fn strings_from_binary(at: &str, shape: &[usize], elements: usize, mut bytes: &[
         bytes = rest;
     }
     if !bytes.is_empty() {
-        return Err(bad(format!("{at}: {} bytes left over after {elements} BYTES elements", bytes.len())));
+        return Err(bad(format!(
+            "{at}: {} bytes left over after {elements} BYTES elements",
+            bytes.len()
+        )));
     }
     tensor_from_vec(shape, v).map_err(|e| bad(format!("{at}: {e}")))
 }
 
 /// Check decoded inputs against a model's signature and order them for the runtime.
-pub fn bind_inputs(model: &str, mut inputs: Vec<InputTensor>, spec: &[TensorSpec]) -> Result<TVec<TValue>, DecodeError> {
-    if let Some(extra) = inputs.iter().find(|i| !spec.iter().any(|s| s.name == i.name)) {
+pub fn bind_inputs(
+    model: &str,
+    mut inputs: Vec<InputTensor>,
+    spec: &[TensorSpec],
+) -> Result<TVec<TValue>, DecodeError> {
+    if let Some(extra) = inputs
+        .iter()
+        .find(|i| !spec.iter().any(|s| s.name == i.name))
+    {
         let known: Vec<&str> = spec.iter().map(|s| s.name.as_str()).collect();
         return Err(bad(format!(
             "model '{model}' has no input '{}'; its inputs are: {}",
@@ -464,7 +577,11 @@ pub fn bind_inputs(model: &str, mut inputs: Vec<InputTensor>, spec: &[TensorSpec
             )));
         }
         let shape = input.tensor.shape();
-        let fits = shape.len() == s.shape.len() && s.shape.iter().zip(shape).all(|(&want, &got)| want < 0 || want as usize == got);
+        let fits = shape.len() == s.shape.len()
+            && s.shape
+                .iter()
+                .zip(shape)
+                .all(|(&want, &got)| want < 0 || want as usize == got);
         if !fits {
             return Err(bad(format!(
                 "input '{}': shape {:?} given, the model takes {:?} (-1 is any size)",
@@ -472,7 +589,10 @@ pub fn bind_inputs(model: &str, mut inputs: Vec<InputTensor>, spec: &[TensorSpec
             )));
         }
         if shape.contains(&0) {
-            return Err(bad(format!("input '{}': shape {:?} holds no elements", s.name, shape)));
+            return Err(bad(format!(
+                "input '{}': shape {:?} holds no elements",
+                s.name, shape
+            )));
         }
         bound.push(input.tensor.into());
     }
@@ -512,8 +632,13 @@ pub fn encode_response(
     }
     json.extend_from_slice(b",\"outputs\":[");
     for (i, out) in outputs.iter().enumerate() {
-        let dt = DataType::from_datum(out.tensor.datum_type())
-            .ok_or_else(|| format!("output '{}' has type {:?}, which V2 cannot carry", out.name, out.tensor.datum_type()))?;
+        let dt = DataType::from_datum(out.tensor.datum_type()).ok_or_else(|| {
+            format!(
+                "output '{}' has type {:?}, which V2 cannot carry",
+                out.name,
+                out.tensor.datum_type()
+            )
+        })?;
         if i > 0 {
             json.push(b',');
         }
@@ -526,7 +651,13 @@ pub fn encode_response(
         if out.binary {
             let start = binary.len();
             write_binary(&mut binary, out.tensor)?;
-            json.extend_from_slice(format!(",\"parameters\":{{\"binary_data_size\":{}}}}}", binary.len() - start).as_bytes());
+            json.extend_from_slice(
+                format!(
+                    ",\"parameters\":{{\"binary_data_size\":{}}}}}",
+                    binary.len() - start
+                )
+                .as_bytes(),
+            );
         } else {
             json.extend_from_slice(b",\"data\":");
             write_json_data(&mut json, out.tensor)?;
@@ -535,11 +666,17 @@ pub fn encode_response(
     }
     json.extend_from_slice(b"]}");
     if binary.is_empty() && !outputs.iter().any(|o| o.binary) {
-        return Ok(EncodedResponse { body: json, json_len: None });
+        return Ok(EncodedResponse {
+            body: json,
+            json_len: None,
+        });
     }
     let json_len = json.len();
     json.extend_from_slice(&binary);
-    Ok(EncodedResponse { body: json, json_len: Some(json_len) })
+    Ok(EncodedResponse {
+        body: json,
+        json_len: Some(json_len),
+    })
 }
 
 fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
@@ -592,7 +729,11 @@ fn write_binary(out: &mut Vec<u8>, t: &Tensor) -> Result<(), String> {
                 out.extend_from_slice(s.as_bytes());
             }
         }
-        other => return Err(format!("type {other:?} cannot be written as V2 binary data")),
+        other => {
+            return Err(format!(
+                "type {other:?} cannot be written as V2 binary data"
+            ))
+        }
     }
     Ok(())
 }

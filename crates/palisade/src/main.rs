@@ -1,1 +1,323 @@
-fn main() {}
+//! `palisade`: the command line. Each subcommand is a thin shell over library code that the
+//! server uses too, so what `config check` accepts is exactly what `serve` runs.
+#![forbid(unsafe_code)]
+
+mod demo;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use palisade_config::{Config, Severity};
+use palisade_gate::keys::{now_secs, KeyStore};
+
+#[derive(Parser)]
+#[command(
+    name = "palisade",
+    version,
+    about = "A zero-trust model server: ONNX models over the Open Inference Protocol"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create (on first run) and serve a demo: dev TLS, demo models, an admin and a client key.
+    Demo {
+        #[arg(long, default_value = "palisade-demo")]
+        state_dir: PathBuf,
+        /// Data plane port (0 picks a free one).
+        #[arg(long)]
+        port: Option<u16>,
+        /// Admin plane port (0 picks a free one).
+        #[arg(long)]
+        admin_port: Option<u16>,
+    },
+    /// Serve with a config file.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Manage API keys (the server picks up changes within a second).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Create a development CA and server certificate (never for production).
+    DevCerts {
+        /// Folder to write ca.pem, ca.key, server.pem, server.key into.
+        #[arg(long)]
+        out: PathBuf,
+        /// Names the server certificate covers (DNS names or IP addresses).
+        #[arg(long = "name", default_values_t = palisade_gate::tls::LOCAL_NAMES.map(String::from))]
+        names: Vec<String>,
+        /// Instead: issue a client certificate (for mTLS) from the CA already in --out.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// Validate configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; prints the token once on stdout.
+    Create {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        /// Lifetime, e.g. "30d" or "12h". Default: no expiry.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        #[arg(long)]
+        config: PathBuf,
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check a config file: syntax, values, referenced files, dangerous options.
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify an audit log's hash chain; names the first line at fault.
+    Verify {
+        /// The audit folder, a state folder holding `audit/`, or the log file itself.
+        path: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    run::init_logging(cli.log_format);
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Demo {
+            state_dir,
+            port,
+            admin_port,
+        } => {
+            let config_path = demo::prepare(&state_dir)?;
+            let (mut config, findings) = Config::load(&config_path)?;
+            run::print_findings(&findings);
+            if let Some(p) = port {
+                config.data_plane.listen.set_port(p);
+            }
+            if let Some(p) = admin_port {
+                config.admin_plane.listen.set_port(p);
+            }
+            run::serve(config, Some(&state_dir))
+        }
+        Command::Serve { config } => {
+            let (config, findings) = Config::load(&config)?;
+            run::print_findings(&findings);
+            run::serve(config, None)
+        }
+        Command::Keys { command } => keys(command),
+        Command::DevCerts { out, names, client } => {
+            match client {
+                Some(name) => {
+                    let (cert, key) = palisade_gate::tls::issue_dev_client(&out, &name)?;
+                    println!(
+                        "client certificate: {}\nclient key:         {}",
+                        cert.display(),
+                        key.display()
+                    );
+                }
+                None => {
+                    let pki = palisade_gate::tls::create_dev_pki(&out, &names)?;
+                    println!(
+                        "dev CA:      {}\nserver cert: {}\nserver key:  {}\n(development only: the CA key is in {})",
+                        pki.ca_cert().display(),
+                        pki.server_cert().display(),
+                        pki.server_key().display(),
+                        pki.ca_key().display()
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => config_check(&file),
+        Command::Audit {
+            command: AuditCommand::Verify { path },
+        } => audit_verify(&path),
+    }
+}
+
+fn keys(command: KeysCommand) -> Result<ExitCode> {
+    let load = |path: &PathBuf| -> Result<(Config, KeyStore)> {
+        let (config, _) = Config::load(path)?;
+        let store = KeyStore::open(&config.identity.keys_file)?;
+        Ok((config, store))
+    };
+    match command {
+        KeysCommand::Create {
+            config,
+            name,
+            role,
+            expires_in,
+        } => {
+            let (config, store) = load(&config)?;
+            if !config.roles.contains(&role) {
+                let known: Vec<&str> = config.roles.names().collect();
+                bail!(
+                    "role '{role}' is not defined in {}; known roles: {}",
+                    config.source.display(),
+                    known.join(", ")
+                );
+            }
+            let expires_at = match expires_in {
+                None => None,
+                Some(text) => {
+                    let d = humantime::parse_duration(&text).with_context(|| {
+                        format!("--expires-in '{text}' is not a duration (try \"30d\" or \"12h\")")
+                    })?;
+                    Some(now_secs().saturating_add(d.as_secs()))
+                }
+            };
+            let (record, token) = store.create(&name, &role, expires_at)?;
+            eprintln!(
+                "created key {} ({}, role {}); the token below is shown once:",
+                record.id, record.name, record.role
+            );
+            println!("{token}");
+        }
+        KeysCommand::List { config } => {
+            let (_, store) = load(&config)?;
+            let now = now_secs();
+            println!(
+                "{:<16}  {:<20}  {:<12}  {:<8}  expires",
+                "id", "name", "role", "status"
+            );
+            for k in store.list() {
+                let expires = k.expires_at.map_or_else(
+                    || "never".to_string(),
+                    |e| {
+                        humantime::format_rfc3339_seconds(
+                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(e),
+                        )
+                        .to_string()
+                    },
+                );
+                println!(
+                    "{:<16}  {:<20}  {:<12}  {:<8}  {expires}",
+                    k.id,
+                    k.name,
+                    k.role,
+                    k.status(now)
+                );
+            }
+        }
+        KeysCommand::Revoke { config, id } => {
+            let (_, store) = load(&config)?;
+            let record = store.revoke(&id)?;
+            eprintln!("revoked key {} ({})", record.id, record.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn config_check(file: &std::path::Path) -> Result<ExitCode> {
+    let (config, findings) = match Config::load(file) {
+        Ok(ok) => ok,
+        Err(e) => {
+            println!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut problems = findings;
+    problems.extend(run::check_references(&config));
+    for f in &problems {
+        println!("{}: {f}", file.display());
+    }
+    let errors = problems
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = problems.len() - errors;
+    println!(
+        "{}: {errors} error(s), {warnings} warning(s)",
+        file.display()
+    );
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn audit_verify(path: &std::path::Path) -> Result<ExitCode> {
+    let candidates = [
+        path.to_path_buf(),
+        path.join(palisade_audit::LOG_FILE),
+        path.join("audit").join(palisade_audit::LOG_FILE),
+    ];
+    let Some(file) = candidates.iter().find(|p| p.is_file()) else {
+        bail!(
+            "no audit log at {} (looked for {} there and in audit/)",
+            path.display(),
+            palisade_audit::LOG_FILE
+        );
+    };
+    match palisade_audit::verify_file(file) {
+        Ok(summary) => {
+            println!(
+                "ok: {}: {} events, chain intact, head {}",
+                file.display(),
+                summary.events,
+                summary.head
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("FAILED: {}: {e}", file.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

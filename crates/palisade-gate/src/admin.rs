@@ -1,0 +1,203 @@
+//! Admin plane handlers, reached only after identify and authorize in `gate.rs`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use palisade_model::ModelError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::context::Call;
+use crate::keys::{now_secs, KeyRecord, KeyStoreError};
+use crate::refusal::{bytes_response, json_response, printable, Refusal};
+use crate::respond::Reply;
+use crate::routes::AdminRoute;
+use crate::state::State;
+use crate::{listen, record};
+
+/// Largest admin request body (a key request is a few dozen bytes).
+const MAX_ADMIN_BODY: usize = 16 * 1024;
+
+pub async fn handle(
+    state: &Arc<State>,
+    call: &mut Call,
+    route: AdminRoute,
+    req: Request<Incoming>,
+) -> Result<Reply, Refusal> {
+    match route {
+        AdminRoute::Metrics => Ok(bytes_response(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Bytes::from(state.metrics.encode()),
+        )),
+        AdminRoute::ListModels => list_models(state),
+        AdminRoute::LoadModel(name) => load_model(state, call, &name).await,
+        AdminRoute::UnloadModel(name) => {
+            if state.models.unload(&name) {
+                state
+                    .metrics
+                    .models_loaded
+                    .set(state.models.loaded().len() as i64);
+                tracing::info!(model = %name, principal = ?call.principal.as_ref().map(|p| &p.id), "model unloaded");
+                Ok(json_response(
+                    StatusCode::OK,
+                    &json!({ "name": name, "loaded": false }),
+                ))
+            } else {
+                Err(Refusal::not_found_model(&name, false))
+            }
+        }
+        AdminRoute::ListKeys => {
+            let now = now_secs();
+            let keys: Vec<_> = state.keys.list().iter().map(|k| key_json(k, now)).collect();
+            Ok(json_response(StatusCode::OK, &json!({ "keys": keys })))
+        }
+        AdminRoute::CreateKey => create_key(state, call, req).await,
+        AdminRoute::RevokeKey(id) => {
+            let record = state.keys.revoke(&id).map_err(key_error)?;
+            tracing::info!(key = %record.id, "API key revoked");
+            Ok(json_response(
+                StatusCode::OK,
+                &key_json(&record, now_secs()),
+            ))
+        }
+        AdminRoute::Live | AdminRoute::Ready => Err(Refusal::Internal(
+            "health routes are served by the gate".into(),
+        )),
+    }
+}
+
+fn list_models(state: &State) -> Result<Reply, Refusal> {
+    let names = state
+        .models
+        .repository()
+        .model_names()
+        .map_err(|e| Refusal::Internal(format!("cannot list the model repository: {e}")))?;
+    let models: Vec<_> = names
+        .iter()
+        .map(|name| match state.models.get(name) {
+            Some(m) => json!({
+                "name": name,
+                "loaded": true,
+                "versions": m.version_names(),
+                "default_version": m.default_version(),
+                "owner": m.manifest.owner,
+                "risk": m.manifest.risk,
+            }),
+            None => json!({ "name": name, "loaded": false }),
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "models": models })))
+}
+
+async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply, Refusal> {
+    // Loading reads and plans files: keep it off the async workers.
+    let (shared, owned) = (state.clone(), name.to_string());
+    let loaded = tokio::task::spawn_blocking(move || shared.models.load(&owned))
+        .await
+        .map_err(|e| Refusal::Internal(format!("model load task failed: {e}")))?;
+    match loaded {
+        Ok(model) => {
+            state
+                .metrics
+                .models_loaded
+                .set(state.models.loaded().len() as i64);
+            tracing::info!(model = %name, principal = ?call.principal.as_ref().map(|p| &p.id), "model loaded");
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "name": model.name,
+                    "loaded": true,
+                    "versions": model.version_names(),
+                    "default_version": model.default_version(),
+                }),
+            ))
+        }
+        Err(ModelError::NotFound { .. }) => Err(Refusal::not_found_model(name, false)),
+        Err(e) => {
+            tracing::warn!(model = %name, error = %e, "model load refused");
+            Err(Refusal::BadRequest(format!(
+                "model '{}' was not loaded: {e}",
+                printable(name)
+            )))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewKey {
+    name: String,
+    role: String,
+    /// e.g. "30d", "12h"; absent: no expiry.
+    expires_in: Option<String>,
+}
+
+async fn create_key(
+    state: &State,
+    call: &mut Call,
+    req: Request<Incoming>,
+) -> Result<Reply, Refusal> {
+    let (_, body) = listen::read_body(req, MAX_ADMIN_BODY).await?;
+    call.request_sha256 = Some(record::sha256(&body));
+    let new: NewKey = serde_json::from_slice(&body).map_err(|e| {
+        Refusal::BadRequest(format!(
+            "expected {{\"name\", \"role\", \"expires_in\"?}}: {e}"
+        ))
+    })?;
+    if !state.config.roles.contains(&new.role) {
+        return Err(key_error(unknown_role(state, &new.role)));
+    }
+    let expires_at = match new.expires_in.as_deref() {
+        None => None,
+        Some(text) => {
+            let d = humantime::parse_duration(text).map_err(|e| {
+                Refusal::BadRequest(format!(
+                    "expires_in: '{}' is not a duration ({e})",
+                    printable(text)
+                ))
+            })?;
+            Some(now_secs().saturating_add(d.as_secs()))
+        }
+    };
+    let (record, token) = state
+        .keys
+        .create(&new.name, &new.role, expires_at)
+        .map_err(key_error)?;
+    tracing::info!(key = %record.id, role = %record.role, "API key created");
+    let mut body = key_json(&record, now_secs());
+    body["token"] = json!(token);
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+pub fn unknown_role(state: &State, role: &str) -> KeyStoreError {
+    KeyStoreError::UnknownRole {
+        role: printable(role),
+        known: state.config.roles.names().collect::<Vec<_>>().join(", "),
+    }
+}
+
+fn key_error(e: KeyStoreError) -> Refusal {
+    match e {
+        KeyStoreError::NoSuchKey(_) => Refusal::NotFound {
+            message: e.to_string(),
+            hidden: false,
+        },
+        KeyStoreError::File { .. } | KeyStoreError::Random(_) => Refusal::Internal(e.to_string()),
+        _ => Refusal::BadRequest(e.to_string()),
+    }
+}
+
+pub fn key_json(k: &KeyRecord, now: u64) -> serde_json::Value {
+    json!({
+        "id": k.id,
+        "name": k.name,
+        "role": k.role,
+        "status": k.status(now),
+        "created_at": k.created_at,
+        "expires_at": k.expires_at,
+        "revoked_at": k.revoked_at,
+    })
+}

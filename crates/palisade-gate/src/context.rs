@@ -1,0 +1,78 @@
+//! The call: what every stage learns about one request, passed along instead of headers or
+//! globals, and turned into one audit event at the end.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use palisade_config::Action;
+
+use crate::keys::Principal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plane {
+    Data,
+    Admin,
+}
+
+impl Plane {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Plane::Data => "data",
+            Plane::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Call {
+    pub id: String,
+    pub plane: Plane,
+    pub client: SocketAddr,
+    pub started: Instant,
+    pub principal: Option<Principal>,
+    pub action: Option<Action>,
+    /// Model name as resolved (only set once the caller may know it exists).
+    pub model: Option<String>,
+    pub version: Option<String>,
+    pub request_sha256: Option<[u8; 32]>,
+}
+
+impl Call {
+    pub fn new(plane: Plane, client: SocketAddr) -> Call {
+        Call {
+            id: next_request_id(),
+            plane,
+            client,
+            started: Instant::now(),
+            principal: None,
+            action: None,
+            model: None,
+            version: None,
+            request_sha256: None,
+        }
+    }
+
+    /// `name@version`, or `name` before a version is resolved.
+    pub fn model_ref(&self) -> Option<String> {
+        match (&self.model, &self.version) {
+            (Some(m), Some(v)) => Some(format!("{m}@{v}")),
+            (Some(m), None) => Some(m.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Request ids: a random per-process prefix and a counter. Unique across restarts without a
+/// syscall per call.
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut b = [0u8; 6];
+        let _ = getrandom::fill(&mut b);
+        hex::encode(b)
+    });
+    format!("{prefix}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}

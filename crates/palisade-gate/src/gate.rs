@@ -1,0 +1,161 @@
+//! The gate: the whole path of one call, in order. Read this file first.
+//!
+//! ```text
+//! listen ─▶ identify ─▶ authorize ─▶ (limit) ─▶ inspect ─▶ infer ─▶ (harden) ─▶ respond
+//!                      every call, allowed or refused ──▶ record
+//! ```
+//!
+//! `listen` (TLS, connection cap, header limits) has already run when [`handle`] is called.
+//! Each stage is a function in its own module returning its own refusal; this file only
+//! composes them. Stages still to come (rate limits, PII, output hardening) slot in where
+//! the brackets are, without reshaping the path.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+
+use crate::context::{Call, Plane};
+use crate::refusal::Refusal;
+use crate::registry::resolve_version;
+use crate::respond::{self, Reply};
+use crate::routes::{self, AdminRoute, DataRoute};
+use crate::state::State;
+use crate::{admin, authorize, identify, infer, inspect, listen, record};
+
+/// Serve one request on either plane and record it.
+pub async fn handle(
+    state: Arc<State>,
+    plane: Plane,
+    client: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let mut call = Call::new(plane, client);
+    let timeout = state.config.limits.request_timeout;
+    let path = async {
+        match plane {
+            Plane::Data => data_plane(&state, &mut call, req).await,
+            Plane::Admin => admin_plane(&state, &mut call, req).await,
+        }
+    };
+    let outcome = match tokio::time::timeout(timeout, path).await {
+        Ok(outcome) => outcome,
+        Err(_) => Err(Refusal::Timeout(timeout)),
+    };
+    finish(&state, &call, outcome).map(Full::new)
+}
+
+/// Refuse a connection over the cap: still one recorded call, answered 503.
+pub fn over_capacity(state: &State, plane: Plane, client: SocketAddr) -> Response<Full<Bytes>> {
+    let call = Call::new(plane, client);
+    let refusal =
+        Refusal::Unavailable("the server is at its connection limit; retry shortly".into());
+    finish(state, &call, Err(refusal)).map(Full::new)
+}
+
+fn finish(state: &State, call: &Call, outcome: Result<Reply, Refusal>) -> Reply {
+    match outcome {
+        Ok(reply) => record::call(state, call, reply, None),
+        Err(refusal) => {
+            if let Refusal::Internal(detail) = &refusal {
+                tracing::error!(request_id = %call.id, %detail, "internal error");
+            }
+            let reply = refusal.clone().into_response();
+            record::call(state, call, reply, Some(&refusal))
+        }
+    }
+}
+
+/// Data plane: health, metadata, inference.
+async fn data_plane(
+    state: &State,
+    call: &mut Call,
+    req: Request<Incoming>,
+) -> Result<Reply, Refusal> {
+    let route = routes::data_route(req.method(), req.uri().path())?;
+    call.action = route.action();
+    match &route {
+        DataRoute::Live => return Ok(respond::live()),
+        DataRoute::Ready => return Ok(respond::ready(state.is_ready())),
+        _ => {}
+    }
+
+    // identify
+    let principal = call
+        .principal
+        .insert(identify::principal(&state.keys, req.headers())?);
+
+    let (Some(target), Some(action)) = (route.model(), route.action()) else {
+        return Ok(respond::server_metadata());
+    };
+
+    // authorize (a hidden model is answered exactly like a missing one)
+    authorize::model_action(&state.config.roles, principal, action, &target.name)?;
+    let model = state
+        .models
+        .get(&target.name)
+        .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
+    call.model = Some(model.name.clone());
+    let (version, runtime) = resolve_version(&model, target.version.as_deref())?;
+    call.version = Some(version.to_string());
+
+    match route {
+        DataRoute::ModelMetadata(ref m) => Ok(respond::model_metadata(
+            &model,
+            m.version.as_deref(),
+            runtime,
+        )),
+        DataRoute::ModelReady(_) => Ok(respond::model_ready(&model, version)),
+        DataRoute::Infer(_) => {
+            let (parts, body) = listen::read_body(req, state.config.limits.max_body_bytes).await?;
+            call.request_sha256 = Some(record::sha256(&body));
+            // inspect
+            let mut request = inspect::infer_request(&parts.headers, &body, state.decode_limits())?;
+            let inputs = inspect::bind(&model.name, &mut request, runtime)?;
+            // infer
+            let outputs = infer::run(&model.name, runtime, inputs)?;
+            // respond
+            respond::inference(&model.name, version, &request, runtime, &outputs)
+        }
+        DataRoute::Live | DataRoute::Ready | DataRoute::ServerMetadata => {
+            Err(Refusal::Internal("unreachable route".into()))
+        }
+    }
+}
+
+/// Admin plane: keys, model lifecycle, metrics.
+async fn admin_plane(
+    state: &Arc<State>,
+    call: &mut Call,
+    req: Request<Incoming>,
+) -> Result<Reply, Refusal> {
+    let route = routes::admin_route(req.method(), req.uri().path())?;
+    call.action = route.action();
+    match &route {
+        AdminRoute::Live => return Ok(respond::live()),
+        AdminRoute::Ready => return Ok(respond::ready(state.is_ready())),
+        _ => {}
+    }
+
+    // identify
+    let principal = call
+        .principal
+        .insert(identify::principal(&state.keys, req.headers())?);
+
+    // authorize
+    let Some(action) = route.action() else {
+        return Err(Refusal::Internal("admin route without an action".into()));
+    };
+    match route.model() {
+        Some(model) => {
+            authorize::admin_model_action(&state.config.roles, principal, action, model)?;
+            call.model = Some(model.to_string());
+        }
+        None => authorize::server_action(&state.config.roles, principal, action)?,
+    }
+
+    admin::handle(state, call, route, req).await
+}

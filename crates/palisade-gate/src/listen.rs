@@ -1,0 +1,198 @@
+//! Stage `listen`: accept connections, terminate TLS, and bound everything a client can make
+//! the server hold: connections (cap, answered 503 past it), time to send headers (closed),
+//! header size (431), body size (413), and the whole request (408, in `gate.rs`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::Request;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::TlsAcceptor;
+
+use crate::context::Plane;
+use crate::gate;
+use crate::metrics::PlaneLabels;
+use crate::refusal::Refusal;
+use crate::state::State;
+
+/// How long connections in flight get to finish after shutdown is asked for.
+const DRAIN: Duration = Duration::from_secs(10);
+
+pub struct Listener {
+    pub plane: Plane,
+    pub tcp: TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// Accept and serve until `shutdown` flips, then drain.
+pub async fn serve(listener: Listener, state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let limits = &state.config.limits;
+    let connections = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .max_headers(100);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(limits.max_header_bytes as u32)
+        .max_concurrent_streams(128)
+        .keep_alive_interval(Duration::from_secs(30));
+    let graceful = GracefulShutdown::new();
+    let plane = listener.plane;
+    let labels = PlaneLabels {
+        plane: plane.as_str(),
+    };
+
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.tcp.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(plane = plane.as_str(), error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let permit = connections.clone().try_acquire_owned().ok();
+        if permit.is_none() {
+            state
+                .metrics
+                .rejected_connections
+                .get_or_create(&labels)
+                .inc();
+        }
+        let (state, tls, builder, labels) = (
+            state.clone(),
+            listener.tls.clone(),
+            builder.clone(),
+            labels.clone(),
+        );
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let gauge = state
+                .metrics
+                .open_connections
+                .get_or_create(&labels)
+                .clone();
+            gauge.inc();
+            match tls {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        state.config.limits.header_read_timeout,
+                        acceptor.accept(tcp),
+                    );
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            serve_io(
+                                stream,
+                                peer,
+                                plane,
+                                state,
+                                builder,
+                                permit.is_some(),
+                                watcher,
+                            )
+                            .await
+                        }
+                        _ => {
+                            state
+                                .metrics
+                                .tls_handshake_failures
+                                .get_or_create(&labels)
+                                .inc();
+                        }
+                    }
+                }
+                None => serve_io(tcp, peer, plane, state, builder, permit.is_some(), watcher).await,
+            }
+            gauge.dec();
+            drop(permit);
+        });
+    }
+    drop(listener.tcp);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN) => tracing::warn!(plane = plane.as_str(), "connections still open after the drain period; closing them"),
+    }
+}
+
+async fn serve_io<I>(
+    io: I,
+    peer: SocketAddr,
+    plane: Plane,
+    state: Arc<State>,
+    mut builder: auto::Builder<TokioExecutor>,
+    within_cap: bool,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
+    let result = if within_cap {
+        let service = service_fn(move |req: Request<Incoming>| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(gate::handle(state, plane, peer, req).await) }
+        });
+        watcher
+            .watch(builder.serve_connection(io, service).into_owned())
+            .await
+    } else {
+        builder.http1().keep_alive(false);
+        let service = service_fn(move |_req: Request<Incoming>| {
+            let reply = gate::over_capacity(&state, plane, peer);
+            async move { Ok::<_, Infallible>(reply) }
+        });
+        watcher
+            .watch(builder.serve_connection(io, service).into_owned())
+            .await
+    };
+    if let Err(e) = result {
+        tracing::debug!(plane = plane.as_str(), %peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// Read a request body of at most `max` bytes.
+pub async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Parts, Bytes), Refusal> {
+    let (parts, body) = req.into_parts();
+    let too_large = || Refusal::TooLarge(format!("request body is over the limit of {max} bytes"));
+    if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH) {
+        let len = len.to_str().ok().and_then(|s| s.parse::<u64>().ok());
+        match len {
+            Some(n) if n > max as u64 => return Err(too_large()),
+            Some(_) => {}
+            None => return Err(Refusal::BadRequest("Content-Length is not a number".into())),
+        }
+    }
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok((parts, collected.to_bytes())),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
+        Err(_) => Err(Refusal::BadRequest(
+            "the request body could not be read to its end".into(),
+        )),
+    }
+}

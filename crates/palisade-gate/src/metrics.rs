@@ -1,0 +1,108 @@
+//! Prometheus metrics, served on the admin plane only. Labels are bounded: model names
+//! appear only once the caller may know the model exists, so callers cannot grow the
+//! series count by inventing names.
+
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub plane: &'static str,
+    pub action: &'static str,
+    pub model: String,
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlaneLabels {
+    pub plane: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub calls: Family<CallLabels, Counter>,
+    pub latency: Family<PlaneLabels, Histogram>,
+    pub open_connections: Family<PlaneLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
+    pub rejected_connections: Family<PlaneLabels, Counter>,
+    pub tls_handshake_failures: Family<PlaneLabels, Counter>,
+    pub models_loaded: Gauge<i64, std::sync::atomic::AtomicI64>,
+    pub audit_failures: Counter<u64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("palisade");
+        let calls = Family::<CallLabels, Counter>::default();
+        let latency = Family::<PlaneLabels, Histogram>::new_with_constructor(|| {
+            // 50 µs .. ~3.3 s
+            Histogram::new(exponential_buckets(0.00005, 2.0, 17))
+        });
+        let open_connections = Family::default();
+        let rejected_connections = Family::default();
+        let tls_handshake_failures = Family::default();
+        let models_loaded = Gauge::default();
+        let audit_failures = Counter::default();
+        registry.register("calls", "Calls served, by outcome", calls.clone());
+        registry.register(
+            "call_duration_seconds",
+            "Time from request to response",
+            latency.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Connections being served",
+            open_connections.clone(),
+        );
+        registry.register(
+            "rejected_connections",
+            "Connections turned away at the connection cap",
+            rejected_connections.clone(),
+        );
+        registry.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed or timed out",
+            tls_handshake_failures.clone(),
+        );
+        registry.register(
+            "models_loaded",
+            "Models currently loaded",
+            models_loaded.clone(),
+        );
+        registry.register(
+            "audit_failures",
+            "Calls refused because the audit log could not record them",
+            audit_failures.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            latency,
+            open_connections,
+            rejected_connections,
+            tls_handshake_failures,
+            models_loaded,
+            audit_failures,
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

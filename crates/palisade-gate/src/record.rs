@@ -1,0 +1,63 @@
+//! Stage `record`: one audit event and one metrics update per call, allowed or refused.
+//! If the event cannot be recorded the call fails (503): nothing is served unrecorded.
+
+use palisade_audit::AuditEvent;
+use sha2::{Digest, Sha256};
+
+use crate::context::Call;
+use crate::metrics::{CallLabels, PlaneLabels};
+use crate::refusal::Refusal;
+use crate::respond::Reply;
+use crate::state::State;
+
+/// Record the call and hand back the reply to send (a 503 instead if recording failed).
+pub fn call(state: &State, call: &Call, reply: Reply, refusal: Option<&Refusal>) -> Reply {
+    let status = reply.status();
+    let latency = call.started.elapsed();
+    let response_sha256 = (!reply.body().is_empty()).then(|| hex::encode(sha256(reply.body())));
+    let event = AuditEvent {
+        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        request_id: call.id.clone(),
+        plane: call.plane.as_str().to_string(),
+        client: call.client.to_string(),
+        principal: call.principal.as_ref().map(|p| p.id.clone()),
+        action: call.action.map(|a| a.as_str().to_string()),
+        model: call.model_ref(),
+        decision: if refusal.is_none() { "allow" } else { "deny" }.to_string(),
+        reason: refusal.map_or("ok", Refusal::reason).to_string(),
+        status: status.as_u16(),
+        latency_us: latency.as_micros().min(u64::MAX as u128) as u64,
+        request_sha256: call.request_sha256.map(hex::encode),
+        response_sha256,
+    };
+    let plane = call.plane.as_str();
+    state
+        .metrics
+        .latency
+        .get_or_create(&PlaneLabels { plane })
+        .observe(latency.as_secs_f64());
+    state
+        .metrics
+        .calls
+        .get_or_create(&CallLabels {
+            plane,
+            action: call.action.map_or("", |a| a.as_str()),
+            model: call.model.clone().unwrap_or_default(),
+            status: status.as_u16(),
+            reason: refusal.map_or("ok", Refusal::reason),
+        })
+        .inc();
+    match state.audit.record(event) {
+        Ok(()) => reply,
+        Err(e) => {
+            state.metrics.audit_failures.inc();
+            tracing::error!(request_id = %call.id, error = %e, "call refused: audit event not recorded");
+            Refusal::Unavailable("the audit log is unavailable; the call was not served".into())
+                .into_response()
+        }
+    }
+}
+
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}

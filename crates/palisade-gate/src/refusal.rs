@@ -1,0 +1,137 @@
+//! What a caller gets when a stage says no: one typed refusal per kind, each with its
+//! status, a short audit reason, and a message that names the problem but never echoes a
+//! credential or a payload.
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Response, StatusCode};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// 401. `reason` goes to the audit log only; every client sees the same message.
+    #[error("authentication required: present a valid API key as `Authorization: Bearer pal_...`")]
+    Unauthenticated {
+        reason: &'static str,
+        token_presented: bool,
+    },
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404; `hidden` marks a model the caller may not know about (audit only).
+    #[error("{message}")]
+    NotFound { message: String, hidden: bool },
+    #[error("method not allowed; this route accepts {allow}")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: details go to the server log, the client gets a generic message.
+    #[error("internal error; the server log has details under this request's id")]
+    Internal(String),
+}
+
+impl Refusal {
+    pub fn not_found_model(name: &str, hidden: bool) -> Refusal {
+        // Identical text whether the model is missing or hidden from this caller.
+        Refusal::NotFound {
+            message: format!("model '{}' not found", printable(name)),
+            hidden,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
+            Refusal::NotFound { .. } => StatusCode::NOT_FOUND,
+            Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Refusal::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Short reason recorded in the audit event.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Unauthenticated { reason, .. } => reason,
+            Refusal::Forbidden(_) => "forbidden",
+            Refusal::NotFound { hidden: true, .. } => "hidden",
+            Refusal::NotFound { hidden: false, .. } => "not_found",
+            Refusal::MethodNotAllowed { .. } => "method_not_allowed",
+            Refusal::BadRequest(_) => "bad_request",
+            Refusal::TooLarge(_) => "too_large",
+            Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
+            Refusal::Timeout(_) => "timeout",
+            Refusal::Unavailable(_) => "unavailable",
+            Refusal::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn into_response(self) -> Response<Bytes> {
+        let mut response = json_response(
+            self.status(),
+            &serde_json::json!({ "error": self.to_string() }),
+        );
+        let headers = response.headers_mut();
+        match &self {
+            Refusal::Unauthenticated {
+                token_presented, ..
+            } => {
+                let value = if *token_presented {
+                    "Bearer realm=\"palisade\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"palisade\""
+                };
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            }
+            Refusal::MethodNotAllowed { allow } => {
+                headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Refusal::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Refusal::TooLarge(_) | Refusal::Timeout(_) => {
+                // The rest of the body may still be in flight: do not reuse this connection.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A JSON response with the headers every Palisade response carries.
+pub fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Bytes> {
+    bytes_response(status, "application/json", Bytes::from(value.to_string()))
+}
+
+pub fn bytes_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Caller-supplied text as it may appear in an error: bounded, control characters removed.
+pub fn printable(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(128).collect()
+}

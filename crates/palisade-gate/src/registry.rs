@@ -1,0 +1,92 @@
+//! Loaded models. Readers take a snapshot (an `Arc` of the whole map) and never wait on a
+//! load: a load or unload builds a new map and swaps it in, and calls in flight keep the
+//! model they started with.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use palisade_model::{LoadedModel, ModelError, Repository, Runtime};
+
+use crate::refusal::{printable, Refusal};
+
+pub struct Registry {
+    repo: Repository,
+    loaded: RwLock<Arc<BTreeMap<String, Arc<LoadedModel>>>>,
+    /// Serializes loads and unloads so two admins cannot race a swap.
+    changes: Mutex<()>,
+}
+
+impl Registry {
+    pub fn new(repo: Repository) -> Registry {
+        Registry {
+            repo,
+            loaded: RwLock::new(Arc::new(BTreeMap::new())),
+            changes: Mutex::new(()),
+        }
+    }
+
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+
+    fn snapshot(&self) -> Arc<BTreeMap<String, Arc<LoadedModel>>> {
+        match self.loaded.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<LoadedModel>> {
+        self.snapshot().get(name).cloned()
+    }
+
+    pub fn loaded(&self) -> Vec<Arc<LoadedModel>> {
+        self.snapshot().values().cloned().collect()
+    }
+
+    /// Read, verify and plan a model, then swap it in (replacing any loaded copy).
+    /// Blocking: call from a blocking context.
+    pub fn load(&self, name: &str) -> Result<Arc<LoadedModel>, ModelError> {
+        let model = Arc::new(self.repo.load(name)?);
+        let _guard = self.changes.lock();
+        let mut next = (*self.snapshot()).clone();
+        next.insert(name.to_string(), model.clone());
+        self.swap(next);
+        Ok(model)
+    }
+
+    pub fn unload(&self, name: &str) -> bool {
+        let _guard = self.changes.lock();
+        let mut next = (*self.snapshot()).clone();
+        let removed = next.remove(name).is_some();
+        self.swap(next);
+        removed
+    }
+
+    fn swap(&self, next: BTreeMap<String, Arc<LoadedModel>>) {
+        match self.loaded.write() {
+            Ok(mut g) => *g = Arc::new(next),
+            Err(p) => *p.into_inner() = Arc::new(next),
+        }
+    }
+}
+
+/// The version a call asked for, or the model's default.
+pub fn resolve_version<'m>(
+    model: &'m LoadedModel,
+    asked: Option<&str>,
+) -> Result<(&'m str, &'m Arc<Runtime>), Refusal> {
+    let version = asked.unwrap_or_else(|| model.default_version());
+    model
+        .versions
+        .get_key_value(version)
+        .map(|(v, rt)| (v.as_str(), rt))
+        .ok_or_else(|| Refusal::NotFound {
+            message: format!(
+                "model '{}' has no version '{}'",
+                model.name,
+                printable(version)
+            ),
+            hidden: false,
+        })
+}

@@ -1,0 +1,223 @@
+//! Starting and stopping a server: open the stores, load the models, bind both planes, and
+//! only then say "ready".
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use palisade_audit::{AuditLog, AuditSink};
+use palisade_config::Config;
+use palisade_model::Repository;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::context::Plane;
+use crate::keys::KeyStore;
+use crate::listen::{self, Listener};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::state::State;
+use crate::tls;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("audit log: {0}")]
+    Audit(#[from] palisade_audit::AuditError),
+    #[error("keys: {0}")]
+    Keys(#[from] crate::keys::KeyStoreError),
+    #[error("model: {0}")]
+    Model(#[from] palisade_model::ModelError),
+    #[error("{plane} TLS: {source}")]
+    Tls {
+        plane: &'static str,
+        source: crate::tls::TlsError,
+    },
+    #[error("{plane}: cannot listen on {addr}: {source}")]
+    Bind {
+        plane: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("models.load: pattern '{0}' is not a valid glob")]
+    LoadPattern(String),
+}
+
+pub struct Server {
+    pub data_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub state: Arc<State>,
+    audit: Arc<AuditLog>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Server {
+    pub async fn start(config: Config) -> Result<Server, StartError> {
+        let (audit, report) = AuditLog::open(&config.audit.dir, config.audit.fsync_interval)?;
+        if report.truncated_bytes > 0 {
+            tracing::warn!(
+                bytes = report.truncated_bytes,
+                "audit log ended in a torn line (a crash mid-write); it was cut off"
+            );
+        }
+        let audit = Arc::new(audit);
+        let keys = KeyStore::open(&config.identity.keys_file)?;
+        let models = Registry::new(Repository::new(
+            &config.models.repository,
+            config.models.max_model_bytes,
+        ));
+        load_startup_models(&models, &config.models.load)?;
+
+        let data_tls = listener_tls("data_plane", &config.data_plane)?;
+        let admin_tls = listener_tls("admin_plane", &config.admin_plane)?;
+        let data_tcp = bind("data_plane", config.data_plane.listen).await?;
+        let admin_tcp = bind("admin_plane", config.admin_plane.listen).await?;
+        let data_addr = data_tcp.local_addr().map_err(|source| StartError::Bind {
+            plane: "data_plane",
+            addr: config.data_plane.listen,
+            source,
+        })?;
+        let admin_addr = admin_tcp.local_addr().map_err(|source| StartError::Bind {
+            plane: "admin_plane",
+            addr: config.admin_plane.listen,
+            source,
+        })?;
+        for (name, l, addr) in [
+            ("data_plane", &config.data_plane, data_addr),
+            ("admin_plane", &config.admin_plane, admin_addr),
+        ] {
+            if l.dangerous_plaintext {
+                tracing::warn!(plane = name, %addr, "DANGER: plaintext HTTP (dangerous_plaintext = true); credentials and payloads cross unencrypted");
+            }
+        }
+
+        let metrics = Metrics::new();
+        metrics.models_loaded.set(models.loaded().len() as i64);
+        let state = Arc::new(State {
+            config,
+            keys,
+            models,
+            audit: audit.clone() as Arc<dyn AuditSink>,
+            metrics,
+        });
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(listen::serve(
+            Listener {
+                plane: Plane::Data,
+                tcp: data_tcp,
+                tls: data_tls,
+            },
+            state.clone(),
+            rx.clone(),
+        ));
+        tasks.spawn(listen::serve(
+            Listener {
+                plane: Plane::Admin,
+                tcp: admin_tcp,
+                tls: admin_tls,
+            },
+            state.clone(),
+            rx.clone(),
+        ));
+        tasks.spawn(watch_keys(state.clone(), rx));
+        Ok(Server {
+            data_addr,
+            admin_addr,
+            state,
+            audit,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// The one JSON line printed to stdout once every listener is bound.
+    pub fn ready_line(&self) -> String {
+        let url = |addr: SocketAddr, tls: bool| {
+            format!("{}://{addr}", if tls { "https" } else { "http" })
+        };
+        serde_json::json!({
+            "event": "ready",
+            "data_plane": url(self.data_addr, self.state.config.data_plane.tls.is_some()),
+            "admin_plane": url(self.admin_addr, self.state.config.admin_plane.tls.is_some()),
+            "models": self.state.models.loaded().iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+            "audit_log": self.audit.path().display().to_string(),
+        })
+        .to_string()
+    }
+
+    /// Re-read the keys file now (SIGHUP).
+    pub fn reload_keys(&self) {
+        match self.state.keys.reload_if_changed() {
+            Ok(changed) => tracing::info!(changed, "keys reloaded"),
+            Err(e) => {
+                tracing::error!(error = %e, "keys reload failed; the previous keys stay in force")
+            }
+        }
+    }
+
+    /// Stop accepting, let calls in flight finish, then flush and sync the audit log.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        drop(self.state);
+        self.audit.close();
+    }
+}
+
+fn listener_tls(
+    plane: &'static str,
+    l: &palisade_config::Listener,
+) -> Result<Option<TlsAcceptor>, StartError> {
+    match &l.tls {
+        None => Ok(None),
+        Some(t) => Ok(Some(TlsAcceptor::from(
+            tls::server_config(t).map_err(|source| StartError::Tls { plane, source })?,
+        ))),
+    }
+}
+
+async fn bind(plane: &'static str, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            plane,
+            addr,
+            source,
+        })
+}
+
+fn load_startup_models(models: &Registry, patterns: &[String]) -> Result<(), StartError> {
+    let mut globs = Vec::new();
+    for p in patterns {
+        globs.push(
+            globset::Glob::new(p)
+                .map_err(|_| StartError::LoadPattern(p.clone()))?
+                .compile_matcher(),
+        );
+    }
+    for name in models.repository().model_names()? {
+        if globs.iter().any(|g| g.is_match(&name)) {
+            let model = models.load(&name)?;
+            tracing::info!(model = %name, versions = ?model.version_names(), "model loaded");
+        }
+    }
+    Ok(())
+}
+
+/// Pick up key changes made by `palisade keys` while the server runs.
+async fn watch_keys(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = state.keys.reload_if_changed() {
+                    tracing::error!(error = %e, "keys file unreadable; the previous keys stay in force");
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

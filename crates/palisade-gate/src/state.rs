@@ -1,0 +1,33 @@
+//! What every call can reach: the config, the stores, the audit sink and the metrics.
+
+use std::sync::Arc;
+
+use palisade_audit::AuditSink;
+use palisade_config::Config;
+use palisade_model::v2::DecodeLimits;
+
+use crate::keys::KeyStore;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+
+pub struct State {
+    pub config: Config,
+    pub keys: KeyStore,
+    pub models: Registry,
+    pub audit: Arc<dyn AuditSink>,
+    pub metrics: Metrics,
+}
+
+impl State {
+    pub fn decode_limits(&self) -> DecodeLimits {
+        DecodeLimits {
+            max_tensor_elements: self.config.limits.max_tensor_elements,
+            max_json_depth: self.config.limits.max_json_depth,
+        }
+    }
+
+    /// Ready to serve: the audit log is writable (nothing is served unrecorded).
+    pub fn is_ready(&self) -> bool {
+        self.audit.healthy()
+    }
+}

@@ -1,0 +1,151 @@
+//! `palisade demo`: a complete, safe deployment in one folder. The first run creates it;
+//! later runs reuse it (keys and the audit log survive restarts).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use palisade_config::Config;
+use palisade_gate::fsutil::{create_private, create_private_dir};
+use palisade_gate::keys::KeyStore;
+use palisade_gate::Server;
+
+/// The bundled demo models, as committed under `models/` (made by
+/// `scripts/make_demo_models.py`).
+const MODELS: [(&str, &str, &[u8]); 3] = [
+    (
+        "iris",
+        include_str!("../../../models/iris/model.toml"),
+        include_bytes!("../../../models/iris/1/model.onnx"),
+    ),
+    (
+        "diabetes",
+        include_str!("../../../models/diabetes/model.toml"),
+        include_bytes!("../../../models/diabetes/1/model.onnx"),
+    ),
+    (
+        "breast-cancer",
+        include_str!("../../../models/breast-cancer/model.toml"),
+        include_bytes!("../../../models/breast-cancer/1/model.onnx"),
+    ),
+];
+
+const CONFIG: &str = r#"# Palisade demo configuration, written by `palisade demo` on its first run.
+# Paths are relative to this file. `palisade config check palisade.toml` validates it.
+
+# The data plane: Open Inference Protocol (V2) REST, health, metadata and inference only.
+[data_plane]
+listen = "127.0.0.1:8443"
+
+[data_plane.tls]
+cert = "tls/server.pem"
+key = "tls/server.key"
+# client_ca = "tls/ca.pem"     # uncomment to require client certificates (mTLS)
+# allow_tls12 = false          # TLS 1.3 only unless set
+
+# The admin plane: keys, model load/unload, /metrics. Its own port, loopback only.
+[admin_plane]
+listen = "127.0.0.1:9443"
+
+[admin_plane.tls]
+cert = "tls/server.pem"
+key = "tls/server.key"
+
+[models]
+repository = "models"
+load = ["*"]                   # models loaded at start (names or globs)
+
+[identity]
+keys_file = "keys/keys.json"   # API keys, stored as SHA-256 hashes only
+
+# Roles: deny by default. A key with role `client` may read metadata of and infer on the
+# demo models only; `admin` may do everything, on both planes.
+[roles.client]
+grants = [{ actions = ["infer", "read_metadata"], models = ["iris", "diabetes", "breast-cancer"] }]
+
+[roles.admin]
+grants = [{ actions = ["*"], models = ["*"] }]
+
+[limits]
+max_body_bytes = 8388608       # 413 above this
+max_tensor_elements = 1048576  # per request, 413 above this
+max_json_depth = 16            # 400 above this
+max_header_bytes = 16384       # 431 above this
+header_read_timeout = "5s"     # connection closed if headers take longer
+request_timeout = "30s"        # 408 after this
+max_connections = 1024         # 503 above this
+
+[audit]
+dir = "audit"                  # hash-chained JSON Lines; `palisade audit verify` checks it
+fsync_interval = "1s"
+"#;
+
+/// Create the demo folder if needed; returns the config path.
+pub fn prepare(dir: &Path) -> Result<PathBuf> {
+    let config_path = dir.join("palisade.toml");
+    if config_path.exists() {
+        tracing::info!(dir = %dir.display(), "reusing demo state");
+        return Ok(config_path);
+    }
+    create_private_dir(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tls_dir = dir.join("tls");
+    if !tls_dir.join("server.pem").exists() {
+        let names: Vec<String> = palisade_gate::tls::LOCAL_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        palisade_gate::tls::create_dev_pki(&tls_dir, &names)?;
+    }
+    for (name, manifest, onnx) in MODELS {
+        let version_dir = dir.join("models").join(name).join("1");
+        std::fs::create_dir_all(&version_dir)
+            .with_context(|| format!("creating {}", version_dir.display()))?;
+        std::fs::write(dir.join("models").join(name).join("model.toml"), manifest)?;
+        std::fs::write(version_dir.join("model.onnx"), onnx)?;
+    }
+    create_private_dir(&dir.join("audit"))?;
+    create_private_dir(&dir.join("keys"))?;
+    let tmp_config = dir.join("palisade.toml.partial");
+    std::fs::write(&tmp_config, CONFIG)?;
+    let (config, _) = Config::load(&tmp_config)?;
+    let store = KeyStore::open(&config.identity.keys_file)?;
+    for role in ["admin", "client"] {
+        let token_file = dir.join("keys").join(format!("{role}.token"));
+        if token_file.exists() {
+            continue;
+        }
+        let (_, token) = store.create(&format!("demo-{role}"), role, None)?;
+        create_private(&token_file, token.as_bytes())
+            .with_context(|| format!("writing {}", token_file.display()))?;
+    }
+    // Written last: its presence means the folder is complete.
+    std::fs::rename(&tmp_config, &config_path)?;
+    tracing::info!(dir = %dir.display(), "demo state created");
+    Ok(config_path)
+}
+
+/// What to paste to call the demo.
+pub fn banner(dir: &Path, server: &Server) -> String {
+    let d = dir.display();
+    let port = server.data_addr.port();
+    format!(
+        r#"
+Palisade demo is serving the models iris, diabetes and breast-cancer.
+  data plane:  https://localhost:{port}   admin plane: https://localhost:{admin}
+  every call is recorded in {d}/audit/audit.jsonl  (check it: palisade audit verify {d})
+
+Call it with curl:
+  curl --cacert {d}/tls/ca.pem -H "Authorization: Bearer $(cat {d}/keys/client.token)" -H 'Content-Type: application/json' -d '{{"inputs":[{{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}}]}}' https://localhost:{port}/v2/models/iris/infer
+
+Or with tritonclient (pip install 'tritonclient[http]' numpy):
+  import numpy as np, tritonclient.http as httpclient
+  token = open("{d}/keys/client.token").read().strip()
+  client = httpclient.InferenceServerClient("localhost:{port}", ssl=True, ssl_options={{"ca_certs": "{d}/tls/ca.pem"}})
+  x = httpclient.InferInput("input", [1, 4], "FP32")
+  x.set_data_from_numpy(np.array([[5.1, 3.5, 1.4, 0.2]], dtype=np.float32))
+  result = client.infer("iris", [x], headers={{"Authorization": f"Bearer {{token}}"}})
+  print(result.as_numpy("label"), result.as_numpy("probabilities"))
+
+Ctrl-C stops the server."#,
+        admin = server.admin_addr.port(),
+    )
+}

@@ -1,0 +1,121 @@
+//! Running the server from the command line: logging, signals, and the ready line.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use palisade_config::{Config, Finding};
+use palisade_gate::Server;
+
+use crate::LogFormat;
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PALISADE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+pub fn print_findings(findings: &[Finding]) {
+    for f in findings {
+        match f.severity {
+            palisade_config::Severity::Warning => {
+                tracing::warn!(key = %f.key, line = ?f.line, "{}", f.message)
+            }
+            palisade_config::Severity::Error => {
+                tracing::error!(key = %f.key, line = ?f.line, "{}", f.message)
+            }
+        }
+    }
+}
+
+/// Checks beyond the file itself: do the files it names exist and make sense?
+pub fn check_references(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (name, l) in [
+        ("data_plane", &config.data_plane),
+        ("admin_plane", &config.admin_plane),
+    ] {
+        if let Some(tls) = &l.tls {
+            if let Err(e) = palisade_gate::tls::server_config(tls) {
+                out.push(Finding::error(&format!("{name}.tls"), e.to_string()));
+            } else if palisade_gate::fsutil::readable_by_others(&tls.key) {
+                out.push(Finding::warning(
+                    &format!("{name}.tls.key"),
+                    format!(
+                        "{} is readable by group or others; chmod 600 it",
+                        tls.key.display()
+                    ),
+                ));
+            }
+        }
+    }
+    let repo =
+        palisade_model::Repository::new(&config.models.repository, config.models.max_model_bytes);
+    match repo.model_names() {
+        Err(e) => out.push(Finding::error("models.repository", e.to_string())),
+        Ok(names) => {
+            for name in names {
+                if let Err(e) = repo.manifest(&name) {
+                    out.push(Finding::error("models.repository", e.to_string()));
+                }
+            }
+        }
+    }
+    if let Err(e) = palisade_gate::keys::KeyStore::open(&config.identity.keys_file) {
+        out.push(Finding::error("identity.keys_file", e.to_string()));
+    }
+    out
+}
+
+pub fn serve(config: Config, demo_dir: Option<&Path>) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let server = Server::start(config).await?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", server.ready_line())?;
+            if let Some(dir) = demo_dir {
+                writeln!(out, "{}", crate::demo::banner(dir, &server))?;
+            }
+            out.flush()?;
+        }
+        wait_for_signals(&server).await;
+        tracing::info!("shutting down: finishing calls in flight");
+        server.shutdown().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+#[cfg(unix)]
+async fn wait_for_signals(server: &Server) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => server.reload_keys(),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signals(_: &Server) {
+    let _ = tokio::signal::ctrl_c().await;
+}
