@@ -11,7 +11,11 @@ use crate::respond::Reply;
 use crate::state::State;
 
 /// Record the call and hand back the reply to send (a 503 instead if recording failed).
-pub fn call(state: &State, call: &Call, reply: Reply, refusal: Option<&Refusal>) -> Reply {
+pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refusal>) -> Reply {
+    // The id lets a caller (or an auditor holding a response) find the call's audit event.
+    if let Ok(id) = http::HeaderValue::from_str(&call.id) {
+        reply.headers_mut().insert("x-request-id", id);
+    }
     let status = reply.status();
     let latency = call.started.elapsed();
     let response_sha256 = (!reply.body().is_empty()).then(|| hex::encode(sha256(reply.body())));

@@ -81,14 +81,14 @@ pub fn serve(config: Config, demo_dir: Option<&Path>) -> Result<ExitCode> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let server = Server::start(config).await?;
-        {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "{}", server.ready_line())?;
-            if let Some(dir) = demo_dir {
-                writeln!(out, "{}", crate::demo::banner(dir, &server))?;
-            }
-            out.flush()?;
+        // Stdout may be closed by whoever started us: keep serving even if these writes fail.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", server.ready_line()).and_then(|()| out.flush());
+        if let Some(dir) = demo_dir {
+            let _ =
+                writeln!(out, "{}", crate::demo::banner(dir, &server)).and_then(|()| out.flush());
         }
+        drop(out);
         wait_for_signals(&server).await;
         tracing::info!("shutting down: finishing calls in flight");
         server.shutdown().await;

@@ -1,0 +1,504 @@
+//! Identity and access: API keys, roles, the admin plane, TLS versions, mTLS.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+async fn infer_status(p: &Palisade, auth: Option<&str>) -> reqwest::Response {
+    let mut req = p
+        .client()
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]));
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    req.send().await.unwrap()
+}
+
+fn assert_401(r: &reqwest::Response) {
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r
+        .headers()
+        .get("www-authenticate")
+        .expect("WWW-Authenticate")
+        .to_str()
+        .unwrap();
+    assert!(
+        challenge.starts_with("Bearer realm=\"palisade\""),
+        "{challenge}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_wrong_revoked_and_expired_keys_get_401() {
+    let p = Palisade::demo();
+    let good = p.token("client");
+
+    let r = infer_status(&p, None).await;
+    assert_401(&r);
+    let event = p.audit_event(&request_id(&r));
+    assert_eq!(
+        (event["decision"].as_str(), event["reason"].as_str()),
+        (Some("deny"), Some("missing_credentials"))
+    );
+
+    let mut wrong = good.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == '0' { '1' } else { '0' });
+    for bad in [
+        format!("Bearer {wrong}"),
+        "Bearer pal_nonsense".into(),
+        format!("Basic {good}"),
+        "Bearer ".into(),
+    ] {
+        let r = infer_status(&p, Some(&bad)).await;
+        assert_401(&r);
+        let body = r.text().await.unwrap();
+        assert!(!body.contains(&good[..20]), "the token must not be echoed");
+    }
+
+    // Revoked through the admin API: refused at once.
+    let c = p.client();
+    let admin = format!("Bearer {}", p.token("admin"));
+    let created: Value = c
+        .post(format!("{}/admin/keys", p.admin))
+        .header("authorization", &admin)
+        .json(&json!({ "name": "short-lived", "role": "client" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = created["token"].as_str().unwrap();
+    assert_eq!(
+        infer_status(&p, Some(&format!("Bearer {token}")))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let r = c
+        .post(format!(
+            "{}/admin/keys/{}/revoke",
+            p.admin,
+            created["id"].as_str().unwrap()
+        ))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = infer_status(&p, Some(&format!("Bearer {token}"))).await;
+    assert_401(&r);
+    assert_eq!(p.audit_event(&request_id(&r))["reason"], "revoked_key");
+
+    // Expired: created with a one-second lifetime by the CLI, which the server picks up.
+    let out = p.cli(&[
+        "keys",
+        "create",
+        "--config",
+        &p.config_path(),
+        "--name",
+        "brief",
+        "--role",
+        "client",
+        "--expires-in",
+        "1s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = infer_status(&p, Some(&format!("Bearer {token}"))).await;
+    assert_401(&r);
+    assert_eq!(p.audit_event(&request_id(&r))["reason"], "expired_key");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_revocation_reaches_a_running_server() {
+    let p = Palisade::demo();
+    let out = p.cli(&[
+        "keys",
+        "create",
+        "--config",
+        &p.config_path(),
+        "--name",
+        "ops",
+        "--role",
+        "client",
+    ]);
+    assert!(out.status.success());
+    let token = format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim());
+    // The server reloads the keys file within a second of a change.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while infer_status(&p, Some(&token)).await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "new key never accepted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = p.cli(&["keys", "list", "--config", &p.config_path()]);
+    let listing = String::from_utf8(list.stdout).unwrap();
+    let id = listing
+        .lines()
+        .find(|l| l.contains(" ops "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(!listing.contains(token.trim_start_matches("Bearer ")));
+    assert!(p
+        .cli(&["keys", "revoke", "--config", &p.config_path(), &id])
+        .status
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while infer_status(&p, Some(&token)).await.status() != StatusCode::UNAUTHORIZED {
+        assert!(Instant::now() < deadline, "revocation never took effect");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_key_is_refused_on_admin_routes() {
+    let p = Palisade::demo();
+    let c = p.client();
+    let client = format!("Bearer {}", p.token("client"));
+    for (method, path) in [
+        ("GET", "/metrics"),
+        ("GET", "/admin/keys"),
+        ("POST", "/admin/keys"),
+        ("GET", "/admin/models"),
+        ("POST", "/admin/models/iris/unload"),
+        ("POST", "/admin/models/iris/load"),
+    ] {
+        let r = c
+            .request(method.parse().unwrap(), format!("{}{path}", p.admin))
+            .header("authorization", &client)
+            .json(&json!({ "name": "x", "role": "admin" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(p.audit_event(&request_id(&r))["reason"], "forbidden");
+    }
+    // And the model is still loaded.
+    assert_eq!(
+        infer_status(&p, Some(&client)).await.status(),
+        StatusCode::OK
+    );
+    // Without a key the admin plane asks for one.
+    assert_401(&c.get(format!("{}/metrics", p.admin)).send().await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_outside_the_role_looks_exactly_like_a_missing_one() {
+    let p = Palisade::demo();
+    // Add a model the client role does not name, and load it through the admin plane.
+    let models = p.state().join("models");
+    std::fs::create_dir_all(models.join("payroll/1")).unwrap();
+    std::fs::copy(
+        models.join("iris/1/model.onnx"),
+        models.join("payroll/1/model.onnx"),
+    )
+    .unwrap();
+    std::fs::copy(
+        models.join("iris/model.toml"),
+        models.join("payroll/model.toml"),
+    )
+    .unwrap();
+    let c = p.client();
+    let admin = format!("Bearer {}", p.token("admin"));
+    let r = c
+        .post(format!("{}/admin/models/payroll/load", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        c.get(format!("{}/v2/models/payroll", p.data))
+            .header("authorization", &admin)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let client = format!("Bearer {}", p.token("client"));
+    for (method, suffix) in [
+        ("GET", ""),
+        ("GET", "/ready"),
+        ("POST", "/infer"),
+        ("GET", "/versions/1"),
+    ] {
+        let mut answers = Vec::new();
+        for model in ["payroll", "no-such-model"] {
+            let r = c
+                .request(
+                    method.parse().unwrap(),
+                    format!("{}/v2/models/{model}{suffix}", p.data),
+                )
+                .header("authorization", &client)
+                .json(&infer_body(&[1.0, 2.0, 3.0, 4.0]))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body = r.text().await.unwrap().replace(model, "MODEL");
+            answers.push((status, body));
+        }
+        assert_eq!(answers[0].0, StatusCode::NOT_FOUND, "{method} {suffix}");
+        assert_eq!(
+            answers[0], answers[1],
+            "{method} {suffix}: hidden and missing must look the same"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_manages_keys_and_models() {
+    let p = Palisade::demo();
+    let c = p.client();
+    let admin = format!("Bearer {}", p.token("admin"));
+    let keys: Value = c
+        .get(format!("{}/admin/keys", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = keys["keys"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed
+        .iter()
+        .all(|k| k.get("token").is_none() && k.get("secret_sha256").is_none()));
+
+    let r = c
+        .post(format!("{}/admin/keys", p.admin))
+        .header("authorization", &admin)
+        .json(&json!({ "name": "x", "role": "superuser" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("known roles"));
+
+    let models: Value = c
+        .get(format!("{}/admin/models", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["models"].as_array().unwrap().len(), 3);
+    let r = c
+        .post(format!("{}/admin/models/iris/unload", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        infer_status(&p, Some(&admin)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = c
+        .post(format!("{}/admin/models/iris/load", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        infer_status(&p, Some(&admin)).await.status(),
+        StatusCode::OK
+    );
+
+    let metrics = c
+        .get(format!("{}/metrics", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "palisade_calls_total{plane=\"data\",action=\"infer\",model=\"iris\",status=\"200\""
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains("palisade_models_loaded 3"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampered_and_unsupported_models_are_refused_at_load() {
+    let p = Palisade::demo();
+    let models = p.state().join("models");
+    // A version whose bytes no longer match the pinned digest.
+    std::fs::create_dir_all(models.join("tampered/1")).unwrap();
+    let mut bytes = std::fs::read(models.join("iris/1/model.onnx")).unwrap();
+    let n = bytes.len();
+    bytes[n - 1] ^= 0x01;
+    std::fs::write(models.join("tampered/1/model.onnx"), bytes).unwrap();
+    std::fs::copy(
+        models.join("iris/model.toml"),
+        models.join("tampered/model.toml"),
+    )
+    .unwrap();
+    // A model using an operator tract lacks.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/unsupported/model.onnx");
+    let blob = std::fs::read(fixture).unwrap();
+    std::fs::create_dir_all(models.join("unsupported/1")).unwrap();
+    std::fs::write(models.join("unsupported/1/model.onnx"), &blob).unwrap();
+    std::fs::write(
+        models.join("unsupported/model.toml"),
+        format!(
+            "[versions.1]\nsha256 = \"{}\"\n",
+            hex::encode(sha2::Sha256::digest(&blob))
+        ),
+    )
+    .unwrap();
+
+    let c = p.client();
+    let admin = format!("Bearer {}", p.token("admin"));
+    let r = c
+        .post(format!("{}/admin/models/tampered/load", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e = r.text().await.unwrap();
+    assert!(
+        e.contains("SHA-256") && e.contains("tampered/1/model.onnx"),
+        "{e}"
+    );
+    let r = c
+        .post(format!("{}/admin/models/unsupported/load", p.admin))
+        .header("authorization", &admin)
+        .send()
+        .await
+        .unwrap();
+    let e = r.text().await.unwrap();
+    assert!(
+        e.contains("TreeEnsembleRegressor") && e.contains("node"),
+        "{e}"
+    );
+    for m in ["tampered", "unsupported"] {
+        let r = c
+            .get(format!("{}/v2/models/{m}", p.data))
+            .header("authorization", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_12_only_clients_fail_the_handshake_by_default() {
+    let p = Palisade::demo();
+    let tls12 = rustls_client(&p.ca(), &[&rustls::version::TLS12]);
+    assert!(
+        tls_connect(p.data_port, tls12.clone()).await.is_err(),
+        "data plane accepted TLS 1.2"
+    );
+    assert!(
+        tls_connect(p.admin_port, tls12).await.is_err(),
+        "admin plane accepted TLS 1.2"
+    );
+    let tls13 = rustls_client(&p.ca(), &[&rustls::version::TLS13]);
+    assert!(tls_connect(p.data_port, tls13).await.is_ok());
+    // Plain HTTP to a TLS port gets nowhere.
+    let r = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/v2/health/live", p.data_port))
+        .send()
+        .await;
+    assert!(r.is_err() || !r.unwrap().status().is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_12_is_an_explicit_opt_in() {
+    let p = Palisade::with_config(|t| {
+        t.replacen(
+            "# allow_tls12 = false          # TLS 1.3 only unless set",
+            "allow_tls12 = true",
+            1,
+        )
+    });
+    let tls12 = rustls_client(&p.ca(), &[&rustls::version::TLS12]);
+    assert!(tls_connect(p.data_port, tls12.clone()).await.is_ok());
+    assert!(
+        tls_connect(p.admin_port, tls12).await.is_err(),
+        "only the data plane opted in"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
+    let p = Palisade::with_config(|t| {
+        t.replacen(
+            "# client_ca = \"tls/ca.pem\"",
+            "client_ca = \"tls/ca.pem\"",
+            1,
+        )
+    });
+    // A client certificate signed by the server's dev CA, with a SPIFFE ID.
+    let out = std::process::Command::new(BIN)
+        .args(["dev-certs", "--out"])
+        .arg(p.state().join("tls"))
+        .args(["--client", "scorer"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let without = rustls_client(&p.ca(), &[&rustls::version::TLS13]);
+    let refused = match tls_connect(p.data_port, without).await {
+        Err(_) => true,
+        // TLS 1.3 reports a missing client certificate on the first read.
+        Ok(mut s) => {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let _ = s
+                .write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await;
+            let mut buf = [0u8; 64];
+            !matches!(s.read(&mut buf).await, Ok(n) if n > 0)
+        }
+    };
+    assert!(refused, "a client without a certificate got through");
+
+    let pem = [
+        std::fs::read(p.state().join("tls/scorer.pem")).unwrap(),
+        std::fs::read(p.state().join("tls/scorer.key")).unwrap(),
+    ]
+    .concat();
+    let identity = reqwest::Identity::from_pem(&pem).unwrap();
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(p.ca()).unwrap()).unwrap();
+    let c = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(cert)
+        .identity(identity)
+        .build()
+        .unwrap();
+    let r = c
+        .get(format!("{}/v2/health/live", p.data))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}

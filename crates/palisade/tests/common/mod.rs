@@ -1,0 +1,238 @@
+//! Test harness: starts the real `palisade` binary on loopback, port 0, and talks to it
+//! over real TLS.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
+
+pub struct Palisade {
+    pub dir: tempfile::TempDir,
+    pub child: Child,
+    pub data: String,
+    pub admin: String,
+    pub data_port: u16,
+    pub admin_port: u16,
+    pub stderr: PathBuf,
+}
+
+impl Palisade {
+    pub fn state(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A fresh demo state, served.
+    pub fn demo() -> Palisade {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["demo", "--port", "0", "--admin-port", "0", "--state-dir"])
+            .arg(dir.path());
+        Self::spawn(dir, cmd)
+    }
+
+    /// A demo state whose palisade.toml was edited by `edit`, served with `serve --config`.
+    pub fn with_config(edit: impl FnOnce(String) -> String) -> Palisade {
+        let dir = tempfile::tempdir().unwrap();
+        create_demo_state(dir.path());
+        let path = dir.path().join("palisade.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text
+            .replace("127.0.0.1:8443", "127.0.0.1:0")
+            .replace("127.0.0.1:9443", "127.0.0.1:0");
+        std::fs::write(&path, edit(text)).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").arg("--config").arg(&path);
+        Self::spawn(dir, cmd)
+    }
+
+    fn spawn(dir: tempfile::TempDir, mut cmd: Command) -> Palisade {
+        let stderr = dir.path().join("stderr.log");
+        let log = std::fs::File::create(&stderr).unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        // Keep reading what follows (the demo banner) so the server never writes to a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
+            panic!(
+                "no ready line; stderr:\n{}",
+                std::fs::read_to_string(&stderr).unwrap_or_default()
+            )
+        });
+        assert_eq!(ready["event"], "ready");
+        let data = ready["data_plane"].as_str().unwrap().to_string();
+        let admin = ready["admin_plane"].as_str().unwrap().to_string();
+        let port = |u: &str| u.rsplit(':').next().unwrap().parse().unwrap();
+        Palisade {
+            data_port: port(&data),
+            admin_port: port(&admin),
+            data,
+            admin,
+            dir,
+            child,
+            stderr,
+        }
+    }
+
+    pub fn token(&self, role: &str) -> String {
+        std::fs::read_to_string(self.state().join("keys").join(format!("{role}.token"))).unwrap()
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.state().join("tls/ca.pem")
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        client_with_ca(&self.ca(), false)
+    }
+
+    pub fn audit_lines(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.state().join("audit/audit.jsonl")).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Wait until the audit log holds an event for `request_id` (the writer batches).
+    pub fn audit_event(&self, request_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(e) = self
+                .audit_lines()
+                .into_iter()
+                .find(|e| e["request_id"] == request_id)
+            {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "no audit event for {request_id}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN).args(args).output().unwrap()
+    }
+
+    pub fn config_path(&self) -> String {
+        self.state().join("palisade.toml").display().to_string()
+    }
+
+    /// Ask the server to stop (SIGTERM) and wait for it.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Palisade {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Run `palisade demo` until it is ready, then stop it: leaves a complete state folder.
+pub fn create_demo_state(dir: &Path) {
+    let mut child = Command::new(BIN)
+        .args(["demo", "--port", "0", "--admin-port", "0", "--state-dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("\"ready\""), "demo did not start: {line}");
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+pub fn client_with_ca(ca: &Path, http1_only: bool) -> reqwest::Client {
+    let cert = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
+    let mut b = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(cert)
+        .https_only(true)
+        .timeout(Duration::from_secs(20));
+    if http1_only {
+        b = b.http1_only();
+    }
+    b.build().unwrap()
+}
+
+pub fn rustls_client(
+    ca: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// A raw TLS connection, for tests that need to misbehave below HTTP.
+pub async fn tls_connect(
+    port: u16,
+    config: rustls::ClientConfig,
+) -> std::io::Result<TlsStream<TcpStream>> {
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+pub fn infer_body(data: &[f32]) -> Value {
+    serde_json::json!({ "inputs": [{ "name": "input", "shape": [1, data.len()], "datatype": "FP32", "data": data }] })
+}
+
+pub fn request_id(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("x-request-id")
+        .expect("x-request-id header")
+        .to_str()
+        .unwrap()
+        .to_string()
+}

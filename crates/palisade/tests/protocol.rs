@@ -1,0 +1,216 @@
+//! The Open Inference Protocol routes, over real TLS, against the real binary.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_v2_route_answers() {
+    let p = Palisade::demo();
+    let c = p.client();
+    let auth = format!("Bearer {}", p.token("client"));
+    let get = |path: &str| {
+        c.get(format!("{}{path}", p.data))
+            .header("authorization", &auth)
+            .send()
+    };
+
+    // Health is open to probes; everything else needs a key.
+    for path in ["/v2/health/live", "/v2/health/ready"] {
+        let r = c.get(format!("{}{path}", p.data)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+    }
+    let meta: Value = get("/v2").await.unwrap().json().await.unwrap();
+    assert_eq!(meta["name"], "palisade");
+    assert!(meta["extensions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("binary_tensor_data")));
+
+    for path in ["/v2/models/iris", "/v2/models/iris/versions/1"] {
+        let m: Value = get(path).await.unwrap().json().await.unwrap();
+        assert_eq!(m["name"], "iris", "{path}");
+        assert_eq!(m["versions"], json!(["1"]));
+        assert_eq!(
+            m["inputs"],
+            json!([{ "name": "input", "datatype": "FP32", "shape": [-1, 4] }])
+        );
+        assert_eq!(m["outputs"][0]["name"], "label");
+        assert_eq!(
+            m["outputs"][1],
+            json!({ "name": "probabilities", "datatype": "FP32", "shape": [-1, 3] })
+        );
+    }
+    for path in ["/v2/models/iris/ready", "/v2/models/iris/versions/1/ready"] {
+        assert_eq!(get(path).await.unwrap().status(), StatusCode::OK, "{path}");
+    }
+    assert_eq!(
+        get("/v2/models/iris/versions/7").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+
+    for path in ["/v2/models/iris/infer", "/v2/models/iris/versions/1/infer"] {
+        let mut body = infer_body(&[5.1, 3.5, 1.4, 0.2]);
+        body["id"] = json!("call-42");
+        let r = c
+            .post(format!("{}{path}", p.data))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["id"], "call-42");
+        assert_eq!(v["model_name"], "iris");
+        assert_eq!(v["model_version"], "1");
+        assert_eq!(v["outputs"][0]["data"], json!([0]));
+        let probs: Vec<f64> = serde_json::from_value(v["outputs"][1]["data"].clone()).unwrap();
+        assert!((probs.iter().sum::<f64>() - 1.0).abs() < 1e-5 && probs[0] > 0.9);
+    }
+
+    // Wrong method: 405 with Allow.
+    let r = c
+        .get(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "POST");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_data_requested_outputs_and_batches() {
+    let p = Palisade::demo();
+    let c = p.client();
+    let auth = format!("Bearer {}", p.token("client"));
+    let body = json!({
+        "inputs": [{ "name": "input", "shape": [2, 4], "datatype": "FP32",
+                     "data": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] }],
+        "outputs": [{ "name": "label" }]
+    });
+    let v: Value = c
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", &auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["outputs"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        v["outputs"][0],
+        json!({ "name": "label", "datatype": "INT64", "shape": [2], "data": [0, 2] })
+    );
+
+    let body = json!({
+        "inputs": [{ "name": "input", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4] }],
+        "outputs": [{ "name": "nope" }]
+    });
+    let r = c
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", &auth)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert!(
+        e["error"].as_str().unwrap().contains("no output 'nope'"),
+        "{e}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_tensor_extension_in_and_out() {
+    let p = Palisade::demo();
+    let c = p.client();
+    let header = json!({
+        "inputs": [{ "name": "input", "shape": [1, 4], "datatype": "FP32", "parameters": { "binary_data_size": 16 } }],
+        "outputs": [{ "name": "probabilities", "parameters": { "binary_data": true } }, { "name": "label" }]
+    })
+    .to_string();
+    let mut body = header.clone().into_bytes();
+    for f in [5.1f32, 3.5, 1.4, 0.2] {
+        body.extend_from_slice(&f.to_le_bytes());
+    }
+    let r = c
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .header("content-type", "application/octet-stream")
+        .header("inference-header-content-length", header.len())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let json_len: usize = r.headers()["inference-header-content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let bytes = r.bytes().await.unwrap();
+    let head: Value = serde_json::from_slice(&bytes[..json_len]).unwrap();
+    assert_eq!(head["outputs"][0]["parameters"]["binary_data_size"], 12);
+    assert_eq!(head["outputs"][1]["data"], json!([0]));
+    let probs: Vec<f32> = bytes[json_len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(probs.len(), 3);
+    assert!(probs[0] > 0.9);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http1_and_http2_both_work() {
+    let p = Palisade::demo();
+    for http1_only in [true, false] {
+        let c = client_with_ca(&p.ca(), http1_only);
+        let r = c
+            .get(format!("{}/v2/health/live", p.data))
+            .send()
+            .await
+            .unwrap();
+        let expected = if http1_only {
+            reqwest::Version::HTTP_11
+        } else {
+            reqwest::Version::HTTP_2
+        };
+        assert_eq!(r.version(), expected);
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_plane_has_no_admin_routes_and_admin_plane_no_inference() {
+    let p = Palisade::demo();
+    let c = p.client();
+    let admin = format!("Bearer {}", p.token("admin"));
+    for path in ["/metrics", "/admin/keys", "/admin/models"] {
+        let r = c
+            .get(format!("{}{path}", p.data))
+            .header("authorization", &admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::NOT_FOUND,
+            "{path} on the data plane"
+        );
+    }
+    let r = c
+        .post(format!("{}/v2/models/iris/infer", p.admin))
+        .header("authorization", &admin)
+        .json(&infer_body(&[1.0, 2.0, 3.0, 4.0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
