@@ -81,7 +81,7 @@ pub fn inference(
             .zip(outputs.iter())
             .map(|(spec, t)| OutputTensor {
                 name: &spec.name,
-                tensor: &**t,
+                tensor: t,
                 binary: request.binary_output,
             })
             .collect(),
@@ -103,7 +103,7 @@ pub fn inference(
                     })?;
                 list.push(OutputTensor {
                     name: &runtime.outputs[ix].name,
-                    tensor: &*outputs[ix],
+                    tensor: &outputs[ix],
                     binary: w.binary.unwrap_or(request.binary_output),
                 });
             }

@@ -222,8 +222,8 @@ mod tests {
     fn iris_runs_with_any_batch() {
         let rt = load("models/iris/1/model.onnx").unwrap();
         for batch in [1usize, 3] {
-            let x = Tensor::from_shape(&[batch, 4], &vec![5.1f32, 3.5, 1.4, 0.2].repeat(batch))
-                .unwrap();
+            let x =
+                Tensor::from_shape(&[batch, 4], &[5.1f32, 3.5, 1.4, 0.2].repeat(batch)).unwrap();
             let out = rt.run(tvec![x.into()]).unwrap();
             assert_eq!(out[0].shape(), &[batch]);
             assert_eq!(out[1].shape(), &[batch, 3]);

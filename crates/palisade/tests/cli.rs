@@ -1,0 +1,127 @@
+//! The command line: config check, plaintext opt-in, dev certificates.
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+use reqwest::StatusCode;
+
+fn check(config: &std::path::Path) -> (bool, String) {
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    create_demo_state(dir.path());
+    let path = dir.path().join("palisade.toml");
+    let (ok, out) = check(&path);
+    assert!(ok, "{out}");
+    assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
+
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("[models]\n", "[models]\nrepo = \"x\"\n"),
+    )
+    .unwrap();
+    let (ok, out) = check(&path);
+    assert!(!ok);
+    assert!(
+        out.contains("palisade.toml:") && out.contains("repo"),
+        "{out}"
+    );
+
+    let plaintext = text.replace(
+        "[data_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
+        "dangerous_plaintext = true\n",
+    );
+    std::fs::write(&path, &plaintext).unwrap();
+    let (ok, out) = check(&path);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("warning") && out.contains("data_plane.dangerous_plaintext"),
+        "{out}"
+    );
+
+    std::fs::write(
+        &path,
+        plaintext.replace("listen = \"127.0.0.1:8443\"", "listen = \"0.0.0.0:8443\""),
+    )
+    .unwrap();
+    let (ok, out) = check(&path);
+    assert!(!ok);
+    assert!(out.contains("non-loopback"), "{out}");
+
+    // A referenced file that is missing is an error too.
+    std::fs::write(
+        &path,
+        text.replace("cert = \"tls/server.pem\"", "cert = \"tls/missing.pem\""),
+    )
+    .unwrap();
+    let (ok, out) = check(&path);
+    assert!(!ok && out.contains("missing.pem"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plaintext_on_loopback_needs_the_opt_in_and_is_warned_about() {
+    let p = Palisade::with_config(|t| {
+        t.replace(
+            "[data_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
+            "dangerous_plaintext = true\n",
+        )
+    });
+    assert!(p.data.starts_with("http://"), "{}", p.data);
+    let r = reqwest::get(format!("{}/v2/health/live", p.data))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(p.stderr_text().contains("DANGER"), "no start-up warning");
+
+    // Off loopback, the server refuses to start.
+    let dir = tempfile::tempdir().unwrap();
+    create_demo_state(dir.path());
+    let path = dir.path().join("palisade.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "listen = \"127.0.0.1:8443\"\n\n[data_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
+        "listen = \"0.0.0.0:0\"\ndangerous_plaintext = true\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("non-loopback"));
+}
+
+#[test]
+fn dev_certs_refuse_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["dev-certs", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    for f in ["ca.pem", "ca.key", "server.pem", "server.key"] {
+        assert!(dir.path().join(f).exists(), "{f}");
+    }
+    let again = Command::new(BIN)
+        .args(["dev-certs", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
