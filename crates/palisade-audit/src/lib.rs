@@ -16,7 +16,7 @@ mod writer;
 
 use serde::{Deserialize, Serialize};
 
-pub use verify::{verify_file, VerifyError, VerifySummary};
+pub use verify::{verify_file, verify_reader, VerifyError, VerifySummary};
 pub use writer::{AuditLog, OpenReport};
 
 /// Name of the log file inside the audit folder.

@@ -26,11 +26,19 @@ pub enum VerifyError {
 
 /// Verify every line of an audit file.
 pub fn verify_file(path: &Path) -> Result<VerifySummary, VerifyError> {
-    let read_err = |e: std::io::Error| VerifyError::Read {
+    let file = File::open(path).map_err(|e| VerifyError::Read {
         path: path.display().to_string(),
         message: e.to_string(),
+    })?;
+    verify_reader(BufReader::new(file), &path.display().to_string())
+}
+
+/// Verify a log read from any source; `name` labels read errors.
+pub fn verify_reader(mut reader: impl BufRead, name: &str) -> Result<VerifySummary, VerifyError> {
+    let read_err = |e: std::io::Error| VerifyError::Read {
+        path: name.to_string(),
+        message: e.to_string(),
     };
-    let mut reader = BufReader::new(File::open(path).map_err(read_err)?);
     let mut prev = GENESIS.to_string();
     let mut line_no = 0u64;
     let mut buf = Vec::new();

@@ -19,12 +19,15 @@ use crate::{
 };
 
 const QUEUE: usize = 1 << 16;
+/// After writing a batch, how long the writer waits for the next one to gather.
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(1);
 /// A batch stops growing at this many bytes, so one write never holds up the queue long.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// An open audit log. Dropping it (or calling [`AuditLog::close`]) flushes and syncs the tail.
 pub struct AuditLog {
-    tx: Mutex<Option<SyncSender<AuditEvent>>>,
+    tx: SyncSender<Message>,
+    closed: AtomicBool,
     healthy: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
@@ -84,7 +87,8 @@ impl AuditLog {
             .spawn(move || writer.run())
             .map_err(err)?;
         let log = AuditLog {
-            tx: Mutex::new(Some(tx)),
+            tx,
+            closed: AtomicBool::new(false),
             healthy,
             thread: Mutex::new(Some(thread)),
             path,
@@ -104,7 +108,10 @@ impl AuditLog {
 
     /// Stop taking events, write and fsync what is queued, and wait for the writer.
     pub fn close(&self) {
-        drop(self.tx.lock().ok().and_then(|mut tx| tx.take()));
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            // Queued behind every event already sent, so those are written first.
+            let _ = self.tx.send(Message::Close);
+        }
         if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
         }
@@ -124,18 +131,15 @@ impl AuditSink for AuditLog {
                 "the writer failed; see the server log".into(),
             ));
         }
-        let tx = match self.tx.lock() {
-            Ok(guard) => guard.clone(),
-            Err(_) => None,
-        };
-        let Some(tx) = tx else {
+        if self.closed.load(Ordering::Acquire) {
             return Err(AuditError::Unavailable("the log is closed".into()));
-        };
-        match tx.try_send(event) {
+        }
+        match self.tx.try_send(Message::Event(Box::new(event))) {
             Ok(()) => Ok(()),
             // A full queue means the disk is behind: wait for room rather than drop the event.
-            Err(TrySendError::Full(event)) => tx
-                .send(event)
+            Err(TrySendError::Full(message)) => self
+                .tx
+                .send(message)
                 .map_err(|_| AuditError::Unavailable("the writer stopped".into())),
             Err(TrySendError::Disconnected(_)) => {
                 Err(AuditError::Unavailable("the writer stopped".into()))
@@ -148,9 +152,14 @@ impl AuditSink for AuditLog {
     }
 }
 
+enum Message {
+    Event(Box<AuditEvent>),
+    Close,
+}
+
 struct Writer {
     file: File,
-    rx: Receiver<AuditEvent>,
+    rx: Receiver<Message>,
     seq: u64,
     prev: String,
     fsync_interval: Duration,
@@ -162,28 +171,38 @@ impl Writer {
         let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + MAX_LINE_BYTES);
         let mut last_sync = Instant::now();
         let mut unsynced = false;
-        loop {
+        let mut open = true;
+        while open {
+            buf.clear();
+            // Idle: block until an event comes. Busy: the previous batch was just written,
+            // so linger for the group-commit window instead, while senders fill the queue
+            // without having to wake this thread for every event.
             let first = match self.rx.recv_timeout(self.fsync_interval) {
-                Ok(event) => Some(event),
+                Ok(m) => Some(m),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            buf.clear();
-            if let Some(event) = first {
-                self.seal(&mut buf, &event);
-                while buf.len() < MAX_BATCH_BYTES {
-                    match self.rx.try_recv() {
-                        Ok(event) => self.seal(&mut buf, &event),
-                        Err(_) => break,
+            let mut next = first;
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Event(event) => self.seal(&mut buf, &event),
+                    Message::Close => {
+                        open = false;
+                        break;
                     }
                 }
+                if buf.len() < MAX_BATCH_BYTES {
+                    next = self.rx.try_recv().ok();
+                }
+            }
+            if !buf.is_empty() {
                 if let Err(e) = self.file.write_all(&buf) {
                     self.fail(e);
                     return;
                 }
                 unsynced = true;
             }
-            if unsynced && last_sync.elapsed() >= self.fsync_interval {
+            if unsynced && (!open || last_sync.elapsed() >= self.fsync_interval) {
                 if let Err(e) = self.file.sync_data() {
                     self.fail(e);
                     return;
@@ -191,9 +210,14 @@ impl Writer {
                 last_sync = Instant::now();
                 unsynced = false;
             }
+            if open && !buf.is_empty() {
+                std::thread::sleep(GROUP_COMMIT_WINDOW);
+            }
         }
-        if let Err(e) = self.file.sync_data() {
-            self.fail(e);
+        if unsynced {
+            if let Err(e) = self.file.sync_data() {
+                self.fail(e);
+            }
         }
     }
 

@@ -86,8 +86,9 @@ enum KeysCommand {
     Create {
         #[arg(long)]
         config: PathBuf,
+        /// A label for people reading `keys list` and the logs (default: the role).
         #[arg(long)]
-        name: String,
+        name: Option<String>,
         #[arg(long)]
         role: String,
         /// Lifetime, e.g. "30d" or "12h". Default: no expiry.
@@ -221,6 +222,7 @@ fn keys(command: KeysCommand) -> Result<ExitCode> {
                     Some(now_secs().saturating_add(d.as_secs()))
                 }
             };
+            let name = name.unwrap_or_else(|| role.clone());
             let (record, token) = store.create(&name, &role, expires_at)?;
             eprintln!(
                 "created key {} ({}, role {}); the token below is shown once:",

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Palisade vs MLServer on the same iris logistic regression, same load generator, same
+# machine, one run. Prints a Markdown table (paste it into docs/benchmarks.md).
+#
+#   bash bench/run.sh            # defaults: wrk -t1 -c32 -d15s
+#   DURATION=30s CONNECTIONS=64 bash bench/run.sh
+#
+# Palisade runs with every control of the serving core on: TLS 1.3, API key, role check,
+# input validation, audit log. MLServer runs as it ships: plain HTTP, no auth.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-15s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-1}"
+work="$(mktemp -d)"
+cleanup() { [ -n "${PAL_PID:-}" ] && kill "$PAL_PID" 2>/dev/null; [ -n "${MLS_PID:-}" ] && kill "$MLS_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+venv=bench/.venv
+if [ ! -x "$venv/bin/mlserver" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check mlserver mlserver-sklearn
+fi
+cargo build --release --quiet --bin palisade
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_for() { for _ in $(seq 1 300); do curl -sk -o /dev/null "$1" && return 0; sleep 0.2; done; echo "timeout waiting for $1" >&2; return 1; }
+BODY='{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
+
+run_wrk() { # url token -> "req/s p50_ms p99_ms"
+  BENCH_BODY="$BODY" BENCH_TOKEN="$2" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/post.lua "$1" > "$work/wrk.txt"
+  python3 - "$work/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+lat = {p: ms(v, u) for p, v, u in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)}
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+if errors:
+    sys.exit(f"wrk saw {errors.group(1)} failed responses:\n{text}")
+print(f"{rps:.0f} {lat['50']:.3f} {lat['99']:.3f}")
+PY
+}
+
+# --- MLServer --------------------------------------------------------------------------
+mkdir -p "$work/mlserver/iris"
+"$venv/bin/python" bench/iris_mlserver.py "$work/mlserver/iris"
+MLS_PORT=$(free_port)
+(cd "$work/mlserver" && MLSERVER_HTTP_PORT=$MLS_PORT MLSERVER_GRPC_PORT=$(free_port) MLSERVER_METRICS_PORT=$(free_port) \
+  MLSERVER_HOST=127.0.0.1 exec "$OLDPWD/$venv/bin/mlserver" start . > "$work/mlserver.log" 2>&1) &
+MLS_PID=$!
+wait_for "http://127.0.0.1:$MLS_PORT/v2/models/iris/ready"
+read -r mls_rps mls_p50 mls_p99 < <(run_wrk "http://127.0.0.1:$MLS_PORT/v2/models/iris/infer" "")
+kill "$MLS_PID"; wait "$MLS_PID" 2>/dev/null || true; MLS_PID=
+
+# --- Palisade --------------------------------------------------------------------------
+PAL_PORT=$(free_port)
+target/release/palisade demo --state-dir "$work/palisade" --port "$PAL_PORT" --admin-port 0 > "$work/palisade.out" 2> "$work/palisade.log" &
+PAL_PID=$!
+wait_for "https://127.0.0.1:$PAL_PORT/v2/health/ready"
+read -r pal_rps pal_p50 pal_p99 < <(run_wrk "https://127.0.0.1:$PAL_PORT/v2/models/iris/infer" "$(cat "$work/palisade/keys/client.token")")
+audit_lines=$(wc -l < "$work/palisade/audit/audit.jsonl")
+kill "$PAL_PID"; wait "$PAL_PID" 2>/dev/null || true; PAL_PID=
+target/release/palisade audit verify "$work/palisade" > /dev/null
+
+ratio=$(python3 -c "print(f'{$pal_rps/$mls_rps:.1f}')")
+cat <<TABLE
+Iris logistic regression, one V2 JSON inference per request, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, keep-alive, $(nproc) cores shared by server and load generator.
+
+| server | transport and controls | req/s | p50 (ms) | p99 (ms) |
+|---|---|---:|---:|---:|
+| MLServer $("$venv/bin/pip" show mlserver 2>/dev/null | awk '/^Version/{print $2}') | plain HTTP, no auth | $mls_rps | $mls_p50 | $mls_p99 |
+| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, role check, validation, audit log | $pal_rps | $pal_p50 | $pal_p99 |
+| ratio | Palisade / MLServer | ${ratio}x | | |
+
+Palisade recorded $audit_lines audit events in this run; \`palisade audit verify\` passed on them.
+TABLE
