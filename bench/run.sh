@@ -20,12 +20,13 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk 
 venv=bench/.venv
 if [ ! -x "$venv/bin/mlserver" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check mlserver mlserver-sklearn
+  # uvloop 0.22+ breaks MLServer 1.7's inference workers ("no current event loop" at start).
+  "$venv/bin/pip" install --quiet --disable-pip-version-check mlserver mlserver-sklearn "uvloop<0.22"
 fi
 cargo build --release --quiet --bin palisade
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_for() { for _ in $(seq 1 300); do curl -sk -o /dev/null "$1" && return 0; sleep 0.2; done; echo "timeout waiting for $1" >&2; return 1; }
+wait_for() { for _ in $(seq 1 300); do curl -skf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "timeout waiting for $1" >&2; return 1; }
 BODY='{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
 
 run_wrk() { # url token -> "req/s p50_ms p99_ms"
