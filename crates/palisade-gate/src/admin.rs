@@ -13,7 +13,7 @@ use crate::context::Call;
 use crate::keys::{now_secs, KeyRecord, KeyStoreError};
 use crate::refusal::{bytes_response, json_response, printable, Refusal};
 use crate::respond::Reply;
-use crate::routes::AdminRoute;
+use crate::routes::AdminOp;
 use crate::state::State;
 use crate::{listen, record};
 
@@ -23,18 +23,18 @@ const MAX_ADMIN_BODY: usize = 16 * 1024;
 pub async fn handle(
     state: &Arc<State>,
     call: &mut Call,
-    route: AdminRoute,
+    op: AdminOp,
     req: Request<Incoming>,
 ) -> Result<Reply, Refusal> {
-    match route {
-        AdminRoute::Metrics => Ok(bytes_response(
+    match op {
+        AdminOp::Metrics => Ok(bytes_response(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
             Bytes::from(state.metrics.encode()),
         )),
-        AdminRoute::ListModels => list_models(state),
-        AdminRoute::LoadModel(name) => load_model(state, call, &name).await,
-        AdminRoute::UnloadModel(name) => {
+        AdminOp::ListModels => list_models(state),
+        AdminOp::LoadModel(name) => load_model(state, call, &name).await,
+        AdminOp::UnloadModel(name) => {
             if state.models.unload(&name) {
                 state
                     .metrics
@@ -49,13 +49,13 @@ pub async fn handle(
                 Err(Refusal::not_found_model(&name, false))
             }
         }
-        AdminRoute::ListKeys => {
+        AdminOp::ListKeys => {
             let now = now_secs();
             let keys: Vec<_> = state.keys.list().iter().map(|k| key_json(k, now)).collect();
             Ok(json_response(StatusCode::OK, &json!({ "keys": keys })))
         }
-        AdminRoute::CreateKey => create_key(state, call, req).await,
-        AdminRoute::RevokeKey(id) => {
+        AdminOp::CreateKey => create_key(state, call, req).await,
+        AdminOp::RevokeKey(id) => {
             let record = state.keys.revoke(&id).map_err(key_error)?;
             tracing::info!(key = %record.id, "API key revoked");
             Ok(json_response(
@@ -63,9 +63,6 @@ pub async fn handle(
                 &key_json(&record, now_secs()),
             ))
         }
-        AdminRoute::Live | AdminRoute::Ready => Err(Refusal::Internal(
-            "health routes are served by the gate".into(),
-        )),
     }
 }
 

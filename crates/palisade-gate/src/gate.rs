@@ -22,7 +22,7 @@ use crate::context::{Call, Plane};
 use crate::refusal::Refusal;
 use crate::registry::resolve_version;
 use crate::respond::{self, Reply};
-use crate::routes::{self, AdminRoute, DataRoute};
+use crate::routes::{self, AdminRoute, DataRoute, ModelCall};
 use crate::state::State;
 use crate::{admin, authorize, identify, infer, inspect, listen, record};
 
@@ -77,23 +77,28 @@ async fn data_plane(
 ) -> Result<Reply, Refusal> {
     let route = routes::data_route(req.method(), req.uri().path())?;
     call.action = route.action();
-    match &route {
+    let (target, model_call) = match route {
         DataRoute::Live => return Ok(respond::live()),
         DataRoute::Ready => return Ok(respond::ready(state.is_ready())),
-        _ => {}
-    }
+        DataRoute::ServerMetadata => {
+            call.principal = Some(identify::principal(&state.keys, req.headers())?);
+            return Ok(respond::server_metadata());
+        }
+        DataRoute::Model(target, model_call) => (target, model_call),
+    };
 
     // identify
     let principal = call
         .principal
         .insert(identify::principal(&state.keys, req.headers())?);
 
-    let (Some(target), Some(action)) = (route.model(), route.action()) else {
-        return Ok(respond::server_metadata());
-    };
-
     // authorize (a hidden model is answered exactly like a missing one)
-    authorize::model_action(&state.config.roles, principal, action, &target.name)?;
+    authorize::model_action(
+        &state.config.roles,
+        principal,
+        model_call.action(),
+        &target.name,
+    )?;
     let model = state
         .models
         .get(&target.name)
@@ -102,26 +107,24 @@ async fn data_plane(
     let (version, runtime) = resolve_version(&model, target.version.as_deref())?;
     call.version = Some(version.to_string());
 
-    match route {
-        DataRoute::ModelMetadata(ref m) => Ok(respond::model_metadata(
+    match model_call {
+        ModelCall::Metadata => Ok(respond::model_metadata(
             &model,
-            m.version.as_deref(),
+            target.version.as_deref(),
             runtime,
         )),
-        DataRoute::ModelReady(_) => Ok(respond::model_ready(&model, version)),
-        DataRoute::Infer(_) => {
+        ModelCall::Ready => Ok(respond::model_ready(&model, version)),
+        ModelCall::Infer => {
             let (parts, body) = listen::read_body(req, state.config.limits.max_body_bytes).await?;
             call.request_sha256 = Some(record::sha256(&body));
+            // (limit: rates and budgets go here)
             // inspect
             let mut request = inspect::infer_request(&parts.headers, &body, state.decode_limits())?;
             let inputs = inspect::bind(&model.name, &mut request, runtime)?;
             // infer
             let outputs = infer::run(&model.name, runtime, inputs)?;
-            // respond
+            // (harden: output policy goes here) respond
             respond::inference(&model.name, version, &request, runtime, &outputs)
-        }
-        DataRoute::Live | DataRoute::Ready | DataRoute::ServerMetadata => {
-            Err(Refusal::Internal("unreachable route".into()))
         }
     }
 }
@@ -132,13 +135,12 @@ async fn admin_plane(
     call: &mut Call,
     req: Request<Incoming>,
 ) -> Result<Reply, Refusal> {
-    let route = routes::admin_route(req.method(), req.uri().path())?;
-    call.action = route.action();
-    match &route {
+    let op = match routes::admin_route(req.method(), req.uri().path())? {
         AdminRoute::Live => return Ok(respond::live()),
         AdminRoute::Ready => return Ok(respond::ready(state.is_ready())),
-        _ => {}
-    }
+        AdminRoute::Op(op) => op,
+    };
+    call.action = Some(op.action());
 
     // identify
     let principal = call
@@ -146,16 +148,13 @@ async fn admin_plane(
         .insert(identify::principal(&state.keys, req.headers())?);
 
     // authorize
-    let Some(action) = route.action() else {
-        return Err(Refusal::Internal("admin route without an action".into()));
-    };
-    match route.model() {
+    match op.model() {
         Some(model) => {
-            authorize::admin_model_action(&state.config.roles, principal, action, model)?;
+            authorize::admin_model_action(&state.config.roles, principal, op.action(), model)?;
             call.model = Some(model.to_string());
         }
-        None => authorize::server_action(&state.config.roles, principal, action)?,
+        None => authorize::server_action(&state.config.roles, principal, op.action())?,
     }
 
-    admin::handle(state, call, route, req).await
+    admin::handle(state, call, op, req).await
 }

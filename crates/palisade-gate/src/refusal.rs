@@ -5,6 +5,9 @@
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
+/// Longest error message sent to a caller.
+const MAX_MESSAGE_BYTES: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// 401. `reason` goes to the audit log only; every client sees the same message.
@@ -77,10 +80,17 @@ impl Refusal {
     }
 
     pub fn into_response(self) -> Response<Bytes> {
-        let mut response = json_response(
-            self.status(),
-            &serde_json::json!({ "error": self.to_string() }),
-        );
+        let mut message = self.to_string();
+        if message.len() > MAX_MESSAGE_BYTES {
+            // Parser messages can quote caller input (an unknown field name): keep them short.
+            let cut = (0..=MAX_MESSAGE_BYTES)
+                .rev()
+                .find(|&i| message.is_char_boundary(i))
+                .unwrap_or(0);
+            message.truncate(cut);
+            message.push('…');
+        }
+        let mut response = json_response(self.status(), &serde_json::json!({ "error": message }));
         let headers = response.headers_mut();
         match &self {
             Refusal::Unauthenticated {
@@ -134,4 +144,27 @@ pub fn bytes_response(
 /// Caller-supplied text as it may appear in an error: bounded, control characters removed.
 pub fn printable(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(128).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_messages_are_cut_and_challenges_set() {
+        let r =
+            Refusal::BadRequest(format!("unknown field `{}`", "é".repeat(5000))).into_response();
+        assert!(r.body().len() < MAX_MESSAGE_BYTES + 64);
+        assert!(std::str::from_utf8(r.body()).is_ok());
+        let r = Refusal::Unauthenticated {
+            reason: "x",
+            token_presented: true,
+        }
+        .into_response();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token"));
+    }
 }

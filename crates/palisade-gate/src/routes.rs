@@ -18,30 +18,30 @@ pub enum DataRoute {
     Live,
     Ready,
     ServerMetadata,
-    ModelMetadata(ModelPath),
-    ModelReady(ModelPath),
-    Infer(ModelPath),
+    Model(ModelPath, ModelCall),
+}
+
+/// What a data-plane call asks of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelCall {
+    Metadata,
+    Ready,
+    Infer,
+}
+
+impl ModelCall {
+    pub fn action(self) -> Action {
+        match self {
+            ModelCall::Metadata | ModelCall::Ready => Action::ReadMetadata,
+            ModelCall::Infer => Action::Infer,
+        }
+    }
 }
 
 impl DataRoute {
-    /// The action a caller needs; `None` for routes open to any authenticated caller
-    /// (server metadata) or to anyone (health).
     pub fn action(&self) -> Option<Action> {
         match self {
-            DataRoute::Live | DataRoute::Ready | DataRoute::ServerMetadata => None,
-            DataRoute::ModelMetadata(_) | DataRoute::ModelReady(_) => Some(Action::ReadMetadata),
-            DataRoute::Infer(_) => Some(Action::Infer),
-        }
-    }
-
-    /// Health probes answer without credentials, so orchestrators can use them.
-    pub fn is_public(&self) -> bool {
-        matches!(self, DataRoute::Live | DataRoute::Ready)
-    }
-
-    pub fn model(&self) -> Option<&ModelPath> {
-        match self {
-            DataRoute::ModelMetadata(m) | DataRoute::ModelReady(m) | DataRoute::Infer(m) => Some(m),
+            DataRoute::Model(_, call) => Some(call.action()),
             _ => None,
         }
     }
@@ -51,6 +51,12 @@ impl DataRoute {
 pub enum AdminRoute {
     Live,
     Ready,
+    Op(AdminOp),
+}
+
+/// Admin operations: every one needs a key whose role grants its action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOp {
     Metrics,
     ListModels,
     LoadModel(String),
@@ -60,27 +66,20 @@ pub enum AdminRoute {
     RevokeKey(String),
 }
 
-impl AdminRoute {
-    pub fn action(&self) -> Option<Action> {
-        Some(match self {
-            AdminRoute::Live | AdminRoute::Ready => return None,
-            AdminRoute::Metrics => Action::ReadMetrics,
-            AdminRoute::ListModels => Action::ListModels,
-            AdminRoute::LoadModel(_) => Action::LoadModel,
-            AdminRoute::UnloadModel(_) => Action::UnloadModel,
-            AdminRoute::ListKeys | AdminRoute::CreateKey | AdminRoute::RevokeKey(_) => {
-                Action::ManageKeys
-            }
-        })
-    }
-
-    pub fn is_public(&self) -> bool {
-        matches!(self, AdminRoute::Live | AdminRoute::Ready)
+impl AdminOp {
+    pub fn action(&self) -> Action {
+        match self {
+            AdminOp::Metrics => Action::ReadMetrics,
+            AdminOp::ListModels => Action::ListModels,
+            AdminOp::LoadModel(_) => Action::LoadModel,
+            AdminOp::UnloadModel(_) => Action::UnloadModel,
+            AdminOp::ListKeys | AdminOp::CreateKey | AdminOp::RevokeKey(_) => Action::ManageKeys,
+        }
     }
 
     pub fn model(&self) -> Option<&str> {
         match self {
-            AdminRoute::LoadModel(m) | AdminRoute::UnloadModel(m) => Some(m),
+            AdminOp::LoadModel(m) | AdminOp::UnloadModel(m) => Some(m),
             _ => None,
         }
     }
@@ -115,25 +114,25 @@ fn model_path(name: &str, version: Option<&str>) -> ModelPath {
 pub fn data_route(m: &Method, path: &str) -> Result<DataRoute, Refusal> {
     let s = segments(path);
     let get = |r: DataRoute| method(m, Method::GET, "GET, HEAD").map(|()| r);
-    let post = |r: DataRoute| method(m, Method::POST, "POST").map(|()| r);
+    let model = |name: &str, v: Option<&str>, call: ModelCall| {
+        let (wanted, allow) = match call {
+            ModelCall::Infer => (Method::POST, "POST"),
+            _ => (Method::GET, "GET, HEAD"),
+        };
+        method(m, wanted, allow).map(|()| DataRoute::Model(model_path(name, v), call))
+    };
     match s.as_slice() {
         ["v2", "health", "live"] => get(DataRoute::Live),
         ["v2", "health", "ready"] => get(DataRoute::Ready),
         ["v2"] | ["v2", ""] => get(DataRoute::ServerMetadata),
-        ["v2", "models", name] if !name.is_empty() => {
-            get(DataRoute::ModelMetadata(model_path(name, None)))
-        }
+        ["v2", "models", name] if !name.is_empty() => model(name, None, ModelCall::Metadata),
         ["v2", "models", name, "versions", v] if !v.is_empty() => {
-            get(DataRoute::ModelMetadata(model_path(name, Some(v))))
+            model(name, Some(v), ModelCall::Metadata)
         }
-        ["v2", "models", name, "ready"] => get(DataRoute::ModelReady(model_path(name, None))),
-        ["v2", "models", name, "versions", v, "ready"] => {
-            get(DataRoute::ModelReady(model_path(name, Some(v))))
-        }
-        ["v2", "models", name, "infer"] => post(DataRoute::Infer(model_path(name, None))),
-        ["v2", "models", name, "versions", v, "infer"] => {
-            post(DataRoute::Infer(model_path(name, Some(v))))
-        }
+        ["v2", "models", name, "ready"] => model(name, None, ModelCall::Ready),
+        ["v2", "models", name, "versions", v, "ready"] => model(name, Some(v), ModelCall::Ready),
+        ["v2", "models", name, "infer"] => model(name, None, ModelCall::Infer),
+        ["v2", "models", name, "versions", v, "infer"] => model(name, Some(v), ModelCall::Infer),
         _ => Err(not_found(path)),
     }
 }
@@ -141,19 +140,19 @@ pub fn data_route(m: &Method, path: &str) -> Result<DataRoute, Refusal> {
 pub fn admin_route(m: &Method, path: &str) -> Result<AdminRoute, Refusal> {
     let s = segments(path);
     let get = |r: AdminRoute| method(m, Method::GET, "GET, HEAD").map(|()| r);
-    let post = |r: AdminRoute| method(m, Method::POST, "POST").map(|()| r);
+    let post = |op: AdminOp| method(m, Method::POST, "POST").map(|()| AdminRoute::Op(op));
     match s.as_slice() {
         ["v2", "health", "live"] => get(AdminRoute::Live),
         ["v2", "health", "ready"] => get(AdminRoute::Ready),
-        ["metrics"] => get(AdminRoute::Metrics),
-        ["admin", "models"] => get(AdminRoute::ListModels),
-        ["admin", "models", name, "load"] => post(AdminRoute::LoadModel(name.to_string())),
-        ["admin", "models", name, "unload"] => post(AdminRoute::UnloadModel(name.to_string())),
-        ["admin", "keys"] if *m == Method::POST => Ok(AdminRoute::CreateKey),
-        ["admin", "keys"] => get(AdminRoute::ListKeys).map_err(|_| Refusal::MethodNotAllowed {
-            allow: "GET, HEAD, POST",
-        }),
-        ["admin", "keys", id, "revoke"] => post(AdminRoute::RevokeKey(id.to_string())),
+        ["metrics"] => get(AdminRoute::Op(AdminOp::Metrics)),
+        ["admin", "models"] => get(AdminRoute::Op(AdminOp::ListModels)),
+        ["admin", "models", name, "load"] => post(AdminOp::LoadModel(name.to_string())),
+        ["admin", "models", name, "unload"] => post(AdminOp::UnloadModel(name.to_string())),
+        ["admin", "keys"] if *m == Method::POST => Ok(AdminRoute::Op(AdminOp::CreateKey)),
+        ["admin", "keys"] => {
+            method(m, Method::GET, "GET, HEAD, POST").map(|()| AdminRoute::Op(AdminOp::ListKeys))
+        }
+        ["admin", "keys", id, "revoke"] => post(AdminOp::RevokeKey(id.to_string())),
         _ => Err(not_found(path)),
     }
 }
@@ -169,15 +168,24 @@ mod tests {
         assert_eq!(data_route(&g, "/v2"), Ok(DataRoute::ServerMetadata));
         assert_eq!(
             data_route(&g, "/v2/models/iris"),
-            Ok(DataRoute::ModelMetadata(model_path("iris", None)))
+            Ok(DataRoute::Model(
+                model_path("iris", None),
+                ModelCall::Metadata
+            ))
         );
         assert_eq!(
             data_route(&g, "/v2/models/iris/versions/2/ready"),
-            Ok(DataRoute::ModelReady(model_path("iris", Some("2"))))
+            Ok(DataRoute::Model(
+                model_path("iris", Some("2")),
+                ModelCall::Ready
+            ))
         );
         assert_eq!(
             data_route(&Method::POST, "/v2/models/iris/versions/1/infer"),
-            Ok(DataRoute::Infer(model_path("iris", Some("1"))))
+            Ok(DataRoute::Model(
+                model_path("iris", Some("1")),
+                ModelCall::Infer
+            ))
         );
     }
 
@@ -201,7 +209,7 @@ mod tests {
         ));
         assert_eq!(
             admin_route(&Method::POST, "/admin/keys"),
-            Ok(AdminRoute::CreateKey)
+            Ok(AdminRoute::Op(AdminOp::CreateKey))
         );
     }
 }
