@@ -10,6 +10,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
+# Also builds target/debug/palisade, which the integration tests and the Python tests run.
 cargo test --workspace --all-targets
-cargo build --bin palisade
 PALISADE_BIN="$PWD/target/debug/palisade" "$venv/bin/python" -m pytest -q tests/python

@@ -137,7 +137,8 @@ async fn the_chain_continues_across_restarts() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     first.stop();
-    // Serve the same state again and call once more.
+    let token = first.token("client");
+    // Serve the same state again (the demo reuses it: same keys) and call once more.
     let dir = first.state().to_path_buf();
     let mut child = std::process::Command::new(BIN)
         .args(["demo", "--port", "0", "--admin-port", "0", "--state-dir"])
