@@ -254,14 +254,22 @@ impl KeyStore {
             path: self.path.clone(),
             message: "an earlier write panicked".into(),
         })?;
-        let mut file = self.read_file()?;
-        f(&mut file.keys);
         let err = |e: std::io::Error| KeyStoreError::File {
             path: self.path.clone(),
             message: e.to_string(),
         };
         let dir = self.path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
+        // The CLI and a running server may both write: an advisory lock orders them.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.path.with_extension("lock"))
+            .map_err(err)?;
+        lock.lock().map_err(err)?;
+        let mut file = self.read_file()?;
+        f(&mut file.keys);
         let text = serde_json::to_string_pretty(&file).map_err(|e| KeyStoreError::File {
             path: self.path.clone(),
             message: e.to_string(),
