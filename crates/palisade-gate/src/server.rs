@@ -134,7 +134,7 @@ impl Server {
     }
 
     /// The one JSON line printed to stdout once every listener is bound.
-    pub fn ready_line(&self) -> String {
+    pub fn ready_line(&self) -> serde_json::Value {
         let url = |addr: SocketAddr, tls: bool| {
             format!("{}://{addr}", if tls { "https" } else { "http" })
         };
@@ -145,7 +145,6 @@ impl Server {
             "models": self.state.models.loaded().iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
             "audit_log": self.audit.path().display().to_string(),
         })
-        .to_string()
     }
 
     /// Re-read the keys file now (SIGHUP).

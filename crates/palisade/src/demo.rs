@@ -134,7 +134,7 @@ Palisade demo is serving the models iris, diabetes and breast-cancer.
   every call is recorded in {d}/audit/audit.jsonl  (check it: palisade audit verify {d})
 
 Call it with curl:
-  curl --cacert {d}/tls/ca.pem -H "Authorization: Bearer $(cat {d}/keys/client.token)" -H 'Content-Type: application/json' -d '{{"inputs":[{{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}}]}}' https://localhost:{port}/v2/models/iris/infer
+  {curl}
 
 Or with tritonclient (pip install 'tritonclient[http]' numpy):
   import numpy as np, tritonclient.http as httpclient
@@ -147,5 +147,15 @@ Or with tritonclient (pip install 'tritonclient[http]' numpy):
 
 Ctrl-C stops the server."#,
         admin = server.admin_addr.port(),
+        curl = curl_line(dir, server),
+    )
+}
+
+/// A ready-to-paste curl call of the iris model with the client key.
+pub fn curl_line(dir: &Path, server: &Server) -> String {
+    let d = dir.display();
+    format!(
+        r#"curl --cacert {d}/tls/ca.pem -H "Authorization: Bearer $(cat {d}/keys/client.token)" -H 'Content-Type: application/json' -d '{{"inputs":[{{"name":"input","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}}]}}' https://localhost:{}/v2/models/iris/infer"#,
+        server.data_addr.port()
     )
 }

@@ -59,7 +59,7 @@ enum Command {
     /// Create a development CA and server certificate (never for production).
     DevCerts {
         /// Folder to write ca.pem, ca.key, server.pem, server.key into.
-        #[arg(long)]
+        #[arg(long, visible_alias = "dir", alias = "out-dir")]
         out: PathBuf,
         /// Names the server certificate covers (DNS names or IP addresses).
         #[arg(long = "name", default_values_t = palisade_gate::tls::LOCAL_NAMES.map(String::from))]
@@ -84,34 +84,61 @@ enum Command {
 enum KeysCommand {
     /// Create a key; prints the token once on stdout.
     Create {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// A label for people reading `keys list` and the logs (default: the role).
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         role: String,
         /// Lifetime, e.g. "30d" or "12h". Default: no expiry.
-        #[arg(long)]
+        #[arg(long, visible_alias = "expires", alias = "ttl")]
         expires_in: Option<String>,
     },
     /// List keys (never their secrets).
     List {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
     },
     /// Revoke a key by id.
     Revoke {
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         id: String,
     },
+}
+
+/// Which config a command reads: `--config FILE`, or the `palisade.toml` of a state folder
+/// (`--state-dir`, default `./palisade-demo`, the demo's).
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// The server's config file.
+    #[arg(long, conflicts_with = "state_dir")]
+    config: Option<PathBuf>,
+    /// A state folder made by `palisade demo` (default ./palisade-demo).
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn path(&self) -> PathBuf {
+        match (&self.config, &self.state_dir) {
+            (Some(file), _) => file.clone(),
+            (None, Some(dir)) => dir.join("palisade.toml"),
+            (None, None) => PathBuf::from("palisade-demo/palisade.toml"),
+        }
+    }
 }
 
 #[derive(Subcommand)]
 enum ConfigCommand {
     /// Check a config file: syntax, values, referenced files, dangerous options.
-    Check { file: PathBuf },
+    Check {
+        file: Option<PathBuf>,
+        /// The same file, as a flag.
+        #[arg(long, conflicts_with = "file")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -183,8 +210,11 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {
-            command: ConfigCommand::Check { file },
-        } => config_check(&file),
+            command: ConfigCommand::Check { file, config },
+        } => match file.or(config) {
+            Some(file) => config_check(&file),
+            None => bail!("name the config to check: `palisade config check FILE`"),
+        },
         Command::Audit {
             command: AuditCommand::Verify { path },
         } => audit_verify(&path),
@@ -192,8 +222,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
 }
 
 fn keys(command: KeysCommand) -> Result<ExitCode> {
-    let load = |path: &PathBuf| -> Result<(Config, KeyStore)> {
-        let (config, _) = Config::load(path)?;
+    let load = |arg: &ConfigArg| -> Result<(Config, KeyStore)> {
+        let (config, _) = Config::load(&arg.path())?;
         let store = KeyStore::open(&config.identity.keys_file)?;
         Ok((config, store))
     };

@@ -83,7 +83,11 @@ pub fn serve(config: Config, demo_dir: Option<&Path>) -> Result<ExitCode> {
         let server = Server::start(config).await?;
         // Stdout may be closed by whoever started us: keep serving even if these writes fail.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", server.ready_line()).and_then(|()| out.flush());
+        let mut ready = server.ready_line();
+        if let Some(dir) = demo_dir {
+            ready["curl"] = crate::demo::curl_line(dir, &server).into();
+        }
+        let _ = writeln!(out, "{ready}").and_then(|()| out.flush());
         if let Some(dir) = demo_dir {
             let _ =
                 writeln!(out, "{}", crate::demo::banner(dir, &server)).and_then(|()| out.flush());

@@ -125,3 +125,49 @@ fn dev_certs_refuse_to_overwrite() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+#[test]
+fn keys_commands_take_a_state_dir_too() {
+    let dir = tempfile::tempdir().unwrap();
+    create_demo_state(dir.path());
+    let state = dir.path().to_str().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "keys",
+            "create",
+            "--state-dir",
+            state,
+            "--role",
+            "client",
+            "--expires",
+            "1h",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap();
+    assert!(token.trim().starts_with("pal_"));
+    let list = Command::new(BIN)
+        .args(["keys", "list", "--state-dir", state])
+        .output()
+        .unwrap();
+    let listing = String::from_utf8(list.stdout).unwrap();
+    assert_eq!(listing.lines().count(), 4, "{listing}");
+    assert!(!listing.contains(token.trim()));
+    let bad = Command::new(BIN)
+        .args(["keys", "create", "--state-dir", state, "--role", "root"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("known roles"));
+    let check = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(dir.path().join("palisade.toml"))
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+}

@@ -214,3 +214,24 @@ async fn data_plane_has_no_admin_routes_and_admin_plane_no_inference() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_curl_line_works() {
+    let p = Palisade::demo();
+    let curl = p.ready["curl"]
+        .as_str()
+        .expect("the demo's ready line carries the curl call");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("{curl} --silent --show-error"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["model_name"], "iris");
+    assert_eq!(v["outputs"][0]["data"], json!([0]));
+}

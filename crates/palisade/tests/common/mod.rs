@@ -17,6 +17,7 @@ use tokio_rustls::client::TlsStream;
 pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 
 pub struct Palisade {
+    pub ready: Value,
     pub dir: tempfile::TempDir,
     pub child: Child,
     pub data: String,
@@ -87,6 +88,7 @@ impl Palisade {
             dir,
             child,
             stderr,
+            ready,
         }
     }
 
