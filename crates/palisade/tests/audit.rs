@@ -154,11 +154,20 @@ async fn the_chain_continues_across_restarts() {
     )
     .unwrap();
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-    let url = format!("{}/v2/health/live", ready["data_plane"].as_str().unwrap());
     assert_eq!(
-        first.client().get(url).send().await.unwrap().status(),
-        StatusCode::OK
+        first.token("client"),
+        token,
+        "a second demo run must reuse the keys"
     );
+    let url = format!("{}/v2/models/iris", ready["data_plane"].as_str().unwrap());
+    let r = first
+        .client()
+        .get(url)
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
     let _ = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
