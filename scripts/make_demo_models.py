@@ -40,12 +40,17 @@ def export(model, n_features, name, doc):
     return onx.SerializeToString()
 
 
-def write_model(name, blob, description, owner, risk, n_features):
+def write_model(name, blobs, description, owner, risk, n_features, default_version="1"):
+    """blobs: {version: onnx bytes}. Writes every version and a manifest pinning each digest."""
     folder = os.path.join(ROOT, "models", name)
-    os.makedirs(os.path.join(folder, "1"), exist_ok=True)
-    with open(os.path.join(folder, "1", "model.onnx"), "wb") as f:
-        f.write(blob)
-    digest = hashlib.sha256(blob).hexdigest()
+    pins = []
+    for version, blob in blobs.items():
+        os.makedirs(os.path.join(folder, version), exist_ok=True)
+        with open(os.path.join(folder, version, "model.onnx"), "wb") as f:
+            f.write(blob)
+        digest = hashlib.sha256(blob).hexdigest()
+        pins.append(f'[versions.{version}]\nsha256 = "{digest}"\n')
+        print(f"{name}@{version}: {len(blob)} bytes, {n_features} features, sha256 {digest}")
     manifest = textwrap.dedent(
         f"""\
         # Manifest of the '{name}' demo model, written by scripts/make_demo_models.py.
@@ -53,24 +58,25 @@ def write_model(name, blob, description, owner, risk, n_features):
         description = "{description}"
         owner = "{owner}"
         risk = "{risk}"
-        default_version = "1"
-
-        [versions.1]
-        sha256 = "{digest}"
+        default_version = "{default_version}"
         """
     )
     with open(os.path.join(folder, "model.toml"), "w") as f:
-        f.write(manifest)
-    print(f"{name}: {len(blob)} bytes, {n_features} features, sha256 {digest}")
+        f.write(manifest + "\n" + "\n".join(pins))
 
 
 def main():
     iris = load_iris()
     x, y = iris.data.astype(np.float32), iris.target
     clf = LogisticRegression(max_iter=1000, random_state=0).fit(x, y)
+    # Version 2: a more strongly regularized candidate, to show version switches and rollback.
+    clf2 = LogisticRegression(C=0.05, max_iter=1000, random_state=0).fit(x, y)
     write_model(
         "iris",
-        export(clf, 4, "iris", "Logistic regression on the iris data set (3 classes)."),
+        {
+            "1": export(clf, 4, "iris", "Logistic regression on the iris data set (3 classes)."),
+            "2": export(clf2, 4, "iris", "Logistic regression (C=0.05) on the iris data set (3 classes)."),
+        },
         "Logistic regression classifier on the iris flowers data set: 4 measurements in cm, 3 species.",
         "demo@palisade.invalid",
         "low",
@@ -82,7 +88,7 @@ def main():
     mlp = MLPRegressor(hidden_layer_sizes=(32, 16), max_iter=2000, random_state=0).fit(x, y)
     write_model(
         "diabetes",
-        export(mlp, 10, "diabetes", "MLP regressor on the diabetes data set."),
+        {"1": export(mlp, 10, "diabetes", "MLP regressor on the diabetes data set.")},
         "MLP regressor on the diabetes data set: 10 standardized features, disease progression after one year.",
         "demo@palisade.invalid",
         "medium",
@@ -94,7 +100,7 @@ def main():
     tree = DecisionTreeClassifier(max_depth=5, random_state=0).fit(x, y)
     write_model(
         "breast-cancer",
-        export(tree, 30, "breast_cancer", "Decision tree on the breast cancer data set."),
+        {"1": export(tree, 30, "breast_cancer", "Decision tree on the breast cancer data set.")},
         "Decision tree classifier on the Wisconsin breast cancer data set: 30 features, malignant (0) or benign (1).",
         "demo@palisade.invalid",
         "high",

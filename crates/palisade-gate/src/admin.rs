@@ -49,6 +49,19 @@ pub async fn handle(
                 Err(Refusal::not_found_model(&name, false))
             }
         }
+        AdminOp::SetDefaultVersion(name) => {
+            let (_, body) = listen::read_body(req, MAX_ADMIN_BODY).await?;
+            call.request_sha256 = Some(record::sha256(&body));
+            let wanted: DefaultVersion = serde_json::from_slice(&body).map_err(|e| {
+                Refusal::BadRequest(format!("expected {{\"version\": \"...\"}}: {e}"))
+            })?;
+            let (old, new) = state.models.set_default(&name, &wanted.version)?;
+            switched(call, &name, &old, &new)
+        }
+        AdminOp::RollBack(name) => {
+            let (old, new) = state.models.roll_back(&name)?;
+            switched(call, &name, &old, &new)
+        }
         AdminOp::ListKeys => {
             let now = now_secs();
             let keys: Vec<_> = state.keys.list().iter().map(|k| key_json(k, now)).collect();
@@ -64,6 +77,23 @@ pub async fn handle(
             ))
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultVersion {
+    version: String,
+}
+
+/// A default-version switch took effect: new calls get `new`; calls in flight finish on the
+/// version they resolved.
+fn switched(call: &mut Call, name: &str, old: &str, new: &str) -> Result<Reply, Refusal> {
+    call.version = Some(new.to_string());
+    tracing::info!(model = %name, from = %old, to = %new, principal = ?call.principal.as_ref().map(|p| &p.id), "default version switched");
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "name": name, "default_version": new, "previous_default": old }),
+    ))
 }
 
 fn list_models(state: &State) -> Result<Reply, Refusal> {

@@ -26,6 +26,8 @@ pub enum Refusal {
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -54,6 +56,7 @@ impl Refusal {
             Refusal::NotFound { .. } => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Refusal::Conflict(_) => StatusCode::CONFLICT,
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -71,6 +74,7 @@ impl Refusal {
             Refusal::NotFound { hidden: false, .. } => "not_found",
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
             Refusal::BadRequest(_) => "bad_request",
+            Refusal::Conflict(_) => "conflict",
             Refusal::TooLarge(_) => "too_large",
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
             Refusal::Timeout(_) => "timeout",

@@ -55,6 +55,45 @@ impl Registry {
         Ok(model)
     }
 
+    /// Make `version` the default of a loaded model. Returns (old default, new default).
+    pub fn set_default(&self, name: &str, version: &str) -> Result<(String, String), Refusal> {
+        self.switch(name, |m| {
+            m.with_default(version).map_err(|_| Refusal::NotFound {
+                message: format!("model '{name}' has no version '{}'", printable(version)),
+                hidden: false,
+            })
+        })
+    }
+
+    /// Return a loaded model to its previous default. Returns (old default, new default).
+    pub fn roll_back(&self, name: &str) -> Result<(String, String), Refusal> {
+        self.switch(name, |m| {
+            m.rolled_back().ok_or_else(|| {
+                Refusal::Conflict(format!(
+                    "model '{name}' has no earlier default version to roll back to"
+                ))
+            })
+        })
+    }
+
+    fn switch(
+        &self,
+        name: &str,
+        change: impl FnOnce(&LoadedModel) -> Result<LoadedModel, Refusal>,
+    ) -> Result<(String, String), Refusal> {
+        let _guard = self.changes.lock();
+        let mut next = (*self.snapshot()).clone();
+        let current = next
+            .get(name)
+            .ok_or_else(|| Refusal::not_found_model(name, false))?;
+        let changed = change(current)?;
+        let old = current.default_version().to_string();
+        let new = changed.default_version().to_string();
+        next.insert(name.to_string(), Arc::new(changed));
+        self.swap(next);
+        Ok((old, new))
+    }
+
     pub fn unload(&self, name: &str) -> bool {
         let _guard = self.changes.lock();
         let mut next = (*self.snapshot()).clone();

@@ -61,6 +61,8 @@ pub enum AdminOp {
     ListModels,
     LoadModel(String),
     UnloadModel(String),
+    SetDefaultVersion(String),
+    RollBack(String),
     ListKeys,
     CreateKey,
     RevokeKey(String),
@@ -71,7 +73,10 @@ impl AdminOp {
         match self {
             AdminOp::Metrics => Action::ReadMetrics,
             AdminOp::ListModels => Action::ListModels,
-            AdminOp::LoadModel(_) => Action::LoadModel,
+            // Changing which version serves is part of loading: the same grant covers it.
+            AdminOp::LoadModel(_) | AdminOp::SetDefaultVersion(_) | AdminOp::RollBack(_) => {
+                Action::LoadModel
+            }
             AdminOp::UnloadModel(_) => Action::UnloadModel,
             AdminOp::ListKeys | AdminOp::CreateKey | AdminOp::RevokeKey(_) => Action::ManageKeys,
         }
@@ -79,7 +84,10 @@ impl AdminOp {
 
     pub fn model(&self) -> Option<&str> {
         match self {
-            AdminOp::LoadModel(m) | AdminOp::UnloadModel(m) => Some(m),
+            AdminOp::LoadModel(m)
+            | AdminOp::UnloadModel(m)
+            | AdminOp::SetDefaultVersion(m)
+            | AdminOp::RollBack(m) => Some(m),
             _ => None,
         }
     }
@@ -148,6 +156,8 @@ pub fn admin_route(m: &Method, path: &str) -> Result<AdminRoute, Refusal> {
         ["admin", "models"] => get(AdminRoute::Op(AdminOp::ListModels)),
         ["admin", "models", name, "load"] => post(AdminOp::LoadModel(name.to_string())),
         ["admin", "models", name, "unload"] => post(AdminOp::UnloadModel(name.to_string())),
+        ["admin", "models", name, "default"] => post(AdminOp::SetDefaultVersion(name.to_string())),
+        ["admin", "models", name, "rollback"] => post(AdminOp::RollBack(name.to_string())),
         ["admin", "keys"] if *m == Method::POST => Ok(AdminRoute::Op(AdminOp::CreateKey)),
         ["admin", "keys"] => {
             method(m, Method::GET, "GET, HEAD, POST").map(|()| AdminRoute::Op(AdminOp::ListKeys))

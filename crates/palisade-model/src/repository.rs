@@ -15,16 +15,22 @@ pub struct Repository {
     max_model_bytes: u64,
 }
 
-/// Every version of one model, verified and planned.
+/// Every version of one model, verified and planned. Immutable: switching the default
+/// version makes a new value (sharing the planned runtimes), so a call that resolved a
+/// version keeps it however the default moves meanwhile.
+#[derive(Clone)]
 pub struct LoadedModel {
     pub name: String,
     pub manifest: Manifest,
     pub versions: BTreeMap<String, Arc<Runtime>>,
+    default_version: String,
+    /// Earlier defaults, most recent last: what a rollback returns to.
+    previous_defaults: Vec<String>,
 }
 
 impl LoadedModel {
     pub fn default_version(&self) -> &str {
-        self.manifest.default_version()
+        &self.default_version
     }
 
     /// Versions, lowest first.
@@ -32,6 +38,36 @@ impl LoadedModel {
         let mut v: Vec<&str> = self.versions.keys().map(String::as_str).collect();
         v.sort_by(|a, b| version_order(a, b));
         v
+    }
+
+    /// The same model with `version` as its default.
+    pub fn with_default(&self, version: &str) -> Result<LoadedModel, ModelError> {
+        if !self.versions.contains_key(version) {
+            return Err(ModelError::NoSuchVersion {
+                model: self.name.clone(),
+                version: version.to_string(),
+            });
+        }
+        let mut next = self.clone();
+        if next.default_version != version {
+            next.previous_defaults.push(std::mem::replace(
+                &mut next.default_version,
+                version.to_string(),
+            ));
+        }
+        Ok(next)
+    }
+
+    /// The same model with its previous default back, if there was one.
+    pub fn rolled_back(&self) -> Option<LoadedModel> {
+        let mut next = self.clone();
+        next.default_version = next.previous_defaults.pop()?;
+        Some(next)
+    }
+
+    /// The default a rollback would return to.
+    pub fn previous_default(&self) -> Option<&str> {
+        self.previous_defaults.last().map(String::as_str)
     }
 }
 
@@ -89,10 +125,13 @@ impl Repository {
             let bytes = self.read_verified(&path, &entry.sha256)?;
             versions.insert(version.clone(), Arc::new(Runtime::load(&path, &bytes)?));
         }
+        let default_version = manifest.default_version().to_string();
         Ok(LoadedModel {
             name: model.to_string(),
             manifest,
             versions,
+            default_version,
+            previous_defaults: Vec::new(),
         })
     }
 
@@ -145,6 +184,32 @@ mod tests {
             let m = repo.load(&name).unwrap();
             assert_eq!(m.default_version(), "1");
         }
+    }
+
+    #[test]
+    fn default_switches_and_rolls_back() {
+        let iris = Repository::new(demo_repo(), 1 << 20).load("iris").unwrap();
+        assert_eq!(iris.version_names(), ["1", "2"]);
+        assert!(iris.rolled_back().is_none());
+        let v2 = iris.with_default("2").unwrap();
+        assert_eq!(
+            (v2.default_version(), v2.previous_default()),
+            ("2", Some("1"))
+        );
+        assert!(
+            Arc::ptr_eq(&v2.versions["1"], &iris.versions["1"]),
+            "runtimes are shared, not re-planned"
+        );
+        assert_eq!(v2.rolled_back().unwrap().default_version(), "1");
+        assert!(matches!(
+            iris.with_default("9"),
+            Err(ModelError::NoSuchVersion { .. })
+        ));
+        assert_eq!(
+            iris.with_default("1").unwrap().previous_default(),
+            None,
+            "a no-op switch is not history"
+        );
     }
 
     #[test]

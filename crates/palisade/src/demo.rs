@@ -10,22 +10,34 @@ use palisade_gate::keys::KeyStore;
 use palisade_gate::Server;
 
 /// The bundled demo models, as committed under `models/` (made by
-/// `scripts/make_demo_models.py`).
-const MODELS: [(&str, &str, &[u8]); 3] = [
+/// `scripts/make_demo_models.py`): (name, manifest, [(version, model.onnx)]).
+type DemoModel = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static [u8])],
+);
+
+const MODELS: [DemoModel; 3] = [
     (
         "iris",
         include_str!("../../../models/iris/model.toml"),
-        include_bytes!("../../../models/iris/1/model.onnx"),
+        &[
+            ("1", include_bytes!("../../../models/iris/1/model.onnx")),
+            ("2", include_bytes!("../../../models/iris/2/model.onnx")),
+        ],
     ),
     (
         "diabetes",
         include_str!("../../../models/diabetes/model.toml"),
-        include_bytes!("../../../models/diabetes/1/model.onnx"),
+        &[("1", include_bytes!("../../../models/diabetes/1/model.onnx"))],
     ),
     (
         "breast-cancer",
         include_str!("../../../models/breast-cancer/model.toml"),
-        include_bytes!("../../../models/breast-cancer/1/model.onnx"),
+        &[(
+            "1",
+            include_bytes!("../../../models/breast-cancer/1/model.onnx"),
+        )],
     ),
 ];
 
@@ -95,12 +107,15 @@ pub fn prepare(dir: &Path) -> Result<PathBuf> {
             .collect();
         palisade_gate::tls::create_dev_pki(&tls_dir, &names)?;
     }
-    for (name, manifest, onnx) in MODELS {
-        let version_dir = dir.join("models").join(name).join("1");
-        std::fs::create_dir_all(&version_dir)
-            .with_context(|| format!("creating {}", version_dir.display()))?;
-        std::fs::write(dir.join("models").join(name).join("model.toml"), manifest)?;
-        std::fs::write(version_dir.join("model.onnx"), onnx)?;
+    for (name, manifest, versions) in MODELS {
+        let model_dir = dir.join("models").join(name);
+        for (version, onnx) in versions {
+            let version_dir = model_dir.join(version);
+            std::fs::create_dir_all(&version_dir)
+                .with_context(|| format!("creating {}", version_dir.display()))?;
+            std::fs::write(version_dir.join("model.onnx"), onnx)?;
+        }
+        std::fs::write(model_dir.join("model.toml"), manifest)?;
     }
     create_private_dir(&dir.join("audit"))?;
     create_private_dir(&dir.join("keys"))?;

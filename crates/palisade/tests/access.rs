@@ -202,12 +202,14 @@ async fn a_model_outside_the_role_looks_exactly_like_a_missing_one() {
     let p = Palisade::demo();
     // Add a model the client role does not name, and load it through the admin plane.
     let models = p.state().join("models");
-    std::fs::create_dir_all(models.join("payroll/1")).unwrap();
-    std::fs::copy(
-        models.join("iris/1/model.onnx"),
-        models.join("payroll/1/model.onnx"),
-    )
-    .unwrap();
+    for v in ["1", "2"] {
+        std::fs::create_dir_all(models.join("payroll").join(v)).unwrap();
+        std::fs::copy(
+            models.join("iris").join(v).join("model.onnx"),
+            models.join("payroll").join(v).join("model.onnx"),
+        )
+        .unwrap();
+    }
     std::fs::copy(
         models.join("iris/model.toml"),
         models.join("payroll/model.toml"),
