@@ -9,6 +9,7 @@
 mod access;
 mod error;
 mod findings;
+pub mod rates;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub struct Config {
     pub identity: Identity,
     pub roles: RoleTable,
     pub limits: Limits,
+    pub rate_limits: rates::RateLimits,
     pub audit: Audit,
 }
 
@@ -184,6 +186,8 @@ mod raw {
         #[serde(default)]
         pub limits: Limits,
         #[serde(default)]
+        pub rate_limits: rates::RawRateLimits,
+        #[serde(default)]
         pub audit: Audit,
     }
 
@@ -328,6 +332,7 @@ mod raw {
                 },
                 roles,
                 limits,
+                rate_limits: self.rate_limits.validate()?,
                 audit: super::Audit {
                     dir: base.join(self.audit.dir),
                     fsync_interval,

@@ -1,13 +1,13 @@
 //! The gate: the whole path of one call, in order. Read this file first.
 //!
 //! ```text
-//! listen ─▶ identify ─▶ authorize ─▶ (limit) ─▶ inspect ─▶ infer ─▶ (harden) ─▶ respond
+//! listen ─▶ identify ─▶ authorize ─▶ limit ─▶ inspect ─▶ infer ─▶ (harden) ─▶ respond
 //!                      every call, allowed or refused ──▶ record
 //! ```
 //!
 //! `listen` (TLS, connection cap, header limits) has already run when [`handle`] is called.
 //! Each stage is a function in its own module returning its own refusal; this file only
-//! composes them. Stages still to come (rate limits, PII, output hardening) slot in where
+//! composes them. Stages still to come (PII minimization, output hardening) slot in where
 //! the brackets are, without reshaping the path.
 
 use std::net::SocketAddr;
@@ -107,6 +107,12 @@ async fn data_plane(
     let (version, runtime) = resolve_version(&model, target.version.as_deref())?;
     call.version = Some(version.to_string());
 
+    // limit (held until the reply is built: it carries the concurrency slot)
+    let _admitted =
+        state
+            .limiter
+            .admit(&principal.id, &model.name, model_call == ModelCall::Infer)?;
+
     match model_call {
         ModelCall::Metadata => Ok(respond::model_metadata(
             &model,
@@ -117,7 +123,6 @@ async fn data_plane(
         ModelCall::Infer => {
             let (parts, body) = listen::read_body(req, state.config.limits.max_body_bytes).await?;
             call.request_sha256 = Some(record::sha256(&body));
-            // (limit: rates and budgets go here)
             // inspect
             let mut request = inspect::infer_request(&parts.headers, &body, state.decode_limits())?;
             let inputs = inspect::bind(&model.name, &mut request, runtime)?;

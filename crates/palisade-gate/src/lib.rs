@@ -14,6 +14,7 @@ pub mod identify;
 pub mod infer;
 pub mod inspect;
 pub mod keys;
+pub mod limit;
 pub mod listen;
 pub mod metrics;
 pub mod record;

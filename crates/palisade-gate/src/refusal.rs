@@ -27,6 +27,12 @@ pub enum Refusal {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// 429 from the `limit` stage.
+    #[error(
+        "limit '{}' reached ({} calls per {} s); retry in {} s",
+        .0.policy, .0.quota, .0.window_secs, retry_secs(.0.retry_after)
+    )]
+    TooManyRequests(crate::limit::Exceeded),
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -57,6 +63,7 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
+            Refusal::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
@@ -75,6 +82,8 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
             Refusal::BadRequest(_) => "bad_request",
             Refusal::Conflict(_) => "conflict",
+            Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
+            Refusal::TooManyRequests(_) => "rate_limited",
             Refusal::TooLarge(_) => "too_large",
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
             Refusal::Timeout(_) => "timeout",
@@ -110,6 +119,17 @@ impl Refusal {
             Refusal::MethodNotAllowed { allow } => {
                 headers.insert(header::ALLOW, HeaderValue::from_static(allow));
             }
+            Refusal::TooManyRequests(e) => {
+                let secs = retry_secs(e.retry_after);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                let policy = format!("\"{}\";q={};w={}", e.policy, e.quota, e.window_secs);
+                let state = format!("\"{}\";r=0;t={secs}", e.policy);
+                for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        headers.insert(name, v);
+                    }
+                }
+            }
             Refusal::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
@@ -121,6 +141,11 @@ impl Refusal {
         }
         response
     }
+}
+
+/// Whole seconds to wait, rounded up (never 0: "retry now" would invite a hammering loop).
+fn retry_secs(d: std::time::Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0).max(u64::from(d.is_zero()))
 }
 
 /// A JSON response with the headers every Palisade response carries.

@@ -15,6 +15,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::context::Plane;
 use crate::keys::KeyStore;
+use crate::limit::Limiter;
 use crate::listen::{self, Listener};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -95,10 +96,12 @@ impl Server {
 
         let metrics = Metrics::new();
         metrics.models_loaded.set(models.loaded().len() as i64);
+        let limiter = Limiter::new(&config.rate_limits);
         let state = Arc::new(State {
             config,
             keys,
             models,
+            limiter,
             audit: audit.clone() as Arc<dyn AuditSink>,
             metrics,
         });
@@ -212,6 +215,7 @@ async fn watch_keys(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
+                state.limiter.housekeeping();
                 if let Err(e) = state.keys.reload_if_changed() {
                     tracing::error!(error = %e, "keys file unreadable; the previous keys stay in force");
                 }

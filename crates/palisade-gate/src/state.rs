@@ -7,6 +7,7 @@ use palisade_config::Config;
 use palisade_model::v2::DecodeLimits;
 
 use crate::keys::KeyStore;
+use crate::limit::Limiter;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 
@@ -14,6 +15,7 @@ pub struct State {
     pub config: Config,
     pub keys: KeyStore,
     pub models: Registry,
+    pub limiter: Limiter,
     pub audit: Arc<dyn AuditSink>,
     pub metrics: Metrics,
 }

@@ -86,6 +86,17 @@ header_read_timeout = "5s"     # connection closed if headers take longer
 request_timeout = "30s"        # 408 after this
 max_connections = 1024         # 503 above this
 
+# Rates (GCRA: "N/s", "N/m", "N/h", "N/d", bursts up to N) and query budgets: 429 with
+# Retry-After past them. Off in the demo so the benchmark measures the server, not the brake.
+[rate_limits]
+# global = "5000/s"
+# per_principal = "500/s"
+# per_model = "2000/s"
+# per_principal_model = "200/s"
+# max_concurrent_per_principal = 64
+# daily_budget_per_principal_model = 100000     # calls per calendar day (UTC)
+# monthly_budget_per_principal_model = 2000000  # calls per calendar month (UTC)
+
 [audit]
 dir = "audit"                  # hash-chained JSON Lines; `palisade audit verify` checks it
 fsync_interval = "1s"

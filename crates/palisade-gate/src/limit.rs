@@ -1,0 +1,344 @@
+//! Stage `limit`: rates (GCRA, via `governor`), per-principal concurrency caps, and daily /
+//! monthly query budgets per (principal, model) — the brake on extracting a model by bulk
+//! querying. Refusals are 429 with `Retry-After`, `RateLimit` and `RateLimit-Policy`.
+//!
+//! Counters here are local to this process. Shared counters (Redis, for replicas) will sit
+//! behind the same [`Limiter::admit`] call.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
+use palisade_config::rates::{Rate, RateLimits};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::keys::now_secs;
+use crate::refusal::Refusal;
+
+/// Which limit refused a call, and when to come back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded {
+    /// Policy name, as in the `RateLimit-Policy` header.
+    pub policy: &'static str,
+    /// Calls allowed per window.
+    pub quota: u64,
+    pub window_secs: u64,
+    pub retry_after: Duration,
+}
+
+pub struct Limiter {
+    config: RateLimits,
+    clock: DefaultClock,
+    global: Option<DefaultDirectRateLimiter>,
+    per_principal: Option<DefaultKeyedRateLimiter<String>>,
+    per_model: Option<DefaultKeyedRateLimiter<String>>,
+    per_principal_model: Option<DefaultKeyedRateLimiter<(String, String)>>,
+    concurrency: Mutex<HashMap<String, Arc<Semaphore>>>,
+    budgets: Mutex<HashMap<(String, String), Spent>>,
+}
+
+/// Calls counted against the current day and month.
+#[derive(Debug, Default, Clone, Copy)]
+struct Spent {
+    day: u64,
+    in_day: u64,
+    month: u64,
+    in_month: u64,
+}
+
+/// Held for the length of an admitted call (releases the concurrency slot on drop).
+pub struct Admitted {
+    _slot: Option<OwnedSemaphorePermit>,
+}
+
+fn quota(rate: Rate) -> Quota {
+    let burst = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
+    let per_call = rate.period / rate.count.max(1);
+    Quota::with_period(per_call.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(burst))
+        .allow_burst(burst)
+}
+
+impl Limiter {
+    pub fn new(config: &RateLimits) -> Limiter {
+        Limiter {
+            clock: DefaultClock::default(),
+            global: config
+                .global
+                .map(|r| DefaultDirectRateLimiter::direct(quota(r))),
+            per_principal: config
+                .per_principal
+                .map(|r| DefaultKeyedRateLimiter::keyed(quota(r))),
+            per_model: config
+                .per_model
+                .map(|r| DefaultKeyedRateLimiter::keyed(quota(r))),
+            per_principal_model: config
+                .per_principal_model
+                .map(|r| DefaultKeyedRateLimiter::keyed(quota(r))),
+            concurrency: Mutex::new(HashMap::new()),
+            budgets: Mutex::new(HashMap::new()),
+            config: config.clone(),
+        }
+    }
+
+    /// Admit one call of `principal` on `model`, or say which limit it hit. `counts_budget`:
+    /// inference calls spend the query budget; metadata calls do not.
+    pub fn admit(
+        &self,
+        principal: &str,
+        model: &str,
+        counts_budget: bool,
+    ) -> Result<Admitted, Exceeded> {
+        let slot = self.take_slot(principal)?;
+        let now = self.clock.now();
+        let refused = |policy, rate: Rate, wait: Duration| Exceeded {
+            policy,
+            quota: u64::from(rate.count),
+            window_secs: rate.window_secs(),
+            retry_after: wait,
+        };
+        if let (Some(l), Some(r)) = (&self.per_principal_model, self.config.per_principal_model) {
+            l.check_key(&(principal.to_string(), model.to_string()))
+                .map_err(|n| refused("per_principal_model", r, n.wait_time_from(now)))?;
+        }
+        if let (Some(l), Some(r)) = (&self.per_principal, self.config.per_principal) {
+            l.check_key(&principal.to_string())
+                .map_err(|n| refused("per_principal", r, n.wait_time_from(now)))?;
+        }
+        if let (Some(l), Some(r)) = (&self.per_model, self.config.per_model) {
+            l.check_key(&model.to_string())
+                .map_err(|n| refused("per_model", r, n.wait_time_from(now)))?;
+        }
+        if let (Some(l), Some(r)) = (&self.global, self.config.global) {
+            l.check()
+                .map_err(|n| refused("global", r, n.wait_time_from(now)))?;
+        }
+        if counts_budget {
+            self.spend(principal, model, now_secs())?;
+        }
+        Ok(Admitted { _slot: slot })
+    }
+
+    fn take_slot(&self, principal: &str) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
+        let Some(max) = self.config.max_concurrent_per_principal else {
+            return Ok(None);
+        };
+        let semaphore = match self.concurrency.lock() {
+            Ok(mut map) => map
+                .entry(principal.to_string())
+                .or_insert_with(|| Arc::new(Semaphore::new(max as usize)))
+                .clone(),
+            Err(_) => return Ok(None),
+        };
+        semaphore
+            .try_acquire_owned()
+            .map(Some)
+            .map_err(|_| Exceeded {
+                policy: "concurrency",
+                quota: u64::from(max),
+                window_secs: 1,
+                retry_after: Duration::from_secs(1),
+            })
+    }
+
+    fn spend(&self, principal: &str, model: &str, now: u64) -> Result<(), Exceeded> {
+        let (daily, monthly) = (
+            self.config.daily_budget_per_principal_model,
+            self.config.monthly_budget_per_principal_model,
+        );
+        if daily.is_none() && monthly.is_none() {
+            return Ok(());
+        }
+        let day = now / 86400;
+        let month = month_index(day);
+        let Ok(mut budgets) = self.budgets.lock() else {
+            // Fail closed: a budget that cannot be read is not spent.
+            return Err(Exceeded {
+                policy: "budget",
+                quota: 0,
+                window_secs: 86400,
+                retry_after: Duration::from_secs(60),
+            });
+        };
+        let spent = budgets
+            .entry((principal.to_string(), model.to_string()))
+            .or_default();
+        if spent.day != day {
+            *spent = Spent {
+                day,
+                in_day: 0,
+                ..*spent
+            };
+        }
+        if spent.month != month {
+            *spent = Spent {
+                month,
+                in_month: 0,
+                ..*spent
+            };
+        }
+        if let Some(limit) = daily.filter(|&l| spent.in_day >= l) {
+            let next_day = (day + 1) * 86400;
+            return Err(Exceeded {
+                policy: "daily_budget",
+                quota: limit,
+                window_secs: 86400,
+                retry_after: Duration::from_secs(next_day.saturating_sub(now).max(1)),
+            });
+        }
+        if let Some(limit) = monthly.filter(|&l| spent.in_month >= l) {
+            let next_month = first_day_of_month_index(month + 1) * 86400;
+            return Err(Exceeded {
+                policy: "monthly_budget",
+                quota: limit,
+                window_secs: 30 * 86400,
+                retry_after: Duration::from_secs(next_month.saturating_sub(now).max(1)),
+            });
+        }
+        spent.in_day += 1;
+        spent.in_month += 1;
+        Ok(())
+    }
+
+    /// Drop idle rate-limiter state so memory follows active callers.
+    pub fn housekeeping(&self) {
+        for l in [&self.per_principal, &self.per_model].into_iter().flatten() {
+            l.retain_recent();
+        }
+        if let Some(l) = &self.per_principal_model {
+            l.retain_recent();
+        }
+        if let Ok(mut map) = self.concurrency.lock() {
+            // A semaphore with every permit back and no other holder is idle.
+            map.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() == 0);
+        }
+    }
+}
+
+impl From<Exceeded> for Refusal {
+    fn from(e: Exceeded) -> Refusal {
+        Refusal::TooManyRequests(e)
+    }
+}
+
+/// Months since 1970-01 for a day number (civil calendar, UTC).
+fn month_index(days_since_epoch: u64) -> u64 {
+    let (y, m, _) = civil_from_days(days_since_epoch as i64);
+    (y as u64).saturating_sub(1970) * 12 + (m as u64 - 1)
+}
+
+fn first_day_of_month_index(index: u64) -> u64 {
+    let (y, m) = (1970 + index / 12, index % 12 + 1);
+    days_from_civil(y as i64, m as i64, 1) as u64
+}
+
+// Howard Hinnant's civil-date algorithms.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(f: impl FnOnce(&mut RateLimits)) -> Limiter {
+        let mut c = RateLimits::default();
+        f(&mut c);
+        Limiter::new(&c)
+    }
+
+    #[test]
+    fn rates_refuse_past_the_burst_with_a_retry_time() {
+        let l = limits(|c| {
+            c.per_principal = Some(Rate {
+                count: 3,
+                period: Duration::from_secs(60),
+            })
+        });
+        for _ in 0..3 {
+            assert!(l.admit("key:a", "iris", true).is_ok());
+        }
+        let e = l.admit("key:a", "iris", true).err().unwrap();
+        assert_eq!((e.policy, e.quota, e.window_secs), ("per_principal", 3, 60));
+        assert!(e.retry_after > Duration::from_secs(1) && e.retry_after <= Duration::from_secs(20));
+        assert!(
+            l.admit("key:b", "iris", true).is_ok(),
+            "another principal has its own bucket"
+        );
+    }
+
+    #[test]
+    fn budgets_count_inference_only_and_reset_with_the_day() {
+        let l = limits(|c| c.daily_budget_per_principal_model = Some(2));
+        assert!(l.admit("key:a", "iris", false).is_ok());
+        let day = 20_000 * 86400;
+        assert!(l.spend("key:a", "iris", day).is_ok());
+        assert!(l.spend("key:a", "iris", day + 10).is_ok());
+        let e = l.spend("key:a", "iris", day + 20).unwrap_err();
+        assert_eq!(e.policy, "daily_budget");
+        assert_eq!(e.retry_after, Duration::from_secs(86400 - 20));
+        assert!(
+            l.spend("key:a", "diabetes", day + 20).is_ok(),
+            "budgets are per model"
+        );
+        assert!(
+            l.spend("key:a", "iris", day + 86400).is_ok(),
+            "a new day, a new budget"
+        );
+    }
+
+    #[test]
+    fn monthly_budget_resets_on_the_first_of_the_month() {
+        let l = limits(|c| c.monthly_budget_per_principal_model = Some(1));
+        let jan31 = days_from_civil(2026, 1, 31) as u64 * 86400;
+        assert!(l.spend("k", "m", jan31).is_ok());
+        let e = l.spend("k", "m", jan31 + 3600).unwrap_err();
+        assert_eq!(e.retry_after, Duration::from_secs(86400 - 3600));
+        assert!(l.spend("k", "m", jan31 + 86400).is_ok());
+    }
+
+    #[test]
+    fn concurrency_slots_are_returned() {
+        let l = limits(|c| c.max_concurrent_per_principal = Some(1));
+        let held = l.admit("key:a", "iris", true).unwrap();
+        assert_eq!(
+            l.admit("key:a", "iris", true).err().unwrap().policy,
+            "concurrency"
+        );
+        drop(held);
+        assert!(l.admit("key:a", "iris", true).is_ok());
+    }
+
+    #[test]
+    fn calendar_round_trips() {
+        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 26), (2100, 12, 31)] {
+            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
+        }
+        assert_eq!(month_index(0), 0);
+        assert_eq!(
+            first_day_of_month_index(12),
+            days_from_civil(1971, 1, 1) as u64
+        );
+    }
+}
