@@ -69,6 +69,19 @@ pub struct Models {
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub keys_file: PathBuf,
+    pub backoff: AuthBackoff,
+}
+
+/// Brute-force defence: failed authentications per source address and per key id within
+/// `window`, past `limit`, block that source or key for `block_base`, doubling per repeat
+/// up to `block_max`. Every failed authentication takes at least `failure_delay`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthBackoff {
+    pub limit: u32,
+    pub window: Duration,
+    pub block_base: Duration,
+    pub block_max: Duration,
+    pub failure_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -222,15 +235,58 @@ mod raw {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
+    #[serde(default)]
     pub struct Identity {
         pub keys_file: PathBuf,
+        pub failed_auth_limit: u32,
+        pub failed_auth_window: String,
+        pub block_base: String,
+        pub block_max: String,
+        pub failed_auth_delay: String,
     }
 
     impl Default for Identity {
         fn default() -> Self {
             Identity {
                 keys_file: PathBuf::from("keys/keys.json"),
+                failed_auth_limit: 10,
+                failed_auth_window: "1m".into(),
+                block_base: "1s".into(),
+                block_max: "15m".into(),
+                failed_auth_delay: "50ms".into(),
             }
+        }
+    }
+
+    impl Identity {
+        fn backoff(&self) -> Result<super::AuthBackoff, Finding> {
+            let d = |key: &str, v: &str| parse_duration(&format!("identity.{key}"), v);
+            let backoff = super::AuthBackoff {
+                limit: self.failed_auth_limit,
+                window: d("failed_auth_window", &self.failed_auth_window)?,
+                block_base: d("block_base", &self.block_base)?,
+                block_max: d("block_max", &self.block_max)?,
+                failure_delay: d("failed_auth_delay", &self.failed_auth_delay)?,
+            };
+            if backoff.limit == 0 {
+                return Err(Finding::error(
+                    "identity.failed_auth_limit",
+                    "must be at least 1".into(),
+                ));
+            }
+            if backoff.block_max < backoff.block_base {
+                return Err(Finding::error(
+                    "identity.block_max",
+                    "must be at least identity.block_base".into(),
+                ));
+            }
+            if backoff.failure_delay > Duration::from_secs(5) {
+                return Err(Finding::error(
+                    "identity.failed_auth_delay",
+                    "keep it under 5s".into(),
+                ));
+            }
+            Ok(backoff)
         }
     }
 
@@ -328,6 +384,7 @@ mod raw {
                     max_model_bytes: self.models.max_model_bytes,
                 },
                 identity: super::Identity {
+                    backoff: self.identity.backoff()?,
                     keys_file: base.join(self.identity.keys_file),
                 },
                 roles,

@@ -81,7 +81,8 @@ async fn data_plane(
         DataRoute::Live => return Ok(respond::live()),
         DataRoute::Ready => return Ok(respond::ready(state.is_ready())),
         DataRoute::ServerMetadata => {
-            call.principal = Some(identify::principal(&state.keys, req.headers())?);
+            call.principal =
+                Some(identify::principal(state, req.headers(), call.client.ip()).await?);
             return Ok(respond::server_metadata());
         }
         DataRoute::Model(target, model_call) => (target, model_call),
@@ -90,7 +91,7 @@ async fn data_plane(
     // identify
     let principal = call
         .principal
-        .insert(identify::principal(&state.keys, req.headers())?);
+        .insert(identify::principal(state, req.headers(), call.client.ip()).await?);
 
     // authorize (a hidden model is answered exactly like a missing one)
     authorize::model_action(
@@ -150,7 +151,7 @@ async fn admin_plane(
     // identify
     let principal = call
         .principal
-        .insert(identify::principal(&state.keys, req.headers())?);
+        .insert(identify::principal(state, req.headers(), call.client.ip()).await?);
 
     // authorize
     match op.model() {

@@ -2,13 +2,54 @@
 //!
 //! Today: API keys as `Authorization: Bearer pal_...`. Every failure is the same 401 with a
 //! `WWW-Authenticate` challenge; which check failed goes to the audit log, not to the caller.
+//! Every failure also takes the same minimum time, and repeated failures from one source or
+//! against one key id are blocked for a while (see `auth_backoff`).
+
+use std::net::IpAddr;
+use std::time::Instant;
 
 use http::{header, HeaderMap};
 
-use crate::keys::{now_secs, KeyStore, Principal, MAX_TOKEN_BYTES};
+use crate::keys::{key_id_of, now_secs, KeyStore, Principal, MAX_TOKEN_BYTES};
 use crate::refusal::Refusal;
+use crate::state::State;
 
-pub fn principal(keys: &KeyStore, headers: &HeaderMap) -> Result<Principal, Refusal> {
+/// The stage: who is calling, or a refusal (401, or 429 while blocked).
+pub async fn principal(
+    state: &State,
+    headers: &HeaderMap,
+    source: IpAddr,
+) -> Result<Principal, Refusal> {
+    let started = Instant::now();
+    let key_id = bearer_token(headers).and_then(key_id_of);
+    state.auth_backoff.check(source, key_id, started)?;
+    match credentials(&state.keys, headers) {
+        Ok(principal) => Ok(principal),
+        Err(refusal) => {
+            if matches!(
+                refusal,
+                Refusal::Unauthenticated {
+                    token_presented: true,
+                    ..
+                }
+            ) {
+                state.auth_backoff.failed(source, key_id, started);
+            }
+            // Whatever failed, and however fast, the caller waits the same.
+            tokio::time::sleep_until((started + state.auth_backoff.failure_delay()).into()).await;
+            Err(refusal)
+        }
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Check the credentials alone (no back-off, no delay).
+pub fn credentials(keys: &KeyStore, headers: &HeaderMap) -> Result<Principal, Refusal> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         let presented = headers.contains_key(header::AUTHORIZATION);
@@ -53,7 +94,7 @@ mod tests {
         let (_, token) = keys.create("t", "client", None).unwrap();
         let mut h = HeaderMap::new();
         assert!(matches!(
-            principal(&keys, &h),
+            credentials(&keys, &h),
             Err(Refusal::Unauthenticated {
                 reason: "missing_credentials",
                 ..
@@ -63,12 +104,12 @@ mod tests {
             header::AUTHORIZATION,
             HeaderValue::from_str(&format!("bearer {token}")).unwrap(),
         );
-        assert_eq!(principal(&keys, &h).unwrap().role, "client");
+        assert_eq!(credentials(&keys, &h).unwrap().role, "client");
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_str(&format!("Basic {token}")).unwrap(),
         );
-        assert!(principal(&keys, &h).is_err());
+        assert!(credentials(&keys, &h).is_err());
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
@@ -78,7 +119,7 @@ mod tests {
             HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
         );
         assert!(matches!(
-            principal(&keys, &h),
+            credentials(&keys, &h),
             Err(Refusal::Unauthenticated {
                 reason: "multiple_credentials",
                 ..

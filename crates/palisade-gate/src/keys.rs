@@ -308,6 +308,16 @@ impl KeyStore {
     }
 }
 
+/// The key id a token claims, if it is shaped like one of ours (for back-off bookkeeping).
+pub fn key_id_of(token: &str) -> Option<&str> {
+    let (id, _) = token.strip_prefix(PREFIX)?.split_once('_')?;
+    (id.len() == ID_HEX
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then_some(id)
+}
+
 fn parse_token(token: &str) -> Option<(&str, &str)> {
     let rest = token.strip_prefix(PREFIX)?;
     let (id, secret) = rest.split_once('_')?;

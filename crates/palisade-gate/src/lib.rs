@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod auth_backoff;
 pub mod authorize;
 pub mod context;
 pub mod fsutil;

@@ -83,6 +83,7 @@ impl Refusal {
             Refusal::BadRequest(_) => "bad_request",
             Refusal::Conflict(_) => "conflict",
             Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
+            Refusal::TooManyRequests(e) if e.policy == "failed_authentication" => "auth_blocked",
             Refusal::TooManyRequests(_) => "rate_limited",
             Refusal::TooLarge(_) => "too_large",
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",

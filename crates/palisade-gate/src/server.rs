@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use crate::auth_backoff::AuthBackoff;
 use crate::context::Plane;
 use crate::keys::KeyStore;
 use crate::limit::Limiter;
@@ -97,9 +98,11 @@ impl Server {
         let metrics = Metrics::new();
         metrics.models_loaded.set(models.loaded().len() as i64);
         let limiter = Limiter::new(&config.rate_limits);
+        let auth_backoff = AuthBackoff::new(&config.identity.backoff);
         let state = Arc::new(State {
             config,
             keys,
+            auth_backoff,
             models,
             limiter,
             audit: audit.clone() as Arc<dyn AuditSink>,
@@ -216,6 +219,7 @@ async fn watch_keys(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
         tokio::select! {
             _ = tick.tick() => {
                 state.limiter.housekeeping();
+                state.auth_backoff.housekeeping(std::time::Instant::now());
                 if let Err(e) = state.keys.reload_if_changed() {
                     tracing::error!(error = %e, "keys file unreadable; the previous keys stay in force");
                 }

@@ -6,6 +6,7 @@ use palisade_audit::AuditSink;
 use palisade_config::Config;
 use palisade_model::v2::DecodeLimits;
 
+use crate::auth_backoff::AuthBackoff;
 use crate::keys::KeyStore;
 use crate::limit::Limiter;
 use crate::metrics::Metrics;
@@ -14,6 +15,7 @@ use crate::registry::Registry;
 pub struct State {
     pub config: Config,
     pub keys: KeyStore,
+    pub auth_backoff: AuthBackoff,
     pub models: Registry,
     pub limiter: Limiter,
     pub audit: Arc<dyn AuditSink>,

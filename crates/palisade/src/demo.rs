@@ -68,6 +68,9 @@ load = ["*"]                   # models loaded at start (names or globs)
 
 [identity]
 keys_file = "keys/keys.json"   # API keys, stored as SHA-256 hashes only
+failed_auth_limit = 10         # this many failed logins per address or key id in a minute
+block_base = "1s"              # block it for 1 s, doubling per repeat,
+block_max = "15m"              # up to 15 minutes
 
 # Roles: deny by default. A key with role `client` may read metadata of and infer on the
 # demo models only; `admin` may do everything, on both planes.

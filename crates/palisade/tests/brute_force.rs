@@ -1,0 +1,100 @@
+//! Brute-force defence: repeated failed authentications block the source for a while, and
+//! every failure takes the same minimum time.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_block_the_source_then_the_block_lifts() {
+    let p = Palisade::with_config(|t| {
+        t.replacen("failed_auth_limit = 10 ", "failed_auth_limit = 3 ", 1)
+            .replacen("block_base = \"1s\" ", "block_base = \"2s\" ", 1)
+    });
+    let c = p.client();
+    let url = format!("{}/v2/models/iris", p.data);
+    let wrong = format!("Bearer pal_{}_{}", "0".repeat(16), "0".repeat(64));
+    for _ in 0..3 {
+        let r = c
+            .get(&url)
+            .header("authorization", &wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right key is turned away from this address, until the block ends.
+    let good = format!("Bearer {}", p.token("client"));
+    let r = c
+        .get(&url)
+        .header("authorization", &good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    assert!(r.headers()["ratelimit-policy"]
+        .to_str()
+        .unwrap()
+        .starts_with("\"failed_authentication\""));
+    assert_eq!(p.audit_event(&request_id(&r))["reason"], "auth_blocked");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let r = c
+        .get(&url)
+        .header("authorization", &good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_failure_takes_at_least_the_failure_delay() {
+    let p = Palisade::with_config(|t| {
+        t.replacen(
+            "keys_file = \"keys/keys.json\"",
+            "keys_file = \"keys/keys.json\"\nfailed_auth_delay = \"200ms\"",
+            1,
+        )
+    });
+    let c = p.client();
+    let url = format!("{}/v2/models/iris", p.data);
+    let good = p.token("client");
+    let mut wrong_secret = good.clone();
+    let last = wrong_secret.pop().unwrap();
+    wrong_secret.push(if last == '0' { '1' } else { '0' });
+    let unknown = format!("pal_{}_{}", "0".repeat(16), "0".repeat(64));
+    for token in [
+        Some(wrong_secret.as_str()),
+        Some(unknown.as_str()),
+        Some("garbage"),
+        None,
+    ] {
+        let mut req = c.get(&url);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let started = Instant::now();
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "{token:?} failed faster than the floor"
+        );
+    }
+    let r = c
+        .get(&url)
+        .header("authorization", format!("Bearer {good}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
