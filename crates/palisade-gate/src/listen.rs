@@ -147,25 +147,28 @@ async fn serve_io<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let io = TokioIo::new(io);
-    let result = if within_cap {
-        let service = service_fn(move |req: Request<Incoming>| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(gate::handle(state, plane, peer, req).await) }
-        });
-        watcher
-            .watch(builder.serve_connection(io, service).into_owned())
-            .await
-    } else {
+    if !within_cap {
+        // One answer (503) and the connection closes.
         builder.http1().keep_alive(false);
-        let service = service_fn(move |_req: Request<Incoming>| {
-            let reply = gate::over_capacity(&state, plane, peer);
-            async move { Ok::<_, Infallible>(reply) }
-        });
-        watcher
-            .watch(builder.serve_connection(io, service).into_owned())
-            .await
-    };
+    }
+    let service = service_fn(move |req: Request<Incoming>| {
+        let state = state.clone();
+        async move {
+            let reply = if within_cap {
+                gate::handle(state, plane, peer, req).await
+            } else {
+                gate::over_capacity(&state, plane, peer)
+            };
+            Ok::<_, Infallible>(reply)
+        }
+    });
+    let result = watcher
+        .watch(
+            builder
+                .serve_connection(TokioIo::new(io), service)
+                .into_owned(),
+        )
+        .await;
     if let Err(e) = result {
         tracing::debug!(plane = plane.as_str(), %peer, error = %e, "connection ended with an error");
     }

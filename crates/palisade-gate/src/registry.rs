@@ -48,11 +48,10 @@ impl Registry {
     /// Blocking: call from a blocking context.
     pub fn load(&self, name: &str) -> Result<Arc<LoadedModel>, ModelError> {
         let model = Arc::new(self.repo.load(name)?);
-        let _guard = self.changes.lock();
-        let mut next = (*self.snapshot()).clone();
-        next.insert(name.to_string(), model.clone());
-        self.swap(next);
-        Ok(model)
+        self.update(|table| {
+            table.insert(name.to_string(), model.clone());
+            Ok::<_, ModelError>(model)
+        })
     }
 
     /// Make `version` the default of a loaded model. Returns (old default, new default).
@@ -81,25 +80,35 @@ impl Registry {
         name: &str,
         change: impl FnOnce(&LoadedModel) -> Result<LoadedModel, Refusal>,
     ) -> Result<(String, String), Refusal> {
-        let _guard = self.changes.lock();
-        let mut next = (*self.snapshot()).clone();
-        let current = next
-            .get(name)
-            .ok_or_else(|| Refusal::not_found_model(name, false))?;
-        let changed = change(current)?;
-        let old = current.default_version().to_string();
-        let new = changed.default_version().to_string();
-        next.insert(name.to_string(), Arc::new(changed));
-        self.swap(next);
-        Ok((old, new))
+        self.update(|table| {
+            let current = table
+                .get(name)
+                .ok_or_else(|| Refusal::not_found_model(name, false))?;
+            let changed = change(current)?;
+            let versions = (
+                current.default_version().to_string(),
+                changed.default_version().to_string(),
+            );
+            table.insert(name.to_string(), Arc::new(changed));
+            Ok(versions)
+        })
     }
 
     pub fn unload(&self, name: &str) -> bool {
+        self.update(|table| table.remove(name).ok_or(())).is_ok()
+    }
+
+    /// Every change goes through here: edit a copy of the table under the change lock and
+    /// swap it in if the edit succeeds. Readers never wait.
+    fn update<T, E>(
+        &self,
+        edit: impl FnOnce(&mut BTreeMap<String, Arc<LoadedModel>>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let _guard = self.changes.lock();
         let mut next = (*self.snapshot()).clone();
-        let removed = next.remove(name).is_some();
+        let out = edit(&mut next)?;
         self.swap(next);
-        removed
+        Ok(out)
     }
 
     fn swap(&self, next: BTreeMap<String, Arc<LoadedModel>>) {

@@ -141,7 +141,7 @@ pub fn create_dev_pki(dir: &Path, names: &[String]) -> Result<DevPki, TlsError> 
     }
     let (ca, ca_key) = new_ca()?;
     let server_key = KeyPair::generate().map_err(gen)?;
-    let mut params = leaf_params("palisade dev server", 397)?;
+    let mut params = leaf_params("palisade dev server", 397);
     params.subject_alt_names = names.iter().map(|n| san(n)).collect::<Result<_, _>>()?;
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     let server = params.signed_by(&server_key, &ca, &ca_key).map_err(gen)?;
@@ -183,7 +183,7 @@ pub fn issue_dev_client(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Tl
     // of the new certificate match the CA certificate on disk.
     let ca = ca_params().self_signed(&ca_key).map_err(gen)?;
     let key = KeyPair::generate().map_err(gen)?;
-    let mut params = leaf_params(name, 90)?;
+    let mut params = leaf_params(name, 90);
     let uri = format!("spiffe://palisade.dev/{name}");
     params.subject_alt_names = vec![SanType::URI(uri.try_into().map_err(gen)?)];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -212,13 +212,13 @@ fn new_ca() -> Result<(rcgen::Certificate, KeyPair), TlsError> {
     Ok((cert, key))
 }
 
-fn leaf_params(cn: &str, days: i64) -> Result<CertificateParams, TlsError> {
+fn leaf_params(cn: &str, days: i64) -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = dn(cn);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.use_authority_key_identifier_extension = true;
     set_validity(&mut params, days);
-    Ok(params)
+    params
 }
 
 fn dn(cn: &str) -> DistinguishedName {

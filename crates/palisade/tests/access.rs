@@ -216,20 +216,13 @@ async fn a_model_outside_the_role_looks_exactly_like_a_missing_one() {
     )
     .unwrap();
     let c = p.client();
-    let admin = format!("Bearer {}", p.token("admin"));
-    let r = c
-        .post(format!("{}/admin/models/payroll/load", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/payroll/load", "admin")
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
-        c.get(format!("{}/v2/models/payroll", p.data))
-            .header("authorization", &admin)
-            .send()
+        p.data_call("GET", "/v2/models/payroll", "admin")
             .await
-            .unwrap()
             .status(),
         StatusCode::OK
     );
@@ -270,12 +263,9 @@ async fn admin_manages_keys_and_models() {
     let p = Palisade::demo();
     let c = p.client();
     let admin = format!("Bearer {}", p.token("admin"));
-    let keys: Value = c
-        .get(format!("{}/admin/keys", p.admin))
-        .header("authorization", &admin)
-        .send()
+    let keys: Value = p
+        .admin_call("GET", "/admin/keys", "admin")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -295,45 +285,33 @@ async fn admin_manages_keys_and_models() {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("known roles"));
 
-    let models: Value = c
-        .get(format!("{}/admin/models", p.admin))
-        .header("authorization", &admin)
-        .send()
+    let models: Value = p
+        .admin_call("GET", "/admin/models", "admin")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(models["models"].as_array().unwrap().len(), 3);
-    let r = c
-        .post(format!("{}/admin/models/iris/unload", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/iris/unload", "admin")
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         infer_status(&p, Some(&admin)).await.status(),
         StatusCode::NOT_FOUND
     );
-    let r = c
-        .post(format!("{}/admin/models/iris/load", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/iris/load", "admin")
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         infer_status(&p, Some(&admin)).await.status(),
         StatusCode::OK
     );
 
-    let metrics = c
-        .get(format!("{}/metrics", p.admin))
-        .header("authorization", &admin)
-        .send()
+    let metrics = p
+        .admin_call("GET", "/metrics", "admin")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -378,24 +356,18 @@ async fn tampered_and_unsupported_models_are_refused_at_load() {
 
     let c = p.client();
     let admin = format!("Bearer {}", p.token("admin"));
-    let r = c
-        .post(format!("{}/admin/models/tampered/load", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/tampered/load", "admin")
+        .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let e = r.text().await.unwrap();
     assert!(
         e.contains("SHA-256") && e.contains("tampered/1/model.onnx"),
         "{e}"
     );
-    let r = c
-        .post(format!("{}/admin/models/unsupported/load", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/unsupported/load", "admin")
+        .await;
     let e = r.text().await.unwrap();
     assert!(
         e.contains("TreeEnsembleRegressor") && e.contains("node"),

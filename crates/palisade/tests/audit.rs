@@ -33,16 +33,8 @@ async fn every_call_is_recorded_and_tampering_is_named() {
             .send()
             .await
             .unwrap(),
-        c.get(format!("{}/metrics", p.admin))
-            .header("authorization", &client)
-            .send()
-            .await
-            .unwrap(),
-        c.get(format!("{}/v2/models/secret", p.data))
-            .header("authorization", &client)
-            .send()
-            .await
-            .unwrap(),
+        p.admin_call("GET", "/metrics", "client").await,
+        p.data_call("GET", "/v2/models/secret", "client").await,
     ];
     let statuses: Vec<u16> = calls.iter().map(|r| r.status().as_u16()).collect();
     assert_eq!(statuses, [200, 200, 401, 400, 403, 404]);

@@ -114,12 +114,9 @@ async fn switches_are_checked_authorized_and_audited() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = default(&admin, json!({"versoin": "2"})).await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let r = c
-        .post(format!("{}/admin/models/iris/rollback", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/iris/rollback", "admin")
+        .await;
     assert_eq!(
         r.status(),
         StatusCode::CONFLICT,
@@ -141,22 +138,16 @@ async fn switches_are_checked_authorized_and_audited() {
     let (_, answer) = infer(&c, &format!("{}/v2/models/iris/infer", p.data), &client).await;
     assert_eq!(answer["model_version"], "2");
 
-    let r = c
-        .post(format!("{}/admin/models/iris/rollback", p.admin))
-        .header("authorization", &admin)
-        .send()
-        .await
-        .unwrap();
+    let r = p
+        .admin_call("POST", "/admin/models/iris/rollback", "admin")
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(p.audit_event(&request_id(&r))["model"], "iris@1");
     let (_, answer) = infer(&c, &format!("{}/v2/models/iris/infer", p.data), &client).await;
     assert_eq!(answer["model_version"], "1");
-    let models: Value = c
-        .get(format!("{}/admin/models", p.admin))
-        .header("authorization", &admin)
-        .send()
+    let models: Value = p
+        .admin_call("GET", "/admin/models", "admin")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -100,6 +100,25 @@ impl Palisade {
         self.state().join("tls/ca.pem")
     }
 
+    /// A call on the admin plane with the key of `role`.
+    pub async fn admin_call(&self, method: &str, path: &str, role: &str) -> reqwest::Response {
+        self.call(&self.admin, method, path, role).await
+    }
+
+    /// A call on the data plane with the key of `role`.
+    pub async fn data_call(&self, method: &str, path: &str, role: &str) -> reqwest::Response {
+        self.call(&self.data, method, path, role).await
+    }
+
+    async fn call(&self, base: &str, method: &str, path: &str, role: &str) -> reqwest::Response {
+        self.client()
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header("authorization", format!("Bearer {}", self.token(role)))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn client(&self) -> reqwest::Client {
         client_with_ca(&self.ca(), false)
     }
