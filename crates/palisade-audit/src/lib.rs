@@ -35,8 +35,11 @@ pub struct AuditEvent {
     /// `data` or `admin`.
     pub plane: String,
     pub client: String,
-    /// Key id (`key:<id>`) of the caller, if it got that far.
+    /// The caller (`key:<id>`, `user:<sub>`, `service:<spiffe id>`), if it got that far.
     pub principal: Option<String>,
+    /// How the caller authenticated: `api_key`, `jwt` or `mtls`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
     pub action: Option<String>,
     /// `name@version` (or just `name` when no version was resolved).
     pub model: Option<String>,
@@ -44,6 +47,9 @@ pub struct AuditEvent {
     pub decision: String,
     /// Short machine-readable reason: `ok`, `unauthenticated`, `forbidden`, `bad_request`, ...
     pub reason: String,
+    /// Ids of the policies that decided (empty when nothing permitted: deny by default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
     pub status: u16,
     pub latency_us: u64,
     pub request_sha256: Option<String>,
@@ -109,10 +115,12 @@ pub(crate) fn sample_event(n: u64) -> AuditEvent {
         plane: "data".into(),
         client: "127.0.0.1:5000".into(),
         principal: Some("key:abc".into()),
+        auth: Some("api_key".into()),
         action: Some("infer".into()),
         model: Some("iris@1".into()),
         decision: "allow".into(),
         reason: "ok".into(),
+        policies: vec!["role.client.1".into()],
         status: 200,
         latency_us: 120 + n,
         request_sha256: Some("00".repeat(32)),

@@ -1,11 +1,14 @@
 //! Roles: which actions a caller may take on which models. Deny by default: an action is
 //! allowed only when some grant of the caller's role names both the action and the model.
+//!
+//! The table is a short way to write the common policies; it compiles to Cedar
+//! ([`RoleTable::to_cedar`]) and is decided by the same engine as hand-written `.cedar` files,
+//! so there is one policy language at run time, not two.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 
 use crate::Finding;
@@ -21,10 +24,11 @@ pub enum Action {
     ManageKeys,
     ReadAudit,
     ReadMetrics,
+    ManagePolicies,
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Infer,
         Action::ReadMetadata,
         Action::ListModels,
@@ -33,6 +37,7 @@ impl Action {
         Action::ManageKeys,
         Action::ReadAudit,
         Action::ReadMetrics,
+        Action::ManagePolicies,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,7 +50,16 @@ impl Action {
             Action::ManageKeys => "manage_keys",
             Action::ReadAudit => "read_audit",
             Action::ReadMetrics => "read_metrics",
+            Action::ManagePolicies => "manage_policies",
         }
+    }
+
+    /// Whether the action's resource is a model (else the server itself).
+    pub fn on_model(self) -> bool {
+        matches!(
+            self,
+            Action::Infer | Action::ReadMetadata | Action::LoadModel | Action::UnloadModel
+        )
     }
 }
 
@@ -77,23 +91,12 @@ struct RawGrant {
     models: Vec<String>,
 }
 
-/// One grant: these actions, on models whose name matches one of these globs.
+/// One grant: these actions, on models whose name matches one of these patterns (`*` is the
+/// only wildcard; a grant of `"*"` also covers the model-less actions such as `manage_keys`).
 #[derive(Debug, Clone)]
 pub struct Grant {
     pub actions: Vec<Action>,
     pub models: Vec<String>,
-    matchers: Vec<GlobMatcher>,
-}
-
-impl Grant {
-    fn covers(&self, action: Action, model: Option<&str>) -> bool {
-        self.actions.contains(&action)
-            && match model {
-                // Model-less actions (list models, manage keys, metrics) need a grant of "*".
-                None => self.models.iter().any(|m| m == "*"),
-                Some(name) => self.matchers.iter().any(|m| m.is_match(name)),
-            }
-    }
 }
 
 /// The compiled role table.
@@ -133,23 +136,20 @@ impl RoleTable {
                         })?);
                     }
                 }
-                let mut matchers = Vec::new();
                 for m in &g.models {
-                    let glob = Glob::new(m).map_err(|e| {
-                        Finding::error(
+                    if !valid_model_pattern(m) {
+                        return Err(Finding::error(
                             &key,
                             format!(
-                                "grant {}: model pattern '{m}' is not a valid glob: {e}",
+                                "grant {}: model pattern '{m}' may use letters, digits, '.', '_', '-' and the wildcard '*' only",
                                 i + 1
                             ),
-                        )
-                    })?;
-                    matchers.push(glob.compile_matcher());
+                        ));
+                    }
                 }
                 grants.push(Grant {
                     actions,
                     models: g.models,
-                    matchers,
                 });
             }
             roles.insert(name, grants);
@@ -165,21 +165,59 @@ impl RoleTable {
         self.roles.keys().map(String::as_str)
     }
 
-    /// Deny by default: true only if a grant of `role` covers `action` on `model`.
-    pub fn allows(&self, role: &str, action: Action, model: Option<&str>) -> bool {
-        self.roles
-            .get(role)
-            .is_some_and(|grants| grants.iter().any(|g| g.covers(action, model)))
+    /// The table as Cedar policies, one `permit` per grant and resource kind, each with an
+    /// `@id` of `role.<name>.<grant number>` so that audit events name the grant that decided.
+    pub fn to_cedar(&self) -> String {
+        let mut out = String::new();
+        for (role, grants) in &self.roles {
+            for (i, grant) in grants.iter().enumerate() {
+                let list = |on_model: bool| -> Vec<String> {
+                    grant
+                        .actions
+                        .iter()
+                        .filter(|a| a.on_model() == on_model)
+                        .map(|a| format!("Action::\"{a}\""))
+                        .collect()
+                };
+                let (model_actions, server_actions) = (list(true), list(false));
+                let everything = grant.models.iter().any(|m| m == "*");
+                if !model_actions.is_empty() && !grant.models.is_empty() {
+                    let condition = if everything {
+                        String::new()
+                    } else {
+                        let likes: Vec<String> = grant
+                            .models
+                            .iter()
+                            .map(|m| format!("resource.name like \"{m}\""))
+                            .collect();
+                        format!("\nwhen {{ {} }}", likes.join(" || "))
+                    };
+                    out.push_str(&format!(
+                        "@id(\"role.{role}.{n}\")\npermit (principal in Role::\"{role}\", action in [{}], resource is Model){condition};\n\n",
+                        model_actions.join(", "),
+                        n = i + 1,
+                    ));
+                }
+                if !server_actions.is_empty() && everything {
+                    out.push_str(&format!(
+                        "@id(\"role.{role}.{n}.server\")\npermit (principal in Role::\"{role}\", action in [{}], resource is Server);\n\n",
+                        server_actions.join(", "),
+                        n = i + 1,
+                    ));
+                }
+            }
+        }
+        out
     }
+}
 
-    /// Whether `role` may know that `model` exists (any action on it).
-    pub fn sees(&self, role: &str, model: &str) -> bool {
-        self.roles.get(role).is_some_and(|grants| {
-            grants
-                .iter()
-                .any(|g| g.matchers.iter().any(|m| m.is_match(model)))
-        })
-    }
+/// Patterns compile to Cedar `like`, whose only wildcard is `*`; model names never need
+/// quoting or escaping with this alphabet.
+fn valid_model_pattern(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 128
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-*".contains(&b))
 }
 
 pub(crate) fn valid_role_name(name: &str) -> bool {

@@ -9,6 +9,7 @@
 mod access;
 mod error;
 mod findings;
+pub mod identity;
 pub mod rates;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use serde::Deserialize;
 pub use access::{Action, Grant, RoleTable};
 pub use error::ConfigError;
 pub use findings::{Finding, Severity};
+pub use identity::{JwtIssuer, JwtKeys, MtlsIdentity, PrincipalKind};
 
 /// Largest config file read; a config is a few kilobytes, anything bigger is a mistake.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
@@ -35,6 +37,7 @@ pub struct Config {
     pub models: Models,
     pub identity: Identity,
     pub roles: RoleTable,
+    pub policies: Policies,
     pub limits: Limits,
     pub rate_limits: rates::RateLimits,
     pub audit: Audit,
@@ -52,10 +55,21 @@ pub struct Listener {
 pub struct Tls {
     pub cert: PathBuf,
     pub key: PathBuf,
-    /// When set, clients must present a certificate signed by this CA (mTLS).
+    /// CAs (one PEM file, one or more certificates) that client certificates must chain to.
     pub client_ca: Option<PathBuf>,
+    pub client_auth: ClientAuth,
     /// TLS 1.2 (ECDHE + AEAD suites only) next to 1.3. Off unless asked for.
     pub allow_tls12: bool,
+}
+
+/// Whether a listener asks for client certificates (mTLS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// No certificate, no connection.
+    Required,
+    /// A certificate, if presented, must verify; callers without one authenticate otherwise.
+    Optional,
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +84,17 @@ pub struct Models {
 pub struct Identity {
     pub keys_file: PathBuf,
     pub backoff: AuthBackoff,
+    pub jwt: Vec<JwtIssuer>,
+    pub mtls: MtlsIdentity,
+}
+
+/// `[policies]`: Cedar files next to the role table, and the clock policies see.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    /// Folder of `*.cedar` files, re-read on every reload.
+    pub dir: Option<PathBuf>,
+    /// Offset from UTC of `context.hour` and `context.weekday`, in minutes.
+    pub utc_offset_minutes: i32,
 }
 
 /// Brute-force defence: failed authentications per source address and per key id within
@@ -93,6 +118,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     pub request_timeout: Duration,
     pub max_connections: usize,
+    /// Where rate and budget counters live.
+    pub backend: rates::Backend,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +224,8 @@ mod raw {
         #[serde(default)]
         pub roles: BTreeMap<String, access::RawRole>,
         #[serde(default)]
+        pub policies: Policies,
+        #[serde(default)]
         pub limits: Limits,
         #[serde(default)]
         pub rate_limits: rates::RawRateLimits,
@@ -219,8 +248,50 @@ mod raw {
         pub cert: PathBuf,
         pub key: PathBuf,
         pub client_ca: Option<PathBuf>,
+        pub client_auth: Option<String>,
         #[serde(default)]
         pub allow_tls12: bool,
+    }
+
+    #[derive(Default, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Policies {
+        pub dir: Option<PathBuf>,
+        pub utc_offset: Option<String>,
+    }
+
+    impl Policies {
+        fn validate(self, base: &Path) -> Result<super::Policies, Finding> {
+            let utc_offset_minutes = match self.utc_offset {
+                None => 0,
+                Some(text) => parse_utc_offset(&text).ok_or_else(|| {
+                    Finding::error(
+                        "policies.utc_offset",
+                        format!(
+                            "'{text}' is not a UTC offset; write it like \"+01:00\" or \"-05:00\""
+                        ),
+                    )
+                })?,
+            };
+            Ok(super::Policies {
+                dir: self.dir.map(|d| base.join(d)),
+                utc_offset_minutes,
+            })
+        }
+    }
+
+    fn parse_utc_offset(text: &str) -> Option<i32> {
+        let (sign, rest) = match text.as_bytes().first()? {
+            b'+' => (1, &text[1..]),
+            b'-' => (-1, &text[1..]),
+            _ => return None,
+        };
+        let (h, m) = rest.split_once(':')?;
+        if h.len() != 2 || m.len() != 2 {
+            return None;
+        }
+        let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+        (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
     }
 
     #[derive(Deserialize)]
@@ -243,6 +314,8 @@ mod raw {
         pub block_base: String,
         pub block_max: String,
         pub failed_auth_delay: String,
+        pub jwt: Vec<identity::RawJwtIssuer>,
+        pub mtls: identity::RawMtls,
     }
 
     impl Default for Identity {
@@ -254,6 +327,8 @@ mod raw {
                 block_base: "1s".into(),
                 block_max: "15m".into(),
                 failed_auth_delay: "50ms".into(),
+                jwt: Vec::new(),
+                mtls: identity::RawMtls::default(),
             }
         }
     }
@@ -300,6 +375,12 @@ mod raw {
         pub header_read_timeout: String,
         pub request_timeout: String,
         pub max_connections: usize,
+        pub backend: String,
+        pub redis_url: Option<String>,
+        pub redis_password_file: Option<PathBuf>,
+        pub redis_timeout: String,
+        pub redis_key_prefix: String,
+        pub on_backend_error: Option<rates::RawOnBackendError>,
     }
 
     impl Default for Limits {
@@ -312,6 +393,12 @@ mod raw {
                 header_read_timeout: "5s".into(),
                 request_timeout: "30s".into(),
                 max_connections: 1024,
+                backend: "local".into(),
+                redis_url: None,
+                redis_password_file: None,
+                redis_timeout: "250ms".into(),
+                redis_key_prefix: "palisade".into(),
+                on_backend_error: None,
             }
         }
     }
@@ -365,7 +452,17 @@ mod raw {
                 ));
             }
             let roles = RoleTable::compile(self.roles)?;
-            let limits = self.limits.validate()?;
+            let limits = self.limits.validate(base)?;
+            let policies = self.policies.validate(base)?;
+            let backoff = self.identity.backoff()?;
+            let jwt = self
+                .identity
+                .jwt
+                .into_iter()
+                .enumerate()
+                .map(|(i, j)| j.validate(i, base))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mtls = self.identity.mtls.validate()?;
             let fsync_interval =
                 parse_duration("audit.fsync_interval", &self.audit.fsync_interval)?;
             if self.models.max_model_bytes == 0 {
@@ -384,10 +481,13 @@ mod raw {
                     max_model_bytes: self.models.max_model_bytes,
                 },
                 identity: super::Identity {
-                    backoff: self.identity.backoff()?,
+                    backoff,
                     keys_file: base.join(self.identity.keys_file),
+                    jwt,
+                    mtls,
                 },
                 roles,
+                policies,
                 limits,
                 rate_limits: self.rate_limits.validate()?,
                 audit: super::Audit {
@@ -440,6 +540,34 @@ mod raw {
                 }
                 (None, true) => None,
                 (Some(t), false) => {
+                    let key = format!("{name}.tls.client_auth");
+                    let client_auth = match (t.client_auth.as_deref(), &t.client_ca, name) {
+                        (Some("required"), _, _) => ClientAuth::Required,
+                        (Some("optional"), _, _) => ClientAuth::Optional,
+                        (Some("off"), _, _) => ClientAuth::Off,
+                        (Some(other), _, _) => {
+                            return Err(Finding::error(
+                                &key,
+                                format!("'{other}' is not one of \"required\", \"optional\", \"off\""),
+                            ))
+                        }
+                        // The admin plane asks for a client certificate unless told otherwise.
+                        (None, _, "admin_plane") => ClientAuth::Required,
+                        (None, Some(_), _) => ClientAuth::Optional,
+                        (None, None, _) => ClientAuth::Off,
+                    };
+                    if client_auth != ClientAuth::Off && t.client_ca.is_none() {
+                        return Err(Finding::error(
+                            &format!("{name}.tls.client_ca"),
+                            format!("client_auth = \"{}\" needs client_ca, the CA file that client certificates must chain to (or set {key} = \"off\")", client_auth_name(client_auth)),
+                        ));
+                    }
+                    if client_auth == ClientAuth::Off && name == "admin_plane" {
+                        findings.push(Finding::warning(
+                            &key,
+                            "the admin plane accepts callers without a client certificate; admin tokens alone guard it".into(),
+                        ));
+                    }
                     if t.allow_tls12 {
                         findings.push(Finding::warning(
                             &format!("{name}.tls.allow_tls12"),
@@ -450,6 +578,7 @@ mod raw {
                         cert: base.join(t.cert),
                         key: base.join(t.key),
                         client_ca: t.client_ca.map(|p| base.join(p)),
+                        client_auth,
                         allow_tls12: t.allow_tls12,
                     })
                 }
@@ -462,8 +591,89 @@ mod raw {
         }
     }
 
+    fn client_auth_name(c: ClientAuth) -> &'static str {
+        match c {
+            ClientAuth::Required => "required",
+            ClientAuth::Optional => "optional",
+            ClientAuth::Off => "off",
+        }
+    }
+
     impl Limits {
-        fn validate(self) -> Result<super::Limits, Finding> {
+        fn backend(&self, base: &Path) -> Result<rates::Backend, Finding> {
+            use rates::{LimitsBackend, OnBackendError, RawOnBackendError};
+            let mut backend = rates::Backend::default();
+            match self.on_backend_error.as_ref() {
+                None => {}
+                Some(RawOnBackendError::Both(text)) => {
+                    let v = OnBackendError::parse("limits.on_backend_error", text)?;
+                    backend.on_error_rates = v;
+                    backend.on_error_budgets = v;
+                }
+                Some(RawOnBackendError::Each { rates, budgets }) => {
+                    if let Some(t) = rates {
+                        backend.on_error_rates =
+                            OnBackendError::parse("limits.on_backend_error.rates", t)?;
+                    }
+                    if let Some(t) = budgets {
+                        backend.on_error_budgets =
+                            OnBackendError::parse("limits.on_backend_error.budgets", t)?;
+                    }
+                }
+            }
+            backend.kind = match (self.backend.as_str(), &self.redis_url) {
+                ("local", None) => LimitsBackend::Local,
+                ("local", Some(_)) => {
+                    return Err(Finding::error(
+                        "limits.redis_url",
+                        "redis_url is set but limits.backend is \"local\"; set backend = \"redis\" or remove redis_url".into(),
+                    ))
+                }
+                ("redis", None) => {
+                    return Err(Finding::error(
+                        "limits.redis_url",
+                        "backend = \"redis\" needs redis_url, e.g. \"redis://127.0.0.1:6379/0\"".into(),
+                    ))
+                }
+                ("redis", Some(url)) => {
+                    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                        return Err(Finding::error(
+                            "limits.redis_url",
+                            format!("'{url}' is not a redis:// or rediss:// URL"),
+                        ));
+                    }
+                    if url.contains('@') {
+                        return Err(Finding::error(
+                            "limits.redis_url",
+                            "keep the password out of the config: put it in a file named by limits.redis_password_file".into(),
+                        ));
+                    }
+                    let timeout = parse_duration("limits.redis_timeout", &self.redis_timeout)?;
+                    if timeout.is_zero() || timeout > Duration::from_secs(10) {
+                        return Err(Finding::error(
+                            "limits.redis_timeout",
+                            "must be between 1ms and 10s".into(),
+                        ));
+                    }
+                    LimitsBackend::Redis {
+                        url: url.clone(),
+                        password_file: self.redis_password_file.as_ref().map(|p| base.join(p)),
+                        timeout,
+                        key_prefix: self.redis_key_prefix.clone(),
+                    }
+                }
+                (other, _) => {
+                    return Err(Finding::error(
+                        "limits.backend",
+                        format!("'{other}' is neither \"local\" nor \"redis\""),
+                    ))
+                }
+            };
+            Ok(backend)
+        }
+
+        fn validate(self, base: &Path) -> Result<super::Limits, Finding> {
+            let backend = self.backend(base)?;
             fn within(key: &str, value: usize, lo: usize, hi: usize) -> Result<usize, Finding> {
                 if (lo..=hi).contains(&value) {
                     Ok(value)
@@ -502,6 +712,7 @@ mod raw {
                 header_read_timeout,
                 request_timeout,
                 max_connections: within("max_connections", self.max_connections, 1, 1 << 20)?,
+                backend,
             })
         }
     }

@@ -125,3 +125,69 @@ mod tests {
         }
     }
 }
+
+/// Where limiter counters live: in this process, or in Redis shared by every replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LimitsBackend {
+    Local,
+    Redis {
+        /// `redis://host:port/db`; a password is never written here (see `password_file`).
+        url: String,
+        password_file: Option<std::path::PathBuf>,
+        /// Longest wait for one Redis round trip before `on_backend_error` decides.
+        timeout: Duration,
+        /// Prefix of every key, so that deployments can share one Redis.
+        key_prefix: String,
+    },
+}
+
+/// What a limit does while its shared backend is unreachable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnBackendError {
+    /// Refuse the call (503): no budget is ever overspent.
+    Deny,
+    /// Fall back to this replica's own counters.
+    Local,
+}
+
+impl OnBackendError {
+    pub fn parse(key: &str, text: &str) -> Result<OnBackendError, Finding> {
+        match text {
+            "deny" => Ok(OnBackendError::Deny),
+            "local" => Ok(OnBackendError::Local),
+            other => Err(Finding::error(
+                key,
+                format!("'{other}' is neither \"deny\" nor \"local\""),
+            )),
+        }
+    }
+}
+
+/// `[limits]` keys about the shared backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    pub kind: LimitsBackend,
+    pub on_error_rates: OnBackendError,
+    pub on_error_budgets: OnBackendError,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Backend {
+            kind: LimitsBackend::Local,
+            on_error_rates: OnBackendError::Local,
+            on_error_budgets: OnBackendError::Deny,
+        }
+    }
+}
+
+/// `on_backend_error = "deny"` for both, or `{ rates = "local", budgets = "deny" }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawOnBackendError {
+    Both(String),
+    Each {
+        rates: Option<String>,
+        budgets: Option<String>,
+    },
+}

@@ -12,6 +12,7 @@ listen = "127.0.0.1:9443"
 [admin_plane.tls]
 cert = "tls/server.pem"
 key = "tls/server.key"
+client_ca = "tls/ca.pem"
 
 [models]
 repository = "models"
@@ -43,16 +44,106 @@ fn good_config_resolves_paths_against_its_folder() {
 }
 
 #[test]
-fn roles_deny_by_default() {
+fn role_table_compiles_to_cedar_with_ids() {
     let (c, _) = parse(GOOD).unwrap();
-    assert!(c.roles.allows("client", Action::Infer, Some("iris")));
-    assert!(c.roles.allows("client", Action::Infer, Some("fraud-cards")));
-    assert!(!c.roles.allows("client", Action::Infer, Some("diabetes")));
-    assert!(!c.roles.allows("client", Action::LoadModel, Some("iris")));
-    assert!(!c.roles.allows("client", Action::ManageKeys, None));
-    assert!(!c.roles.allows("nobody", Action::Infer, Some("iris")));
-    assert!(c.roles.allows("admin", Action::ManageKeys, None));
-    assert!(c.roles.sees("client", "iris") && !c.roles.sees("client", "diabetes"));
+    let cedar = c.roles.to_cedar();
+    assert!(cedar.contains("@id(\"role.client.1\")"), "{cedar}");
+    assert!(cedar.contains("resource.name like \"fraud-*\""), "{cedar}");
+    assert!(cedar.contains("@id(\"role.admin.1.server\")"), "{cedar}");
+    // The client grant names no "*": no permit on the server resource.
+    assert!(!cedar.contains("role.client.1.server"), "{cedar}");
+    let bad = GOOD.replace("\"fraud-*\"", "\"fraud-[ab]\"");
+    let err = parse(&bad).unwrap_err().to_string();
+    assert!(err.contains("roles.client.grants"), "{err}");
+}
+
+#[test]
+fn admin_plane_requires_client_certificates_by_default() {
+    let (c, findings) = parse(GOOD).unwrap();
+    assert!(findings.is_empty());
+    assert_eq!(c.admin_plane.tls.unwrap().client_auth, ClientAuth::Required);
+    assert_eq!(c.data_plane.tls.unwrap().client_auth, ClientAuth::Off);
+    let no_ca = GOOD.replace("client_ca = \"tls/ca.pem\"\n", "");
+    let err = parse(&no_ca).unwrap_err().to_string();
+    assert!(err.contains("admin_plane.tls.client_ca"), "{err}");
+    let off = GOOD.replace("client_ca = \"tls/ca.pem\"\n", "client_auth = \"off\"\n");
+    let (c, findings) = parse(&off).unwrap();
+    assert_eq!(c.admin_plane.tls.unwrap().client_auth, ClientAuth::Off);
+    assert_eq!(findings[0].key, "admin_plane.tls.client_auth");
+}
+
+#[test]
+fn jwt_issuers_are_checked() {
+    let with = |issuer: &str| format!("{GOOD}\n[[identity.jwt]]\n{issuer}\n");
+    let (c, _) = parse(&with(
+        "issuer = \"https://idp\"\naudiences = [\"palisade\"]\njwks_url = \"https://idp/jwks\"\nroles_claims = [\"realm_access.roles\"]",
+    ))
+    .unwrap();
+    let jwt = &c.identity.jwt[0];
+    assert_eq!(jwt.algorithms, ["RS256", "PS256", "ES256", "EdDSA"]);
+    assert_eq!(jwt.roles_claims, ["realm_access.roles"]);
+    for (bad, key) in [
+        (
+            "issuer = \"i\"\naudiences = [\"a\"]\njwks_url = \"http://idp/jwks\"",
+            "jwks_url",
+        ),
+        (
+            "issuer = \"i\"\naudiences = []\njwks_file = \"j.json\"",
+            "audiences",
+        ),
+        (
+            "issuer = \"i\"\naudiences = [\"a\"]\njwks_file = \"j.json\"\nalgorithms = [\"none\"]",
+            "algorithms",
+        ),
+        (
+            "issuer = \"i\"\naudiences = [\"a\"]\njwks_file = \"j.json\"\nalgorithms = [\"HS256\"]",
+            "algorithms",
+        ),
+        (
+            "issuer = \"i\"\naudiences = [\"a\"]\njwks_file = \"j.json\"\nleeway = \"1h\"",
+            "leeway",
+        ),
+        ("issuer = \"i\"\naudiences = [\"a\"]", "jwks_url"),
+    ] {
+        let err = parse(&with(bad)).unwrap_err().to_string();
+        assert!(err.contains(&format!("identity.jwt.{key}")), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn redis_backend_needs_a_url_without_a_password() {
+    let with = |limits: &str| format!("{GOOD}\n[limits]\n{limits}\n");
+    let (c, _) = parse(&with(
+        "backend = \"redis\"\nredis_url = \"redis://127.0.0.1:6379\"",
+    ))
+    .unwrap();
+    assert!(matches!(
+        c.limits.backend.kind,
+        rates::LimitsBackend::Redis { .. }
+    ));
+    assert_eq!(
+        c.limits.backend.on_error_budgets,
+        rates::OnBackendError::Deny
+    );
+    assert_eq!(
+        c.limits.backend.on_error_rates,
+        rates::OnBackendError::Local
+    );
+    let (c, _) = parse(&with(
+        "backend = \"redis\"\nredis_url = \"redis://h:1\"\non_backend_error = { rates = \"deny\" }",
+    ))
+    .unwrap();
+    assert_eq!(c.limits.backend.on_error_rates, rates::OnBackendError::Deny);
+    for bad in [
+        "backend = \"redis\"",
+        "backend = \"redis\"\nredis_url = \"redis://:secret@h:1\"",
+        "backend = \"memcached\"",
+        "backend = \"redis\"\nredis_url = \"redis://h:1\"\non_backend_error = \"maybe\"",
+    ] {
+        let err = parse(&with(bad)).unwrap_err().to_string();
+        assert!(err.contains("limits."), "{bad}: {err}");
+        assert!(!err.contains("secret"), "{err}");
+    }
 }
 
 #[test]
@@ -88,7 +179,7 @@ fn plaintext_refused_off_loopback_and_warned_on_it() {
 #[test]
 fn tls_is_required_without_the_dangerous_opt_in() {
     let text = GOOD.replace(
-        "[admin_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
+        "[admin_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\nclient_ca = \"tls/ca.pem\"\n",
         "",
     );
     let err = parse(&text).unwrap_err().to_string();

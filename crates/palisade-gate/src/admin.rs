@@ -68,6 +68,20 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &json!({ "keys": keys })))
         }
         AdminOp::CreateKey => create_key(state, call, req).await,
+        AdminOp::ListPolicies => {
+            let policies = state.policies.current();
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({
+                    "policies": policies.policy_ids(),
+                    "roles": policies.roles().collect::<Vec<_>>(),
+                }),
+            ))
+        }
+        AdminOp::ReloadPolicies => {
+            let ids = reload_policies(state).map_err(Refusal::Unprocessable)?;
+            Ok(json_response(StatusCode::OK, &json!({ "policies": ids })))
+        }
         AdminOp::RevokeKey(id) => {
             let record = state.keys.revoke(&id).map_err(key_error)?;
             tracing::info!(key = %record.id, "API key revoked");
@@ -174,7 +188,7 @@ async fn create_key(
             "expected {{\"name\", \"role\", \"expires_in\"?}}: {e}"
         ))
     })?;
-    if !state.config.roles.contains(&new.role) {
+    if !state.policies.current().knows_role(&new.role) {
         return Err(key_error(unknown_role(state, &new.role)));
     }
     let expires_at = match new.expires_in.as_deref() {
@@ -202,7 +216,39 @@ async fn create_key(
 pub fn unknown_role(state: &State, role: &str) -> KeyStoreError {
     KeyStoreError::UnknownRole {
         role: printable(role),
-        known: state.config.roles.names().collect::<Vec<_>>().join(", "),
+        known: state
+            .policies
+            .current()
+            .roles()
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Re-read the policy files and swap them in if valid; the old set serves on otherwise.
+/// Every attempt is logged and metered; the caller records it in the audit log.
+pub fn reload_policies(state: &State) -> Result<Vec<String>, String> {
+    match state.policies.reload() {
+        Ok(set) => {
+            state
+                .metrics
+                .policy_reloads
+                .get_or_create(&crate::metrics::ReasonLabels { reason: "ok" })
+                .inc();
+            tracing::info!(policies = set.policy_ids().len(), "policies reloaded");
+            Ok(set.policy_ids().to_vec())
+        }
+        Err(e) => {
+            state
+                .metrics
+                .policy_reloads
+                .get_or_create(&crate::metrics::ReasonLabels { reason: "invalid" })
+                .inc();
+            tracing::error!(error = %e, "policy reload refused; the previous policies stay in force");
+            Err(format!(
+                "policy reload refused, the previous policies stay in force: {e}"
+            ))
+        }
     }
 }
 

@@ -1,59 +1,104 @@
-//! Stage `authorize`: may this principal take this action on this model? Deny by default.
+//! Stage `authorize`: may this principal take this action on this resource? A Cedar
+//! decision (see `policy`), deny by default, recording the ids of the deciding policies.
 //!
-//! A caller whose role names no pattern matching a model gets the very 404 a missing model
-//! gives, so model names cannot be discovered by probing. A caller who may see a model but
-//! not take the action gets a 403.
+//! A caller refused an action on a model that it may neither infer on nor read the metadata
+//! of gets the very 404 a missing model gives, so model names cannot be discovered by
+//! probing. A caller who may see a model but not take the action gets a 403.
 
-use palisade_config::{Action, RoleTable};
+use palisade_config::Action;
 
-use crate::keys::Principal;
+use crate::context::Call;
+use crate::keys::now_secs;
+use crate::policy::{CompiledPolicies, ModelResource, RequestContext, Verdict};
 use crate::refusal::{printable, Refusal};
 
+/// What policies know about the call besides principal, action and resource.
+fn context(call: &Call) -> RequestContext<'_> {
+    RequestContext {
+        plane: call.plane.as_str(),
+        client_ip: call.client.ip(),
+        mtls: call.peer.is_some(),
+        spiffe_id: call.peer.as_ref().and_then(|p| p.spiffe_id.as_deref()),
+        now: i64::try_from(now_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+fn decide(
+    policies: &CompiledPolicies,
+    call: &mut Call,
+    action: Action,
+    model: Option<&ModelResource>,
+) -> Result<Verdict, Refusal> {
+    let who = call
+        .principal
+        .as_ref()
+        .ok_or_else(|| Refusal::Internal("authorize ran before identify".into()))?;
+    let verdict = policies.decide(who, action, model, &context(call));
+    if !verdict.errors.is_empty() {
+        // A policy that errors is skipped (Cedar semantics); say so where operators look.
+        tracing::warn!(request_id = %call.id, errors = ?verdict.errors, "policy evaluation errors");
+    }
+    call.policies = verdict.policies.clone();
+    Ok(verdict)
+}
+
+/// Data-plane actions on a model: a refusal hides the model unless the caller may see it.
 pub fn model_action(
-    roles: &RoleTable,
-    who: &Principal,
+    policies: &CompiledPolicies,
+    call: &mut Call,
     action: Action,
-    model: &str,
+    model: &ModelResource,
 ) -> Result<(), Refusal> {
-    if !roles.sees(&who.role, model) {
-        return Err(Refusal::not_found_model(model, true));
+    if decide(policies, call, action, Some(model))?.allowed {
+        return Ok(());
     }
-    if !roles.allows(&who.role, action, Some(model)) {
-        return Err(Refusal::Forbidden(format!(
-            "role '{}' may not {action} on model '{}'",
-            who.role,
-            printable(model)
-        )));
+    let context = context(call);
+    let who = call
+        .principal
+        .as_ref()
+        .ok_or_else(|| Refusal::Internal("authorize ran before identify".into()))?;
+    let sees = [Action::Infer, Action::ReadMetadata]
+        .into_iter()
+        .filter(|a| *a != action)
+        .any(|a| policies.decide(who, a, Some(model), &context).allowed);
+    if !sees {
+        return Err(Refusal::not_found_model(&model.name, true));
     }
-    Ok(())
+    Err(forbidden(call, action, Some(&model.name)))
 }
 
-/// Actions on the server itself (admin plane): keys, metrics, the model list.
-pub fn server_action(roles: &RoleTable, who: &Principal, action: Action) -> Result<(), Refusal> {
-    if roles.allows(&who.role, action, None) {
+/// Actions on the server itself (admin plane): keys, policies, metrics, the model list.
+pub fn server_action(
+    policies: &CompiledPolicies,
+    call: &mut Call,
+    action: Action,
+) -> Result<(), Refusal> {
+    if decide(policies, call, action, None)?.allowed {
         Ok(())
     } else {
-        Err(Refusal::Forbidden(format!(
-            "role '{}' may not {action}",
-            who.role
-        )))
+        Err(forbidden(call, action, None))
     }
 }
 
-/// Admin actions on a model: visible or not, refusal is a 403 (the admin plane lists models).
+/// Admin actions on a model: refusal is a 403 (the admin plane lists models anyway).
 pub fn admin_model_action(
-    roles: &RoleTable,
-    who: &Principal,
+    policies: &CompiledPolicies,
+    call: &mut Call,
     action: Action,
-    model: &str,
+    model: &ModelResource,
 ) -> Result<(), Refusal> {
-    if roles.allows(&who.role, action, Some(model)) {
+    if decide(policies, call, action, Some(model))?.allowed {
         Ok(())
     } else {
-        Err(Refusal::Forbidden(format!(
-            "role '{}' may not {action} on model '{}'",
-            who.role,
-            printable(model)
-        )))
+        Err(forbidden(call, action, Some(&model.name)))
     }
+}
+
+fn forbidden(call: &Call, action: Action, model: Option<&str>) -> Refusal {
+    let who = call.principal.as_ref().map_or("caller", |p| p.id.as_str());
+    let on = model.map_or(String::new(), |m| format!(" on model '{}'", printable(m)));
+    Refusal::Forbidden(format!(
+        "{} may not {action}{on}: no policy permits it (or one forbids it)",
+        printable(who)
+    ))
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use palisade_config::Action;
 
-use crate::keys::Principal;
+use crate::principal::{Peer, Principal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plane {
@@ -30,6 +30,8 @@ pub struct Call {
     pub id: String,
     pub plane: Plane,
     pub client: SocketAddr,
+    /// The verified client certificate of the connection, if any.
+    pub peer: Peer,
     pub started: Instant,
     pub principal: Option<Principal>,
     pub action: Option<Action>,
@@ -37,20 +39,24 @@ pub struct Call {
     pub model: Option<String>,
     pub version: Option<String>,
     pub request_sha256: Option<[u8; 32]>,
+    /// Ids of the policies that decided the call (empty: denied by default, or undecided).
+    pub policies: Vec<String>,
 }
 
 impl Call {
-    pub fn new(plane: Plane, client: SocketAddr) -> Call {
+    pub fn new(plane: Plane, client: SocketAddr, peer: Peer) -> Call {
         Call {
             id: next_request_id(),
             plane,
             client,
+            peer,
             started: Instant::now(),
             principal: None,
             action: None,
             model: None,
             version: None,
             request_sha256: None,
+            policies: Vec::new(),
         }
     }
 
@@ -66,7 +72,7 @@ impl Call {
 
 /// Request ids: a random per-process prefix and a counter. Unique across restarts without a
 /// syscall per call.
-fn next_request_id() -> String {
+pub(crate) fn next_request_id() -> String {
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let prefix = PREFIX.get_or_init(|| {

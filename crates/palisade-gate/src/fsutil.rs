@@ -67,3 +67,18 @@ pub fn readable_by_others(path: &Path) -> bool {
         false
     }
 }
+
+/// Read a whole file, refusing one over `max` bytes (outside data is always bounded).
+pub fn read_limited(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("over the {max}-byte limit"),
+        ));
+    }
+    Ok(bytes)
+}

@@ -19,6 +19,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::context::{Call, Plane};
+use crate::policy::ModelResource;
+use crate::principal::Peer;
 use crate::refusal::Refusal;
 use crate::registry::resolve_version;
 use crate::respond::{self, Reply};
@@ -31,9 +33,10 @@ pub async fn handle(
     state: Arc<State>,
     plane: Plane,
     client: SocketAddr,
+    peer: Peer,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    let mut call = Call::new(plane, client);
+    let mut call = Call::new(plane, client, peer);
     let timeout = state.config.limits.request_timeout;
     let path = async {
         match plane {
@@ -50,7 +53,7 @@ pub async fn handle(
 
 /// Refuse a connection over the cap: still one recorded call, answered 503.
 pub fn over_capacity(state: &State, plane: Plane, client: SocketAddr) -> Response<Full<Bytes>> {
-    let call = Call::new(plane, client);
+    let call = Call::new(plane, client, None);
     let refusal =
         Refusal::Unavailable("the server is at its connection limit; retry shortly".into());
     finish(state, &call, Err(refusal)).map(Full::new)
@@ -81,38 +84,41 @@ async fn data_plane(
         DataRoute::Live => return Ok(respond::live()),
         DataRoute::Ready => return Ok(respond::ready(state.is_ready())),
         DataRoute::ServerMetadata => {
-            call.principal =
-                Some(identify::principal(state, req.headers(), call.client.ip()).await?);
+            call.principal = Some(identify::principal(state, req.headers(), call).await?);
             return Ok(respond::server_metadata());
         }
         DataRoute::Model(target, model_call) => (target, model_call),
     };
 
     // identify
-    let principal = call
-        .principal
-        .insert(identify::principal(state, req.headers(), call.client.ip()).await?);
+    call.principal = Some(identify::principal(state, req.headers(), call).await?);
 
     // authorize (a hidden model is answered exactly like a missing one)
-    authorize::model_action(
-        &state.config.roles,
-        principal,
-        model_call.action(),
-        &target.name,
-    )?;
     let model = state
         .models
         .get(&target.name)
         .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
+    let resource = ModelResource::from_manifest(
+        &model.name,
+        Some(target.version.as_deref().unwrap_or(model.default_version())),
+        Some(&model.manifest),
+    );
+    authorize::model_action(
+        &state.policies.current(),
+        call,
+        model_call.action(),
+        &resource,
+    )?;
     call.model = Some(model.name.clone());
     let (version, runtime) = resolve_version(&model, target.version.as_deref())?;
     call.version = Some(version.to_string());
 
     // limit (held until the reply is built: it carries the concurrency slot)
+    let principal_id = call.principal.as_ref().map_or("", |p| p.id.as_str());
     let _admitted =
         state
             .limiter
-            .admit(&principal.id, &model.name, model_call == ModelCall::Infer)?;
+            .admit(principal_id, &model.name, model_call == ModelCall::Infer)?;
 
     match model_call {
         ModelCall::Metadata => Ok(respond::model_metadata(
@@ -149,17 +155,18 @@ async fn admin_plane(
     call.action = Some(op.action());
 
     // identify
-    let principal = call
-        .principal
-        .insert(identify::principal(state, req.headers(), call.client.ip()).await?);
+    call.principal = Some(identify::principal(state, req.headers(), call).await?);
 
     // authorize
+    let policies = state.policies.current();
     match op.model() {
         Some(model) => {
-            authorize::admin_model_action(&state.config.roles, principal, op.action(), model)?;
             call.model = Some(model.to_string());
+            let manifest = state.models.repository().manifest(model).ok();
+            let resource = ModelResource::from_manifest(model, None, manifest.as_ref());
+            authorize::admin_model_action(&policies, call, op.action(), &resource)?;
         }
-        None => authorize::server_action(&state.config.roles, principal, op.action())?,
+        None => authorize::server_action(&policies, call, op.action())?,
     }
 
     admin::handle(state, call, op, req).await

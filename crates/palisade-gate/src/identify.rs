@@ -1,16 +1,25 @@
 //! Stage `identify`: turn the credentials of a request into a [`Principal`].
 //!
-//! Today: API keys as `Authorization: Bearer pal_...`. Every failure is the same 401 with a
-//! `WWW-Authenticate` challenge; which check failed goes to the audit log, not to the caller.
-//! Every failure also takes the same minimum time, and repeated failures from one source or
-//! against one key id are blocked for a while (see `auth_backoff`).
+//! Three ways in, one principal out:
+//! - `Authorization: Bearer pal_...`: an API key (`keys`);
+//! - `Authorization: Bearer <JWT>`: a token from a configured OIDC issuer (`jwt`);
+//! - no `Authorization` header, but a client certificate verified during the TLS handshake:
+//!   the workload its SPIFFE ID (or subject) names.
+//!
+//! A bearer token wins over a certificate when both come (the certificate still shows in
+//! `context.mtls` for policies). Every failure is the same 401 with a `WWW-Authenticate`
+//! challenge; which check failed goes to the audit log, not to the caller. Every failure also
+//! takes the same minimum time, and repeated failures from one source or against one key id
+//! are blocked for a while (see `auth_backoff`).
 
-use std::net::IpAddr;
 use std::time::Instant;
 
 use http::{header, HeaderMap};
+use palisade_config::{identity::wildcard_match, MtlsIdentity};
 
-use crate::keys::{key_id_of, now_secs, KeyStore, Principal, MAX_TOKEN_BYTES};
+use crate::context::Call;
+use crate::keys::{key_id_of, now_secs, KeyStore, MAX_TOKEN_BYTES};
+use crate::principal::{AuthMethod, PeerCertificate, Principal, PrincipalKind};
 use crate::refusal::Refusal;
 use crate::state::State;
 
@@ -18,12 +27,13 @@ use crate::state::State;
 pub async fn principal(
     state: &State,
     headers: &HeaderMap,
-    source: IpAddr,
+    call: &Call,
 ) -> Result<Principal, Refusal> {
     let started = Instant::now();
+    let source = call.client.ip();
     let key_id = bearer_token(headers).and_then(key_id_of);
     state.auth_backoff.check(source, key_id, started)?;
-    match credentials(&state.keys, headers) {
+    match credentials(state, headers, call.peer.as_deref()).await {
         Ok(principal) => Ok(principal),
         Err(refusal) => {
             if matches!(
@@ -35,6 +45,13 @@ pub async fn principal(
             ) {
                 state.auth_backoff.failed(source, key_id, started);
             }
+            state
+                .metrics
+                .auth_failures
+                .get_or_create(&crate::metrics::ReasonLabels {
+                    reason: refusal.reason(),
+                })
+                .inc();
             // Whatever failed, and however fast, the caller waits the same.
             tokio::time::sleep_until((started + state.auth_backoff.failure_delay()).into()).await;
             Err(refusal)
@@ -48,82 +65,192 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+fn rejected(reason: &'static str) -> Refusal {
+    Refusal::Unauthenticated {
+        reason,
+        token_presented: true,
+    }
+}
+
 /// Check the credentials alone (no back-off, no delay).
-pub fn credentials(keys: &KeyStore, headers: &HeaderMap) -> Result<Principal, Refusal> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        let presented = headers.contains_key(header::AUTHORIZATION);
-        return Err(Refusal::Unauthenticated {
-            reason: if presented {
-                "multiple_credentials"
-            } else {
-                "missing_credentials"
-            },
-            token_presented: presented,
-        });
+pub async fn credentials(
+    state: &State,
+    headers: &HeaderMap,
+    peer: Option<&PeerCertificate>,
+) -> Result<Principal, Refusal> {
+    let token = match bearer(headers, state.jwt.max_token_bytes())? {
+        Some(token) => token,
+        None => {
+            return match peer {
+                Some(cert) => certificate_principal(&state.config.identity.mtls, cert),
+                None => Err(Refusal::Unauthenticated {
+                    reason: "missing_credentials",
+                    token_presented: false,
+                }),
+            }
+        }
     };
-    let malformed = Refusal::Unauthenticated {
-        reason: "malformed_credentials",
+    if token.starts_with("pal_") {
+        return api_key(&state.keys, token);
+    }
+    if state.jwt.is_empty() {
+        return Err(rejected("malformed_credentials"));
+    }
+    state
+        .jwt
+        .verify(token)
+        .await
+        .map_err(|rejection| rejected(rejection.reason()))
+}
+
+/// The one bearer token of the request, if it has an `Authorization` header at all.
+fn bearer(headers: &HeaderMap, max_jwt_bytes: usize) -> Result<Option<&str>, Refusal> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Ok(None),
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => return Err(rejected("multiple_credentials")),
+    };
+    if value.len() > MAX_TOKEN_BYTES.max(max_jwt_bytes) + 16 {
+        return Err(rejected("oversized_credentials"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| rejected("malformed_credentials"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| rejected("malformed_credentials"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(rejected("malformed_credentials"));
+    }
+    Ok(Some(token.trim()))
+}
+
+fn api_key(keys: &KeyStore, token: &str) -> Result<Principal, Refusal> {
+    keys.authenticate(token, now_secs())
+        .map_err(|rejection| rejected(rejection.reason()))
+}
+
+/// A workload from its verified certificate: the SPIFFE ID when there is one (its trust
+/// domain must be listed, if any are), else the subject's common name.
+pub fn certificate_principal(
+    mtls: &MtlsIdentity,
+    cert: &PeerCertificate,
+) -> Result<Principal, Refusal> {
+    let refused = |reason| Refusal::Unauthenticated {
+        reason,
         token_presented: true,
     };
-    if value.len() > MAX_TOKEN_BYTES + 16 {
-        return Err(malformed);
-    }
-    let value = value.to_str().map_err(|_| malformed.clone())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(|| malformed.clone())?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(malformed);
-    }
-    keys.authenticate(token.trim(), now_secs())
-        .map_err(|rejection| Refusal::Unauthenticated {
-            reason: rejection.reason(),
-            token_presented: true,
-        })
+    let name = match (&cert.spiffe_id, &cert.subject_cn) {
+        (Some(id), _) => {
+            let domain = id
+                .strip_prefix("spiffe://")
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default();
+            if !mtls.trust_domains.is_empty() && !mtls.trust_domains.iter().any(|d| d == domain) {
+                return Err(refused("mtls_untrusted_domain"));
+            }
+            id.clone()
+        }
+        (None, Some(cn)) => cn.clone(),
+        (None, None) => return Err(refused("mtls_no_identity")),
+    };
+    let mut roles: Vec<String> = mtls
+        .roles
+        .iter()
+        .filter(|(pattern, _)| wildcard_match(pattern, &name))
+        .flat_map(|(_, roles)| roles.iter().cloned())
+        .collect();
+    roles.sort();
+    roles.dedup();
+    Ok(Principal::new(
+        PrincipalKind::Service,
+        name,
+        roles,
+        AuthMethod::Mtls,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use http::HeaderValue;
 
     use super::*;
 
     #[test]
     fn only_one_well_formed_bearer_token_is_accepted() {
-        let dir = tempfile::tempdir().unwrap();
-        let keys = KeyStore::open(&dir.path().join("keys.json")).unwrap();
-        let (_, token) = keys.create("t", "client", None).unwrap();
         let mut h = HeaderMap::new();
-        assert!(matches!(
-            credentials(&keys, &h),
-            Err(Refusal::Unauthenticated {
-                reason: "missing_credentials",
-                ..
-            })
-        ));
+        assert_eq!(bearer(&h, 0).unwrap(), None);
         h.insert(
             header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("bearer {token}")).unwrap(),
+            HeaderValue::from_static("bearer abc"),
         );
-        assert_eq!(credentials(&keys, &h).unwrap().role, "client");
+        assert_eq!(bearer(&h, 0).unwrap(), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(bearer(&h, 0).is_err());
         h.insert(
             header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Basic {token}")).unwrap(),
-        );
-        assert!(credentials(&keys, &h).is_err());
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            HeaderValue::from_static("Bearer abc"),
         );
         h.append(
             header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+            HeaderValue::from_static("Bearer abc"),
         );
-        assert!(matches!(
-            credentials(&keys, &h),
-            Err(Refusal::Unauthenticated {
-                reason: "multiple_credentials",
-                ..
-            })
-        ));
+        assert_eq!(bearer(&h, 0).unwrap_err().reason(), "multiple_credentials");
+        let mut h = HeaderMap::new();
+        let long = format!("Bearer {}", "a".repeat(2000));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_str(&long).unwrap());
+        assert_eq!(
+            bearer(&h, 1024).unwrap_err().reason(),
+            "oversized_credentials"
+        );
+        assert!(bearer(&h, 4096).is_ok());
+    }
+
+    #[test]
+    fn api_keys_authenticate_with_their_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeyStore::open(&dir.path().join("keys.json")).unwrap();
+        let (_, token) = keys.create("t", "client", None).unwrap();
+        assert_eq!(api_key(&keys, &token).unwrap().roles, ["client"]);
+        let wrong = format!("{}0", &token[..token.len() - 1]);
+        assert!(api_key(&keys, &wrong).is_err());
+    }
+
+    #[test]
+    fn certificates_map_to_services_with_roles() {
+        let mtls = MtlsIdentity {
+            trust_domains: vec!["prod.example".into()],
+            roles: BTreeMap::from([
+                (
+                    "spiffe://prod.example/ns/scoring/*".into(),
+                    vec!["client".into()],
+                ),
+                (
+                    "spiffe://prod.example/ns/ops/admin".into(),
+                    vec!["admin".into()],
+                ),
+            ]),
+        };
+        let cert = |id: &str| PeerCertificate {
+            spiffe_id: Some(id.into()),
+            subject_cn: Some("ignored".into()),
+        };
+        let p =
+            certificate_principal(&mtls, &cert("spiffe://prod.example/ns/scoring/api")).unwrap();
+        assert_eq!(
+            (p.kind, p.roles.as_slice()),
+            (PrincipalKind::Service, &["client".to_string()][..])
+        );
+        assert_eq!(p.id, "service:spiffe://prod.example/ns/scoring/api");
+        assert!(certificate_principal(&mtls, &cert("spiffe://evil.example/ns/ops/admin")).is_err());
+        let cn = PeerCertificate {
+            spiffe_id: None,
+            subject_cn: Some("batch-job".into()),
+        };
+        let p = certificate_principal(&mtls, &cn).unwrap();
+        assert!(p.name == "batch-job" && p.roles.is_empty());
     }
 }

@@ -14,6 +14,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::principal::{AuthMethod, Principal, PrincipalKind};
 use subtle::ConstantTimeEq;
 
 const PREFIX: &str = "pal_";
@@ -52,15 +54,6 @@ impl KeyRecord {
 #[serde(deny_unknown_fields)]
 struct KeysFile {
     keys: Vec<KeyRecord>,
-}
-
-/// Who a verified key belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    /// `key:<id>`: what audit events and metrics name.
-    pub id: String,
-    pub name: String,
-    pub role: String,
 }
 
 /// Why a token was not accepted. The client sees one 401 for all of them; the audit log
@@ -300,11 +293,14 @@ impl KeyStore {
         if record.expires_at.is_some_and(|e| e <= now) {
             return Err(KeyRejection::Expired);
         }
-        Ok(Principal {
-            id: format!("key:{}", record.id),
-            name: record.name.clone(),
-            role: record.role.clone(),
-        })
+        let mut principal = Principal::new(
+            PrincipalKind::ApiKey,
+            record.id.clone(),
+            vec![record.role.clone()],
+            AuthMethod::ApiKey,
+        );
+        principal.label = record.name.clone();
+        Ok(principal)
     }
 }
 
@@ -351,14 +347,12 @@ mod tests {
         let (record, token) = store.create("ci", "client", None).unwrap();
         assert!(token.starts_with("pal_") && token.len() == 4 + 16 + 1 + 64);
         let p = store.authenticate(&token, now_secs()).unwrap();
+        assert_eq!(p.id, format!("key:{}", record.id));
         assert_eq!(
-            p,
-            Principal {
-                id: format!("key:{}", record.id),
-                name: "ci".into(),
-                role: "client".into()
-            }
+            (p.label.as_str(), p.roles.as_slice()),
+            ("ci", &["client".to_string()][..])
         );
+        assert_eq!(p.kind, PrincipalKind::ApiKey);
         let file = std::fs::read_to_string(store.path()).unwrap();
         let secret = token.rsplit('_').next().unwrap();
         assert!(!file.contains(secret));

@@ -22,10 +22,11 @@ use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::context::Plane;
-use crate::gate;
 use crate::metrics::PlaneLabels;
+use crate::principal::Peer;
 use crate::refusal::Refusal;
 use crate::state::State;
+use crate::{gate, tls};
 
 /// How long connections in flight get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -103,9 +104,17 @@ pub async fn serve(listener: Listener, state: Arc<State>, mut shutdown: watch::R
                     );
                     match handshake.await {
                         Ok(Ok(stream)) => {
+                            // Parsed once per connection; rustls has already verified it.
+                            let client_cert = stream
+                                .get_ref()
+                                .1
+                                .peer_certificates()
+                                .and_then(|chain| chain.first())
+                                .map(|leaf| Arc::new(tls::peer_certificate(leaf)));
                             serve_io(
                                 stream,
                                 peer,
+                                client_cert,
                                 plane,
                                 state,
                                 builder,
@@ -123,7 +132,19 @@ pub async fn serve(listener: Listener, state: Arc<State>, mut shutdown: watch::R
                         }
                     }
                 }
-                None => serve_io(tcp, peer, plane, state, builder, permit.is_some(), watcher).await,
+                None => {
+                    serve_io(
+                        tcp,
+                        peer,
+                        None,
+                        plane,
+                        state,
+                        builder,
+                        permit.is_some(),
+                        watcher,
+                    )
+                    .await
+                }
             }
             gauge.dec();
             drop(permit);
@@ -136,9 +157,11 @@ pub async fn serve(listener: Listener, state: Arc<State>, mut shutdown: watch::R
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn serve_io<I>(
     io: I,
     peer: SocketAddr,
+    client_cert: Peer,
     plane: Plane,
     state: Arc<State>,
     mut builder: auto::Builder<TokioExecutor>,
@@ -153,9 +176,10 @@ async fn serve_io<I>(
     }
     let service = service_fn(move |req: Request<Incoming>| {
         let state = state.clone();
+        let client_cert = client_cert.clone();
         async move {
             let reply = if within_cap {
-                gate::handle(state, plane, peer, req).await
+                gate::handle(state, plane, peer, client_cert, req).await
             } else {
                 gate::over_capacity(&state, plane, peer)
             };

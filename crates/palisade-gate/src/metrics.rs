@@ -25,8 +25,24 @@ pub struct PlaneLabels {
     pub plane: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    /// `rates` or `budgets`.
+    pub limit: &'static str,
+    /// `deny` or `local`: what the configured fallback did.
+    pub fallback: &'static str,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    pub policy_reloads: Family<ReasonLabels, Counter>,
+    pub limit_backend_errors: Family<BackendLabels, Counter>,
     pub calls: Family<CallLabels, Counter>,
     pub latency: Family<PlaneLabels, Histogram>,
     pub open_connections: Family<PlaneLabels, Gauge<i64, std::sync::atomic::AtomicI64>>,
@@ -55,6 +71,24 @@ impl Metrics {
         let tls_handshake_failures = Family::default();
         let models_loaded = Gauge::default();
         let audit_failures = Counter::default();
+        let auth_failures = Family::default();
+        let policy_reloads = Family::default();
+        let limit_backend_errors = Family::default();
+        registry.register(
+            "auth_failures",
+            "Failed authentications, by reason",
+            auth_failures.clone(),
+        );
+        registry.register(
+            "policy_reloads",
+            "Policy reloads, by outcome (ok or invalid)",
+            policy_reloads.clone(),
+        );
+        registry.register(
+            "limit_backend_errors",
+            "Limiter calls that could not reach the shared backend, by fallback taken",
+            limit_backend_errors.clone(),
+        );
         registry.register("calls", "Calls served, by outcome", calls.clone());
         registry.register(
             "call_duration_seconds",
@@ -88,6 +122,9 @@ impl Metrics {
         );
         Metrics {
             registry,
+            auth_failures,
+            policy_reloads,
+            limit_backend_errors,
             calls,
             latency,
             open_connections,

@@ -25,10 +25,15 @@ pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refus
         plane: call.plane.as_str().to_string(),
         client: call.client.to_string(),
         principal: call.principal.as_ref().map(|p| p.id.clone()),
+        auth: call
+            .principal
+            .as_ref()
+            .map(|p| p.method.as_str().to_string()),
         action: call.action.map(|a| a.as_str().to_string()),
         model: call.model_ref(),
         decision: if refusal.is_none() { "allow" } else { "deny" }.to_string(),
         reason: refusal.map_or("ok", Refusal::reason).to_string(),
+        policies: call.policies.clone(),
         status: status.as_u16(),
         latency_us: latency.as_micros().min(u64::MAX as u128) as u64,
         request_sha256: call.request_sha256.map(hex::encode),
@@ -59,6 +64,30 @@ pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refus
             Refusal::Unavailable("the audit log is unavailable; the call was not served".into())
                 .into_response()
         }
+    }
+}
+
+/// An event that no request caused (a policy reload by signal): recorded like a call.
+pub fn system_event(state: &State, action: &str, outcome: Result<(), &str>) {
+    let event = AuditEvent {
+        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        request_id: format!("system-{}", crate::context::next_request_id()),
+        plane: "admin".into(),
+        client: "local".into(),
+        principal: Some("system:signal".into()),
+        auth: None,
+        action: Some(action.to_string()),
+        model: None,
+        decision: if outcome.is_ok() { "allow" } else { "deny" }.into(),
+        reason: outcome.err().unwrap_or("ok").to_string(),
+        policies: Vec::new(),
+        status: if outcome.is_ok() { 200 } else { 422 },
+        latency_us: 0,
+        request_sha256: None,
+        response_sha256: None,
+    };
+    if let Err(e) = state.audit.record(event) {
+        tracing::error!(error = %e, action, "system event not recorded in the audit log");
     }
 }
 

@@ -6,12 +6,12 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
 /// Longest error message sent to a caller.
-const MAX_MESSAGE_BYTES: usize = 1024;
+const MAX_MESSAGE_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// 401. `reason` goes to the audit log only; every client sees the same message.
-    #[error("authentication required: present a valid API key as `Authorization: Bearer pal_...`")]
+    #[error("authentication required: present a valid API key or token as `Authorization: Bearer ...`, or a client certificate")]
     Unauthenticated {
         reason: &'static str,
         token_presented: bool,
@@ -27,6 +27,9 @@ pub enum Refusal {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// 422: well-formed, but not acceptable (an invalid policy set).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 429 from the `limit` stage.
     #[error(
         "limit '{}' reached ({} calls per {} s); retry in {} s",
@@ -63,6 +66,7 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
+            Refusal::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Refusal::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -82,6 +86,7 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
             Refusal::BadRequest(_) => "bad_request",
             Refusal::Conflict(_) => "conflict",
+            Refusal::Unprocessable(_) => "unprocessable",
             Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
             Refusal::TooManyRequests(e) if e.policy == "failed_authentication" => "auth_blocked",
             Refusal::TooManyRequests(_) => "rate_limited",

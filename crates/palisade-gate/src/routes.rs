@@ -66,6 +66,8 @@ pub enum AdminOp {
     ListKeys,
     CreateKey,
     RevokeKey(String),
+    ListPolicies,
+    ReloadPolicies,
 }
 
 impl AdminOp {
@@ -79,6 +81,7 @@ impl AdminOp {
             }
             AdminOp::UnloadModel(_) => Action::UnloadModel,
             AdminOp::ListKeys | AdminOp::CreateKey | AdminOp::RevokeKey(_) => Action::ManageKeys,
+            AdminOp::ListPolicies | AdminOp::ReloadPolicies => Action::ManagePolicies,
         }
     }
 
@@ -163,6 +166,8 @@ pub fn admin_route(m: &Method, path: &str) -> Result<AdminRoute, Refusal> {
             method(m, Method::GET, "GET, HEAD, POST").map(|()| AdminRoute::Op(AdminOp::ListKeys))
         }
         ["admin", "keys", id, "revoke"] => post(AdminOp::RevokeKey(id.to_string())),
+        ["admin", "policies"] => get(AdminRoute::Op(AdminOp::ListPolicies)),
+        ["admin", "policies", "reload"] => post(AdminOp::ReloadPolicies),
         _ => Err(not_found(path)),
     }
 }

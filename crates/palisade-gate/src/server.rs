@@ -15,10 +15,12 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth_backoff::AuthBackoff;
 use crate::context::Plane;
+use crate::jwt::JwtVerifier;
 use crate::keys::KeyStore;
 use crate::limit::Limiter;
 use crate::listen::{self, Listener};
 use crate::metrics::Metrics;
+use crate::policy::PolicyStore;
 use crate::registry::Registry;
 use crate::state::State;
 use crate::tls;
@@ -42,6 +44,12 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("policies: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+    #[error("identity.jwt: {0}")]
+    Jwt(#[from] crate::jwt::JwksError),
+    #[error("limits: {0}")]
+    Limits(String),
     #[error("models.load: pattern '{0}' is not a valid glob")]
     LoadPattern(String),
 }
@@ -66,6 +74,8 @@ impl Server {
         }
         let audit = Arc::new(audit);
         let keys = KeyStore::open(&config.identity.keys_file)?;
+        let policies = PolicyStore::load(&config)?;
+        let jwt = JwtVerifier::start(&config.identity.jwt).await?;
         let models = Registry::new(Repository::new(
             &config.models.repository,
             config.models.max_model_bytes,
@@ -102,6 +112,8 @@ impl Server {
         let state = Arc::new(State {
             config,
             keys,
+            jwt,
+            policies,
             auth_backoff,
             models,
             limiter,
@@ -153,14 +165,22 @@ impl Server {
         })
     }
 
-    /// Re-read the keys file now (SIGHUP).
-    pub fn reload_keys(&self) {
+    /// SIGHUP: re-read the keys file, the policy files and the JWT keys now. Whatever fails
+    /// to load leaves the previous version in force; the policy reload is audited.
+    pub async fn reload(&self) {
         match self.state.keys.reload_if_changed() {
             Ok(changed) => tracing::info!(changed, "keys reloaded"),
             Err(e) => {
                 tracing::error!(error = %e, "keys reload failed; the previous keys stay in force")
             }
         }
+        let outcome = crate::admin::reload_policies(&self.state);
+        crate::record::system_event(
+            &self.state,
+            "manage_policies",
+            outcome.as_ref().map(|_| ()).map_err(|_| "invalid_policies"),
+        );
+        self.state.jwt.reload().await;
     }
 
     /// Stop accepting, let calls in flight finish, then flush and sync the audit log.

@@ -7,14 +7,18 @@ use palisade_config::Config;
 use palisade_model::v2::DecodeLimits;
 
 use crate::auth_backoff::AuthBackoff;
+use crate::jwt::JwtVerifier;
 use crate::keys::KeyStore;
 use crate::limit::Limiter;
 use crate::metrics::Metrics;
+use crate::policy::PolicyStore;
 use crate::registry::Registry;
 
 pub struct State {
     pub config: Config,
     pub keys: KeyStore,
+    pub jwt: Arc<JwtVerifier>,
+    pub policies: PolicyStore,
     pub auth_backoff: AuthBackoff,
     pub models: Registry,
     pub limiter: Limiter,

@@ -3,12 +3,14 @@
 //!
 //! Secure by default: TLS 1.3 only. TLS 1.2 is an explicit opt-in and even then offers only
 //! the ECDHE + AEAD suites (the only TLS 1.2 suites rustls implements). ALPN offers h2 and
-//! http/1.1. With a client CA configured, a client certificate is required (mTLS).
+//! http/1.1. Client certificates (mTLS) are verified against `client_ca` and, per listener,
+//! required, optional or not asked for (`client_auth`); the admin plane requires them unless
+//! told otherwise.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use palisade_config as config;
+use palisade_config::{self as config, ClientAuth};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose, SanType,
@@ -18,7 +20,10 @@ use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
+use x509_parser::extensions::GeneralName;
+
 use crate::fsutil;
+use crate::principal::PeerCertificate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -28,6 +33,62 @@ pub enum TlsError {
     Config(String),
     #[error("certificate generation: {0}")]
     Generate(String),
+}
+
+/// The identity in a client certificate that rustls has already verified. A SPIFFE X.509-SVID
+/// carries exactly one URI SAN; a certificate with several `spiffe://` URIs names nobody.
+pub fn peer_certificate(der: &[u8]) -> PeerCertificate {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return PeerCertificate::default();
+    };
+    let mut spiffe = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            if let GeneralName::URI(uri) = name {
+                if uri.starts_with("spiffe://") {
+                    spiffe.push(*uri);
+                }
+            }
+        }
+    }
+    let spiffe_id = match spiffe.as_slice() {
+        [one] if valid_spiffe_id(one) => Some(one.to_string()),
+        _ => None,
+    };
+    let subject_cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .filter(|cn| !cn.is_empty() && cn.len() <= 256 && !cn.chars().any(char::is_control))
+        .map(str::to_string);
+    PeerCertificate {
+        spiffe_id,
+        subject_cn,
+    }
+}
+
+/// `spiffe://<trust domain>/<path>` as the SPIFFE ID spec allows it: lowercase trust domain,
+/// no empty, `.` or `..` segments, no query or fragment, at most 2048 bytes.
+fn valid_spiffe_id(id: &str) -> bool {
+    let Some(rest) = id.strip_prefix("spiffe://") else {
+        return false;
+    };
+    let (domain, path) = rest.split_once('/').unwrap_or((rest, ""));
+    id.len() <= 2048
+        && !domain.is_empty()
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
+        && (path.is_empty()
+            || path.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            }))
 }
 
 /// Build the server-side rustls configuration for one listener.
@@ -54,9 +115,9 @@ pub fn server_config(tls: &config::Tls) -> Result<Arc<ServerConfig>, TlsError> {
     let builder = ServerConfig::builder_with_provider(Arc::new(provider.clone()))
         .with_protocol_versions(versions)
         .map_err(|e| TlsError::Config(e.to_string()))?;
-    let builder = match &tls.client_ca {
-        None => builder.with_no_client_auth(),
-        Some(ca) => {
+    let builder = match (&tls.client_ca, tls.client_auth) {
+        (None, _) | (_, ClientAuth::Off) => builder.with_no_client_auth(),
+        (Some(ca), auth) => {
             let mut roots = RootCertStore::empty();
             for cert in load_certs(ca)? {
                 roots.add(cert).map_err(|e| TlsError::File {
@@ -64,10 +125,15 @@ pub fn server_config(tls: &config::Tls) -> Result<Arc<ServerConfig>, TlsError> {
                     message: e.to_string(),
                 })?;
             }
-            let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider))
-                    .build()
-                    .map_err(|e| TlsError::Config(e.to_string()))?;
+            let mut verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::new(provider));
+            if auth == ClientAuth::Optional {
+                // No certificate is fine; a certificate that does not verify still fails.
+                verifier = verifier.allow_unauthenticated();
+            }
+            let verifier = verifier
+                .build()
+                .map_err(|e| TlsError::Config(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
@@ -159,7 +225,9 @@ pub fn create_dev_pki(dir: &Path, names: &[String]) -> Result<DevPki, TlsError> 
 
 /// Issue a client certificate from the dev CA in `dir`, for mTLS. The SPIFFE ID
 /// `spiffe://palisade.dev/<name>` goes in the URI SAN. Writes `<name>.pem` and `<name>.key`.
-pub fn issue_dev_client(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), TlsError> {
+/// `days` of validity from now; a negative count issues a certificate that has already
+/// expired (for testing that expired certificates are refused).
+pub fn issue_dev_client(dir: &Path, name: &str, days: i64) -> Result<(PathBuf, PathBuf), TlsError> {
     if name.is_empty()
         || !name
             .bytes()
@@ -183,7 +251,7 @@ pub fn issue_dev_client(dir: &Path, name: &str) -> Result<(PathBuf, PathBuf), Tl
     // of the new certificate match the CA certificate on disk.
     let ca = ca_params().self_signed(&ca_key).map_err(gen)?;
     let key = KeyPair::generate().map_err(gen)?;
-    let mut params = leaf_params(name, 90);
+    let mut params = leaf_params(name, days);
     let uri = format!("spiffe://palisade.dev/{name}");
     params.subject_alt_names = vec![SanType::URI(uri.try_into().map_err(gen)?)];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -230,8 +298,12 @@ fn dn(cn: &str) -> DistinguishedName {
 
 fn set_validity(params: &mut CertificateParams, days: i64) {
     let now = time::OffsetDateTime::now_utc();
-    params.not_before = now - time::Duration::hours(1);
     params.not_after = now + time::Duration::days(days);
+    params.not_before = if days < 0 {
+        params.not_after - time::Duration::days(1)
+    } else {
+        now - time::Duration::hours(1)
+    };
 }
 
 fn san(name: &str) -> Result<SanType, TlsError> {

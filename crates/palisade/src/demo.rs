@@ -51,16 +51,20 @@ listen = "127.0.0.1:8443"
 [data_plane.tls]
 cert = "tls/server.pem"
 key = "tls/server.key"
-# client_ca = "tls/ca.pem"     # uncomment to require client certificates (mTLS)
+# client_ca = "tls/ca.pem"     # CA that client certificates (mTLS) must chain to, and
+# client_auth = "optional"     # "required", "optional" (default with client_ca) or "off"
 # allow_tls12 = false          # TLS 1.3 only unless set
 
-# The admin plane: keys, model load/unload, /metrics. Its own port, loopback only.
+# The admin plane: keys, policies, model lifecycle, /metrics. Its own port, loopback only,
+# and no connection without a client certificate from the CA (client_auth defaults to
+# "required" here). tls/admin.pem is the demo's admin certificate.
 [admin_plane]
 listen = "127.0.0.1:9443"
 
 [admin_plane.tls]
 cert = "tls/server.pem"
 key = "tls/server.key"
+client_ca = "tls/ca.pem"
 
 [models]
 repository = "models"
@@ -72,8 +76,26 @@ failed_auth_limit = 10         # this many failed logins per address or key id i
 block_base = "1s"              # block it for 1 s, doubling per repeat,
 block_max = "15m"              # up to 15 minutes
 
+# Client certificates name workloads by SPIFFE ID; map them to roles. The demo's admin
+# certificate (tls/admin.pem) is spiffe://palisade.dev/admin.
+[identity.mtls]
+trust_domains = ["palisade.dev"]
+roles = { "spiffe://palisade.dev/admin" = ["admin"] }
+
+# OIDC issuers: bearer JWTs verified against the issuer's JWKS (see the README).
+# [[identity.jwt]]
+# issuer = "https://idp.example.com/realms/prod"
+# audiences = ["palisade"]
+# jwks_url = "https://idp.example.com/realms/prod/protocol/openid-connect/certs"
+# roles_claims = ["realm_access.roles"]
+
+# Cedar policies next to the role table below; validated at start and on every reload
+# (kill -HUP, or POST /admin/policies/reload). More examples: examples/policies/.
+[policies]
+dir = "policies"
+
 # Roles: deny by default. A key with role `client` may read metadata of and infer on the
-# demo models only; `admin` may do everything, on both planes.
+# demo models only; `admin` may do everything, on both planes. The table compiles to Cedar.
 [roles.client]
 grants = [{ actions = ["infer", "read_metadata"], models = ["iris", "diabetes", "breast-cancer"] }]
 
@@ -105,6 +127,8 @@ dir = "audit"                  # hash-chained JSON Lines; `palisade audit verify
 fsync_interval = "1s"
 "#;
 
+const REQUIRE_OWNER: &str = include_str!("../../../examples/policies/require-owner.cedar");
+
 /// Create the demo folder if needed; returns the config path.
 pub fn prepare(dir: &Path) -> Result<PathBuf> {
     let config_path = dir.join("palisade.toml");
@@ -131,6 +155,10 @@ pub fn prepare(dir: &Path) -> Result<PathBuf> {
         }
         std::fs::write(model_dir.join("model.toml"), manifest)?;
     }
+    palisade_gate::tls::issue_dev_client(&tls_dir, "admin", 365)?;
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies)?;
+    std::fs::write(policies.join("require-owner.cedar"), REQUIRE_OWNER)?;
     create_private_dir(&dir.join("audit"))?;
     create_private_dir(&dir.join("keys"))?;
     let tmp_config = dir.join("palisade.toml.partial");
@@ -164,6 +192,9 @@ Palisade demo is serving the models iris, diabetes and breast-cancer.
 
 Call it with curl:
   {curl}
+
+The admin plane wants the admin client certificate (mTLS):
+  curl --cacert {d}/tls/ca.pem --cert {d}/tls/admin.pem --key {d}/tls/admin.key https://localhost:{admin}/admin/models
 
 Or with tritonclient (pip install 'tritonclient[http]' numpy):
   import numpy as np, tritonclient.http as httpclient

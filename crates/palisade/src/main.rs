@@ -64,14 +64,23 @@ enum Command {
         /// Names the server certificate covers (DNS names or IP addresses).
         #[arg(long = "name", default_values_t = palisade_gate::tls::LOCAL_NAMES.map(String::from))]
         names: Vec<String>,
-        /// Instead: issue a client certificate (for mTLS) from the CA already in --out.
+        /// Instead: issue a client certificate (for mTLS) from the CA already in --out, with
+        /// the SPIFFE ID spiffe://palisade.dev/NAME.
         #[arg(long)]
         client: Option<String>,
+        /// Validity of a client certificate in days (negative: already expired, for tests).
+        #[arg(long, default_value_t = 90, allow_negative_numbers = true)]
+        days: i64,
     },
     /// Validate configuration.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Cedar policies: check the set a config would run, or print the schema.
+    Policies {
+        #[command(subcommand)]
+        command: PoliciesCommand,
     },
     /// Audit log tools.
     Audit {
@@ -142,6 +151,17 @@ enum ConfigCommand {
 }
 
 #[derive(Subcommand)]
+enum PoliciesCommand {
+    /// Compile and validate the role table and `[policies] dir` against the schema.
+    Check {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Print the Cedar schema policies are validated against.
+    Schema,
+}
+
+#[derive(Subcommand)]
 enum AuditCommand {
     /// Verify an audit log's hash chain; names the first line at fault.
     Verify {
@@ -186,10 +206,15 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             run::serve(config, None)
         }
         Command::Keys { command } => keys(command),
-        Command::DevCerts { out, names, client } => {
+        Command::DevCerts {
+            out,
+            names,
+            client,
+            days,
+        } => {
             match client {
                 Some(name) => {
-                    let (cert, key) = palisade_gate::tls::issue_dev_client(&out, &name)?;
+                    let (cert, key) = palisade_gate::tls::issue_dev_client(&out, &name, days)?;
                     println!(
                         "client certificate: {}\nclient key:         {}",
                         cert.display(),
@@ -218,6 +243,32 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify { path },
         } => audit_verify(&path),
+        Command::Policies {
+            command: PoliciesCommand::Schema,
+        } => {
+            print!("{}", palisade_gate::policy::SCHEMA);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Policies {
+            command: PoliciesCommand::Check { config },
+        } => {
+            let (config, _) = Config::load(&config.path())?;
+            match palisade_gate::policy::PolicyStore::load(&config) {
+                Ok(store) => {
+                    let set = store.current();
+                    println!(
+                        "ok: {} policies: {}",
+                        set.policy_ids().len(),
+                        set.policy_ids().join(", ")
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
     }
 }
 
@@ -235,10 +286,11 @@ fn keys(command: KeysCommand) -> Result<ExitCode> {
             expires_in,
         } => {
             let (config, store) = load(&config)?;
-            if !config.roles.contains(&role) {
-                let known: Vec<&str> = config.roles.names().collect();
+            let policies = palisade_gate::policy::PolicyStore::load(&config)?.current();
+            if !policies.knows_role(&role) {
+                let known: Vec<&str> = policies.roles().collect();
                 bail!(
-                    "role '{role}' is not defined in {}; known roles: {}",
+                    "role '{role}' is used by no policy of {}; known roles: {}",
                     config.source.display(),
                     known.join(", ")
                 );

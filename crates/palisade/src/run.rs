@@ -71,6 +71,30 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
     if let Err(e) = palisade_gate::keys::KeyStore::open(&config.identity.keys_file) {
         out.push(Finding::error("identity.keys_file", e.to_string()));
     }
+    if let Err(e) = palisade_gate::policy::PolicyStore::load(config) {
+        out.push(Finding::error("policies.dir", e.to_string()));
+    }
+    for (i, issuer) in config.identity.jwt.iter().enumerate() {
+        use palisade_config::JwtKeys;
+        let file = match &issuer.keys {
+            JwtKeys::File(f) | JwtKeys::HmacSecretFile(f) => Some(f),
+            JwtKeys::Url { ca, .. } => ca.as_ref(),
+        };
+        if let Some(f) = file.filter(|f| !f.is_file()) {
+            out.push(Finding::error(
+                "identity.jwt",
+                format!("issuer {}: {} does not exist", i + 1, f.display()),
+            ));
+        }
+    }
+    if config.limits.backend.on_error_budgets == palisade_config::rates::OnBackendError::Local
+        && config.limits.backend.kind != palisade_config::rates::LimitsBackend::Local
+    {
+        out.push(Finding::warning(
+            "limits.on_backend_error",
+            "budgets fall back to local counters while Redis is unreachable: each replica may then spend the whole budget".into(),
+        ));
+    }
     out
 }
 
@@ -114,7 +138,7 @@ async fn wait_for_signals(server: &Server) {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return,
             _ = term.recv() => return,
-            _ = hup.recv() => server.reload_keys(),
+            _ = hup.recv() => server.reload().await,
         }
     }
 }

@@ -193,8 +193,23 @@ async fn client_key_is_refused_on_admin_routes() {
         infer_status(&p, Some(&client)).await.status(),
         StatusCode::OK
     );
-    // Without a key the admin plane asks for one.
-    assert_401(&c.get(format!("{}/metrics", p.admin)).send().await.unwrap());
+    // Without a key, the admin certificate alone is the admin service (its SPIFFE ID maps
+    // to role admin in [identity.mtls]).
+    let r = c.get(format!("{}/metrics", p.admin)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let event = p.audit_event(&request_id(&r));
+    assert_eq!(event["principal"], "service:spiffe://palisade.dev/admin");
+    assert_eq!(event["auth"], "mtls");
+    // Without a certificate the admin plane takes no connection at all, token or not.
+    let r = client_with_ca(&p.ca(), false)
+        .get(format!("{}/metrics", p.admin))
+        .header("authorization", format!("Bearer {}", p.token("admin")))
+        .send()
+        .await;
+    assert!(
+        r.is_err(),
+        "admin plane served a caller without a certificate"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,23 +438,46 @@ async fn tls_12_is_an_explicit_opt_in() {
     );
 }
 
+/// Issue `tls/<name>.pem|key` from the demo CA, valid for `days` (negative: expired).
+fn issue_client_cert(p: &Palisade, name: &str, days: &str) {
+    let out = std::process::Command::new(BIN)
+        .args(["dev-certs", "--out"])
+        .arg(p.state().join("tls"))
+        .args(["--client", name, "--days", days])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+fn mtls_client(p: &Palisade, identity: Option<reqwest::Identity>) -> reqwest::Client {
+    let mut b = client_builder(&p.ca(), false);
+    if let Some(id) = identity {
+        b = b.identity(id);
+    }
+    b.build().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
     let p = Palisade::with_config(|t| {
         t.replacen(
             "# client_ca = \"tls/ca.pem\"",
-            "client_ca = \"tls/ca.pem\"",
+            "client_ca = \"tls/ca.pem\"\nclient_auth = \"required\"",
+            1,
+        )
+        .replacen(
+            "roles = { \"spiffe://palisade.dev/admin\" = [\"admin\"] }",
+            "roles = { \"spiffe://palisade.dev/admin\" = [\"admin\"], \"spiffe://palisade.dev/scorer\" = [\"client\"] }",
             1,
         )
     });
-    // A client certificate signed by the server's dev CA, with a SPIFFE ID.
-    let out = std::process::Command::new(BIN)
-        .args(["dev-certs", "--out"])
-        .arg(p.state().join("tls"))
-        .args(["--client", "scorer"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    issue_client_cert(&p, "scorer", "30");
+    issue_client_cert(&p, "stale", "-2");
+    // A second CA the server does not trust, with a client certificate of the same name.
+    let other = tempfile::tempdir().unwrap();
+    palisade_gate::tls::create_dev_pki(other.path(), &["localhost".to_string()]).unwrap();
+    palisade_gate::tls::issue_dev_client(other.path(), "scorer", 30).unwrap();
+
     let without = rustls_client(&p.ca(), &[&rustls::version::TLS13]);
     let refused = match tls_connect(p.data_port, without).await {
         Err(_) => true,
@@ -455,24 +493,90 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
     };
     assert!(refused, "a client without a certificate got through");
 
-    let pem = [
-        std::fs::read(p.state().join("tls/scorer.pem")).unwrap(),
-        std::fs::read(p.state().join("tls/scorer.key")).unwrap(),
-    ]
-    .concat();
-    let identity = reqwest::Identity::from_pem(&pem).unwrap();
-    let cert = reqwest::Certificate::from_pem(&std::fs::read(p.ca()).unwrap()).unwrap();
-    let c = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(cert)
-        .identity(identity)
-        .build()
+    // The SPIFFE ID is the principal; its role comes from [identity.mtls] roles.
+    let scorer = mtls_client(&p, Some(p.identity("scorer")));
+    let r = scorer
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]))
+        .send()
+        .await
         .unwrap();
-    let r = c
+    assert_eq!(r.status(), StatusCode::OK);
+    let event = p.audit_event(&request_id(&r));
+    assert_eq!(event["principal"], "service:spiffe://palisade.dev/scorer");
+    assert_eq!(event["auth"], "mtls");
+    assert_eq!(event["policies"], json!(["role.client.1"]));
+    // The role grants nothing on the admin plane.
+    let r = scorer
+        .get(format!("{}/metrics", p.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Expired, and from another CA: no connection.
+    let stale = mtls_client(&p, Some(p.identity("stale")));
+    assert!(stale
+        .get(format!("{}/v2/health/live", p.data))
+        .send()
+        .await
+        .is_err());
+    let mut pem = std::fs::read(other.path().join("scorer.pem")).unwrap();
+    pem.extend(std::fs::read(other.path().join("scorer.key")).unwrap());
+    let foreign = mtls_client(&p, Some(reqwest::Identity::from_pem(&pem).unwrap()));
+    assert!(foreign
+        .get(format!("{}/v2/health/live", p.data))
+        .send()
+        .await
+        .is_err());
+    // The server is fine afterwards.
+    let r = scorer
         .get(format!("{}/v2/health/live", p.data))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_mtls_admits_callers_with_and_without_certificates() {
+    let p = Palisade::with_config(|t| {
+        t.replacen(
+            "# client_ca = \"tls/ca.pem\"",
+            "client_ca = \"tls/ca.pem\"",
+            1,
+        )
+        .replacen(
+            "trust_domains = [\"palisade.dev\"]",
+            "trust_domains = [\"prod.example\"]",
+            1,
+        )
+    });
+    issue_client_cert(&p, "scorer", "30");
+    // No certificate: the API key decides.
+    let r = infer_status(&p, Some(&format!("Bearer {}", p.token("client")))).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A verified certificate from an unlisted trust domain names nobody: 401.
+    let scorer = mtls_client(&p, Some(p.identity("scorer")));
+    let r = scorer
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]))
+        .send()
+        .await
+        .unwrap();
+    assert_401(&r);
+    assert_eq!(
+        p.audit_event(&request_id(&r))["reason"],
+        "mtls_untrusted_domain"
+    );
+    // With a key as well, the key is the principal and the certificate shows as mTLS.
+    let r = scorer
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(p.audit_event(&request_id(&r))["auth"], "api_key");
 }

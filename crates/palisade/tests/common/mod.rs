@@ -119,8 +119,21 @@ impl Palisade {
             .unwrap()
     }
 
+    /// A client trusting the demo CA and holding the demo's admin certificate (the admin
+    /// plane requires one; the demo's data plane does not ask for it).
     pub fn client(&self) -> reqwest::Client {
-        client_with_ca(&self.ca(), false)
+        client_builder(&self.ca(), false)
+            .identity(self.identity("admin"))
+            .build()
+            .unwrap()
+    }
+
+    /// The client certificate and key `tls/<name>.pem|key` as a reqwest identity.
+    pub fn identity(&self, name: &str) -> reqwest::Identity {
+        let tls = self.state().join("tls");
+        let mut pem = std::fs::read(tls.join(format!("{name}.pem"))).unwrap();
+        pem.extend(std::fs::read(tls.join(format!("{name}.key"))).unwrap());
+        reqwest::Identity::from_pem(&pem).unwrap()
     }
 
     pub fn audit_lines(&self) -> Vec<Value> {
@@ -157,6 +170,28 @@ impl Palisade {
 
     pub fn config_path(&self) -> String {
         self.state().join("palisade.toml").display().to_string()
+    }
+
+    /// Send SIGHUP (reload keys, policies and JWT keys).
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Wait until some audit event satisfies `pred`.
+    pub fn wait_for_event(&self, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(e) = self.audit_lines().into_iter().rev().find(|e| pred(e)) {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "no such audit event");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Ask the server to stop (SIGTERM) and wait for it.
@@ -205,6 +240,10 @@ pub fn create_demo_state(dir: &Path) {
 }
 
 pub fn client_with_ca(ca: &Path, http1_only: bool) -> reqwest::Client {
+    client_builder(ca, http1_only).build().unwrap()
+}
+
+pub fn client_builder(ca: &Path, http1_only: bool) -> reqwest::ClientBuilder {
     let cert = reqwest::Certificate::from_pem(&std::fs::read(ca).unwrap()).unwrap();
     let mut b = reqwest::Client::builder()
         .use_rustls_tls()
@@ -215,7 +254,7 @@ pub fn client_with_ca(ca: &Path, http1_only: bool) -> reqwest::Client {
     if http1_only {
         b = b.http1_only();
     }
-    b.build().unwrap()
+    b
 }
 
 pub fn rustls_client(
