@@ -27,11 +27,11 @@ use crate::tls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("audit log: {0}")]
+    #[error("audit log")]
     Audit(#[from] palisade_audit::AuditError),
-    #[error("keys: {0}")]
+    #[error("keys")]
     Keys(#[from] crate::keys::KeyStoreError),
-    #[error("model: {0}")]
+    #[error("model")]
     Model(#[from] palisade_model::ModelError),
     #[error("{plane} TLS: {source}")]
     Tls {
@@ -44,9 +44,9 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("policies: {0}")]
+    #[error("policies")]
     Policy(#[from] crate::policy::PolicyError),
-    #[error("identity.jwt: {0}")]
+    #[error("identity.jwt")]
     Jwt(#[from] crate::jwt::JwksError),
     #[error("limits: {0}")]
     Limits(String),
