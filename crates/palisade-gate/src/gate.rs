@@ -115,10 +115,10 @@ async fn data_plane(
 
     // limit (held until the reply is built: it carries the concurrency slot)
     let principal_id = call.principal.as_ref().map_or("", |p| p.id.as_str());
-    let _admitted =
-        state
-            .limiter
-            .admit(principal_id, &model.name, model_call == ModelCall::Infer)?;
+    let _admitted = state
+        .limiter
+        .admit(principal_id, &model.name, model_call == ModelCall::Infer)
+        .await?;
 
     match model_call {
         ModelCall::Metadata => Ok(respond::model_metadata(

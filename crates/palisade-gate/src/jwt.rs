@@ -8,6 +8,11 @@
 //!   no more often than `min_refresh_interval`), a JWKS file, or an HS256 secret file;
 //!   symmetric keys inside a JWKS are ignored;
 //! - `iss`, `aud` and `exp` are required; `exp`, `nbf` and `iat` get the issuer's leeway.
+//!
+//! A verified token is remembered (the whole token is the key, so no other byte string
+//! matches) until it expires, the cache fills (`MAX_VERIFIED`) or the keys change: a client
+//! sending the same token call after call pays one signature check, as with Envoy's
+//! `jwt_cache_config`. Time bounds are checked again on every use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
@@ -25,6 +30,16 @@ const MAX_JWKS_KEYS: usize = 100;
 const MAX_ROLES: usize = 64;
 const MAX_PRINCIPAL_BYTES: usize = 256;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_VERIFIED: usize = 16_384;
+
+/// A token that verified, and the window in which it stays valid (leeway included).
+struct Verified {
+    principal: Principal,
+    /// Key-set generation it was verified under; a later swap makes it stale.
+    generation: u64,
+    not_before: u64,
+    not_after: u64,
+}
 
 /// Why a token was not accepted. Callers see one 401; the audit log keeps the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -114,12 +129,15 @@ struct Issuer {
     client: Option<reqwest::Client>,
     /// When keys were last fetched; held while fetching so concurrent misses share one fetch.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    /// Bumped on every key swap: verified tokens from before are forgotten.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Every configured issuer.
 pub struct JwtVerifier {
     issuers: Vec<Issuer>,
     max_token_bytes: usize,
+    verified: dashmap::DashMap<String, Verified>,
 }
 
 impl JwtVerifier {
@@ -142,6 +160,7 @@ impl JwtVerifier {
                 keys: RwLock::new(Arc::new(KeySet::default())),
                 client,
                 last_fetch: tokio::sync::Mutex::new(None),
+                generation: std::sync::atomic::AtomicU64::new(0),
             };
             match issuer.load_keys().await {
                 Ok(set) => issuer.swap(set),
@@ -156,6 +175,7 @@ impl JwtVerifier {
         let verifier = Arc::new(JwtVerifier {
             max_token_bytes: configs.iter().map(|c| c.max_token_bytes).max().unwrap_or(0),
             issuers,
+            verified: dashmap::DashMap::new(),
         });
         spawn_refresh(&verifier);
         Ok(verifier)
@@ -174,10 +194,44 @@ impl JwtVerifier {
         for issuer in &self.issuers {
             issuer.refetch(Duration::ZERO).await;
         }
+        self.verified.clear();
     }
 
     /// Verify a token and map its claims to a principal.
     pub async fn verify(&self, token: &str) -> Result<Principal, JwtRejection> {
+        if token.len() > self.max_token_bytes {
+            return Err(JwtRejection::TooLarge);
+        }
+        let now = jsonwebtoken::get_current_timestamp();
+        let generation = self.generation();
+        if let Some(hit) = self.verified.get(token) {
+            if hit.generation == generation && hit.not_before <= now && now <= hit.not_after {
+                return Ok(hit.principal.clone());
+            }
+        }
+        let (principal, window) = self.verify_uncached(token).await?;
+        if self.generation() == generation {
+            if self.verified.len() >= MAX_VERIFIED {
+                self.verified.clear();
+            }
+            self.verified.insert(
+                token.to_string(),
+                Verified {
+                    principal: principal.clone(),
+                    generation,
+                    not_before: window.0,
+                    not_after: window.1,
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    /// The full check, without the cache of verified tokens (benchmarks use it too).
+    pub async fn verify_uncached(
+        &self,
+        token: &str,
+    ) -> Result<(Principal, (u64, u64)), JwtRejection> {
         if token.len() > self.max_token_bytes {
             return Err(JwtRejection::TooLarge);
         }
@@ -207,6 +261,14 @@ impl JwtVerifier {
         }
         issuer.claims(token, header.alg, &key)
     }
+
+    /// Changes whenever any issuer's key set is swapped.
+    fn generation(&self) -> u64 {
+        self.issuers
+            .iter()
+            .map(|i| i.generation.load(std::sync::atomic::Ordering::Acquire))
+            .sum()
+    }
 }
 
 impl Issuer {
@@ -224,6 +286,8 @@ impl Issuer {
             Ok(mut k) => *k = set,
             Err(p) => *p.into_inner() = set,
         }
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Refetch unless the last fetch is younger than `floor`.
@@ -334,12 +398,13 @@ impl Issuer {
         Ok(set)
     }
 
+    /// Verify and map; also returns the window `[nbf - leeway, exp + leeway]` it is valid in.
     fn claims(
         &self,
         token: &str,
         alg: Algorithm,
         key: &VerifyKey,
-    ) -> Result<Principal, JwtRejection> {
+    ) -> Result<(Principal, (u64, u64)), JwtRejection> {
         let c = &self.config;
         let mut validation = Validation::new(alg);
         validation.algorithms = vec![alg];
@@ -403,7 +468,11 @@ impl Issuer {
         };
         let mut principal = Principal::new(kind, name, roles, AuthMethod::Jwt);
         principal.issuer = Some(c.issuer.clone());
-        Ok(principal)
+        let leeway = c.leeway.as_secs();
+        let seconds = |name: &str| claims.get(name).and_then(Value::as_f64).map(|v| v as u64);
+        let not_before = seconds("nbf").map_or(0, |n| n.saturating_sub(leeway));
+        let not_after = seconds("exp").map_or(0, |e| e.saturating_add(leeway));
+        Ok((principal, (not_before, not_after)))
     }
 }
 

@@ -27,6 +27,7 @@ pub mod registry;
 pub mod respond;
 pub mod routes;
 pub mod server;
+pub mod shared_limits;
 pub mod state;
 pub mod tls;
 

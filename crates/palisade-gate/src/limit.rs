@@ -2,21 +2,30 @@
 //! monthly query budgets per (principal, model) — the brake on extracting a model by bulk
 //! querying. Refusals are 429 with `Retry-After`, `RateLimit` and `RateLimit-Policy`.
 //!
-//! Counters here are local to this process. Shared counters (Redis, for replicas) will sit
-//! behind the same [`Limiter::admit`] call.
+//! Counters live in this process (`governor`), or, with `[limits] backend = "redis"`, in
+//! Redis shared by every replica (`shared_limits`). When Redis does not answer,
+//! `on_backend_error` decides per kind of limit: `local` falls back to this process'
+//! counters, `deny` refuses (503). Defaults: rates fall back, budgets deny (a budget is a
+//! promise about the total; a rate only protects capacity). Concurrency caps are always per
+//! replica: they protect the replica's own workers.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
-use palisade_config::rates::{Rate, RateLimits};
+use palisade_config::rates::{Backend, LimitsBackend, OnBackendError, Rate, RateLimits};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::keys::now_secs;
+use crate::metrics::BackendLabels;
 use crate::refusal::Refusal;
+use crate::shared_limits::{BudgetCheck, RateCheck, SharedCounters, Verdict};
 
 /// Which limit refused a call, and when to come back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +47,11 @@ pub struct Limiter {
     per_principal_model: Option<DefaultKeyedRateLimiter<(String, String)>>,
     concurrency: Mutex<HashMap<String, Arc<Semaphore>>>,
     budgets: Mutex<HashMap<(String, String), Spent>>,
+    shared: Option<SharedCounters>,
+    backend: Backend,
+    backend_errors: Family<BackendLabels, Counter>,
+    /// Unix second of the last "backend unavailable" log line (one per second at most).
+    last_backend_log: AtomicU64,
 }
 
 /// Calls counted against the current day and month.
@@ -63,8 +77,13 @@ fn quota(rate: Rate) -> Quota {
 }
 
 impl Limiter {
+    /// A limiter with process-local counters only.
     pub fn new(config: &RateLimits) -> Limiter {
         Limiter {
+            shared: None,
+            backend: Backend::default(),
+            backend_errors: Family::default(),
+            last_backend_log: AtomicU64::new(0),
             clock: DefaultClock::default(),
             global: config
                 .global
@@ -84,15 +103,199 @@ impl Limiter {
         }
     }
 
+    /// A limiter whose rates and budgets live where `backend` says; failures of a shared
+    /// backend are counted in `backend_errors`.
+    pub fn with_backend(
+        config: &RateLimits,
+        backend: &Backend,
+        backend_errors: Family<BackendLabels, Counter>,
+    ) -> Result<Limiter, String> {
+        let mut limiter = Limiter::new(config);
+        if let LimitsBackend::Redis {
+            url,
+            password_file,
+            timeout,
+            key_prefix,
+        } = &backend.kind
+        {
+            let password = match password_file {
+                None => None,
+                Some(path) => {
+                    let bytes = crate::fsutil::read_limited(path, 4096).map_err(|e| {
+                        format!("limits.redis_password_file {}: {e}", path.display())
+                    })?;
+                    let text = String::from_utf8(bytes).map_err(|_| {
+                        format!("limits.redis_password_file {}: not UTF-8", path.display())
+                    })?;
+                    Some(text.trim_end_matches(['\n', '\r']).to_string())
+                }
+            };
+            limiter.shared = Some(
+                SharedCounters::new(url, password, *timeout, key_prefix)
+                    .map_err(|e| format!("limits.redis_url: {e}"))?,
+            );
+        }
+        limiter.backend = backend.clone();
+        limiter.backend_errors = backend_errors;
+        Ok(limiter)
+    }
+
     /// Admit one call of `principal` on `model`, or say which limit it hit. `counts_budget`:
     /// inference calls spend the query budget; metadata calls do not.
-    pub fn admit(
+    pub async fn admit(
         &self,
         principal: &str,
         model: &str,
         counts_budget: bool,
-    ) -> Result<Admitted, Exceeded> {
+    ) -> Result<Admitted, Refusal> {
         let slot = self.take_slot(principal)?;
+        let Some(shared) = &self.shared else {
+            self.local_rates(principal, model)?;
+            if counts_budget {
+                self.spend(principal, model, now_secs())?;
+            }
+            return Ok(Admitted { _slot: slot });
+        };
+        let rates = self.rate_checks(shared, principal, model);
+        let now = now_secs();
+        let budgets = if counts_budget {
+            self.budget_checks(shared, principal, model, now)
+        } else {
+            Vec::new()
+        };
+        if rates.is_empty() && budgets.is_empty() {
+            return Ok(Admitted { _slot: slot });
+        }
+        match shared.check(&rates, &budgets).await {
+            Ok(Verdict::Admitted) => {}
+            Ok(Verdict::RateExceeded(i, wait)) => {
+                let r = &rates[i];
+                return Err(Exceeded {
+                    policy: rate_policy(r.name),
+                    quota: u64::from(r.rate.count),
+                    window_secs: r.rate.window_secs(),
+                    retry_after: wait,
+                }
+                .into());
+            }
+            Ok(Verdict::BudgetSpent(i)) => {
+                return Err(self.budget_exceeded(budgets[i].name, now).into());
+            }
+            Err(e) => {
+                self.log_backend_error(&e);
+                if !rates.is_empty() {
+                    self.fallback("rates", self.backend.on_error_rates)?;
+                    self.local_rates(principal, model)?;
+                }
+                if !budgets.is_empty() {
+                    self.fallback("budgets", self.backend.on_error_budgets)?;
+                    self.spend(principal, model, now)?;
+                }
+            }
+        }
+        Ok(Admitted { _slot: slot })
+    }
+
+    fn fallback(&self, limit: &'static str, on_error: OnBackendError) -> Result<(), Refusal> {
+        let fallback = match on_error {
+            OnBackendError::Deny => "deny",
+            OnBackendError::Local => "local",
+        };
+        self.backend_errors
+            .get_or_create(&BackendLabels { limit, fallback })
+            .inc();
+        match on_error {
+            OnBackendError::Local => Ok(()),
+            OnBackendError::Deny => Err(Refusal::LimitBackendUnavailable(limit)),
+        }
+    }
+
+    fn log_backend_error(&self, e: &crate::shared_limits::BackendError) {
+        let now = now_secs();
+        if self.last_backend_log.swap(now, Ordering::Relaxed) != now {
+            tracing::warn!(error = %e, on_error_rates = ?self.backend.on_error_rates, on_error_budgets = ?self.backend.on_error_budgets, "limit backend unavailable; applying on_backend_error");
+        }
+    }
+
+    fn rate_checks<'a>(
+        &self,
+        shared: &SharedCounters,
+        principal: &str,
+        model: &str,
+    ) -> Vec<RateCheck<'a>> {
+        let c = &self.config;
+        // Model names hold no ':', so `model:principal` splits one way only.
+        [
+            (
+                "per_principal_model",
+                c.per_principal_model,
+                vec![model, principal],
+            ),
+            ("per_principal", c.per_principal, vec![principal]),
+            ("per_model", c.per_model, vec![model]),
+            ("global", c.global, vec![]),
+        ]
+        .into_iter()
+        .filter_map(|(name, rate, parts)| {
+            rate.map(|rate| RateCheck {
+                key: shared.key(&format!("rate:{name}"), &parts),
+                rate,
+                name,
+            })
+        })
+        .collect()
+    }
+
+    fn budget_checks<'a>(
+        &self,
+        shared: &SharedCounters,
+        principal: &str,
+        model: &str,
+        now: u64,
+    ) -> Vec<BudgetCheck<'a>> {
+        let day = now / 86400;
+        let month = month_index(day);
+        let mut out = Vec::new();
+        if let Some(limit) = self.config.daily_budget_per_principal_model {
+            out.push(BudgetCheck {
+                key: shared.key("budget:day", &[&day.to_string(), model, principal]),
+                limit,
+                ttl_secs: 2 * 86400,
+                name: "daily_budget",
+            });
+        }
+        if let Some(limit) = self.config.monthly_budget_per_principal_model {
+            out.push(BudgetCheck {
+                key: shared.key("budget:month", &[&month.to_string(), model, principal]),
+                limit,
+                ttl_secs: 32 * 86400,
+                name: "monthly_budget",
+            });
+        }
+        out
+    }
+
+    fn budget_exceeded(&self, name: &str, now: u64) -> Exceeded {
+        let day = now / 86400;
+        if name == "daily_budget" {
+            Exceeded {
+                policy: "daily_budget",
+                quota: self.config.daily_budget_per_principal_model.unwrap_or(0),
+                window_secs: 86400,
+                retry_after: Duration::from_secs(((day + 1) * 86400).saturating_sub(now).max(1)),
+            }
+        } else {
+            let next_month = first_day_of_month_index(month_index(day) + 1) * 86400;
+            Exceeded {
+                policy: "monthly_budget",
+                quota: self.config.monthly_budget_per_principal_model.unwrap_or(0),
+                window_secs: 30 * 86400,
+                retry_after: Duration::from_secs(next_month.saturating_sub(now).max(1)),
+            }
+        }
+    }
+
+    fn local_rates(&self, principal: &str, model: &str) -> Result<(), Exceeded> {
         let now = self.clock.now();
         let refused = |policy, rate: Rate, wait: Duration| Exceeded {
             policy,
@@ -116,10 +319,7 @@ impl Limiter {
             l.check()
                 .map_err(|n| refused("global", r, n.wait_time_from(now)))?;
         }
-        if counts_budget {
-            self.spend(principal, model, now_secs())?;
-        }
-        Ok(Admitted { _slot: slot })
+        Ok(())
     }
 
     fn take_slot(&self, principal: &str) -> Result<Option<OwnedSemaphorePermit>, Exceeded> {
@@ -218,6 +418,15 @@ impl Limiter {
     }
 }
 
+fn rate_policy(name: &str) -> &'static str {
+    match name {
+        "per_principal_model" => "per_principal_model",
+        "per_principal" => "per_principal",
+        "per_model" => "per_model",
+        _ => "global",
+    }
+}
+
 impl From<Exceeded> for Refusal {
     fn from(e: Exceeded) -> Refusal {
         Refusal::TooManyRequests(e)
@@ -277,13 +486,13 @@ mod tests {
             })
         });
         for _ in 0..3 {
-            assert!(l.admit("key:a", "iris", true).is_ok());
+            assert!(l.local_rates("key:a", "iris").is_ok());
         }
-        let e = l.admit("key:a", "iris", true).err().unwrap();
+        let e = l.local_rates("key:a", "iris").err().unwrap();
         assert_eq!((e.policy, e.quota, e.window_secs), ("per_principal", 3, 60));
         assert!(e.retry_after > Duration::from_secs(1) && e.retry_after <= Duration::from_secs(20));
         assert!(
-            l.admit("key:b", "iris", true).is_ok(),
+            l.local_rates("key:b", "iris").is_ok(),
             "another principal has its own bucket"
         );
     }
@@ -291,7 +500,6 @@ mod tests {
     #[test]
     fn budgets_count_inference_only_and_reset_with_the_day() {
         let l = limits(|c| c.daily_budget_per_principal_model = Some(2));
-        assert!(l.admit("key:a", "iris", false).is_ok());
         let day = 20_000 * 86400;
         assert!(l.spend("key:a", "iris", day).is_ok());
         assert!(l.spend("key:a", "iris", day + 10).is_ok());
@@ -318,16 +526,70 @@ mod tests {
         assert!(l.spend("k", "m", jan31 + 86400).is_ok());
     }
 
-    #[test]
-    fn concurrency_slots_are_returned() {
+    #[tokio::test]
+    async fn concurrency_slots_are_returned() {
         let l = limits(|c| c.max_concurrent_per_principal = Some(1));
-        let held = l.admit("key:a", "iris", true).unwrap();
-        assert_eq!(
-            l.admit("key:a", "iris", true).err().unwrap().policy,
-            "concurrency"
-        );
+        let held = l.admit("key:a", "iris", true).await.ok().unwrap();
+        assert!(matches!(
+            l.admit("key:a", "iris", true).await,
+            Err(Refusal::TooManyRequests(Exceeded {
+                policy: "concurrency",
+                ..
+            }))
+        ));
         drop(held);
-        assert!(l.admit("key:a", "iris", true).is_ok());
+        assert!(l.admit("key:a", "iris", true).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_backend_applies_on_backend_error() {
+        let config = RateLimits {
+            per_principal: Some(Rate {
+                count: 100,
+                period: Duration::from_secs(1),
+            }),
+            daily_budget_per_principal_model: Some(100),
+            ..RateLimits::default()
+        };
+        let backend = |rates, budgets| Backend {
+            // Nothing listens on port 1.
+            kind: LimitsBackend::Redis {
+                url: "redis://127.0.0.1:1".into(),
+                password_file: None,
+                timeout: Duration::from_millis(200),
+                key_prefix: "t".into(),
+            },
+            on_error_rates: rates,
+            on_error_budgets: budgets,
+        };
+        let errors = Family::<BackendLabels, Counter>::default();
+        let l = Limiter::with_backend(
+            &config,
+            &backend(OnBackendError::Local, OnBackendError::Deny),
+            errors.clone(),
+        )
+        .unwrap();
+        // Metadata (no budget): rates fall back to local counters.
+        assert!(l.admit("key:a", "iris", false).await.is_ok());
+        // Inference spends a budget, which denies while the backend is away.
+        assert!(matches!(
+            l.admit("key:a", "iris", true).await,
+            Err(Refusal::LimitBackendUnavailable("budgets"))
+        ));
+        let denied = errors
+            .get_or_create(&BackendLabels {
+                limit: "budgets",
+                fallback: "deny",
+            })
+            .get();
+        assert_eq!(denied, 1);
+        let l = Limiter::with_backend(
+            &config,
+            &backend(OnBackendError::Local, OnBackendError::Local),
+            Family::default(),
+        )
+        .unwrap();
+        assert!(l.admit("key:a", "iris", true).await.is_ok());
     }
 
     #[test]

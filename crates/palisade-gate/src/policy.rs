@@ -8,6 +8,11 @@
 //! file in `[policies] dir`. It is compiled once, validated, and swapped atomically on reload
 //! (SIGHUP or `POST /admin/policies/reload`); an invalid set is refused with Cedar's
 //! diagnostics and the running set keeps serving.
+//!
+//! A decision is a pure function of principal, action, resource and context, and context
+//! time is in whole seconds, so decisions are memoized per set (`MAX_MEMO` entries, dropped
+//! with the set on reload): a caller repeating a call within the same second pays a hash
+//! lookup, not an evaluation (about 20 µs; see docs/benchmarks.md).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
@@ -30,6 +35,8 @@ use crate::principal::{Principal, PrincipalKind};
 pub const SCHEMA: &str = include_str!("policy/schema.cedarschema");
 const MAX_POLICY_FILE_BYTES: u64 = 1 << 20;
 const MAX_POLICY_FILES: usize = 256;
+/// Memoized decisions kept per set before the memo is cleared.
+const MAX_MEMO: usize = 16_384;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
@@ -47,7 +54,7 @@ pub enum PolicyError {
 }
 
 /// What a model looks like to a policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ModelResource {
     pub name: String,
     pub version: Option<String>,
@@ -73,7 +80,7 @@ impl ModelResource {
 }
 
 /// The request context policies see.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequestContext<'a> {
     pub plane: &'a str,
     pub client_ip: IpAddr,
@@ -92,9 +99,24 @@ pub struct Verdict {
     pub errors: Vec<String>,
 }
 
+/// Everything a decision depends on: the memo key.
+#[derive(PartialEq, Eq, Hash)]
+struct Question {
+    who: Principal,
+    action: Action,
+    model: Option<ModelResource>,
+    plane: String,
+    client_ip: IpAddr,
+    mtls: bool,
+    spiffe_id: Option<String>,
+    now: i64,
+}
+
 /// A validated, compiled set, never changed after it is built.
 pub struct CompiledPolicies {
     set: PolicySet,
+    authorizer: Authorizer,
+    memo: dashmap::DashMap<Question, Verdict>,
     roles: BTreeSet<String>,
     ids: Vec<String>,
     utc_offset_minutes: i32,
@@ -142,6 +164,37 @@ impl Types {
 impl CompiledPolicies {
     /// Decide `action` on a model (`Some`) or on the server (`None`).
     pub fn decide(
+        &self,
+        who: &Principal,
+        action: Action,
+        model: Option<&ModelResource>,
+        context: &RequestContext<'_>,
+    ) -> Verdict {
+        let question = Question {
+            who: who.clone(),
+            action,
+            model: model.cloned(),
+            plane: context.plane.to_string(),
+            client_ip: context.client_ip,
+            mtls: context.mtls,
+            spiffe_id: context.spiffe_id.map(str::to_string),
+            now: context.now,
+        };
+        if let Some(known) = self.memo.get(&question) {
+            return known.clone();
+        }
+        let verdict = self.decide_uncached(who, action, model, context);
+        if verdict.errors.is_empty() {
+            if self.memo.len() >= MAX_MEMO {
+                self.memo.clear();
+            }
+            self.memo.insert(question, verdict.clone());
+        }
+        verdict
+    }
+
+    /// Evaluate the policies, without the memo (benchmarks use it too).
+    pub fn decide_uncached(
         &self,
         who: &Principal,
         action: Action,
@@ -282,7 +335,9 @@ impl CompiledPolicies {
             .ok_or_else(|| format!("no Cedar action for {action}"))?;
         let request = Request::new(principal, action_uid, resource, context, None)
             .map_err(|e| e.to_string())?;
-        let response = Authorizer::new().is_authorized(&request, &self.set, &entities);
+        let response = self
+            .authorizer
+            .is_authorized(&request, &self.set, &entities);
         let diagnostics = response.diagnostics();
         Ok(Verdict {
             allowed: response.decision() == Decision::Allow,
@@ -440,6 +495,8 @@ pub fn compile(
     }
     Ok(CompiledPolicies {
         set,
+        authorizer: Authorizer::new(),
+        memo: dashmap::DashMap::new(),
         roles,
         ids,
         utc_offset_minutes,

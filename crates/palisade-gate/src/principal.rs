@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 /// The Cedar entity type a principal is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     /// A person, signed in through an identity provider (JWT).
     User,
@@ -32,7 +32,7 @@ impl PrincipalKind {
 }
 
 /// How the principal proved who it is (`context.auth_method` in policies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthMethod {
     ApiKey,
     Jwt,
@@ -49,7 +49,7 @@ impl AuthMethod {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     pub kind: PrincipalKind,
     /// Cedar entity id: the key id, the token's subject, the SPIFFE ID.

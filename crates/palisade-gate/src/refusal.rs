@@ -44,6 +44,9 @@ pub enum Refusal {
     Timeout(std::time::Duration),
     #[error("{0}")]
     Unavailable(String),
+    /// 503: the shared limit backend is unreachable and `on_backend_error = "deny"`.
+    #[error("the shared {0} limit backend is unavailable; retry shortly")]
+    LimitBackendUnavailable(&'static str),
     /// 500: details go to the server log, the client gets a generic message.
     #[error("internal error; the server log has details under this request's id")]
     Internal(String),
@@ -71,7 +74,9 @@ impl Refusal {
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Refusal::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Unavailable(_) | Refusal::LimitBackendUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +99,7 @@ impl Refusal {
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
             Refusal::Timeout(_) => "timeout",
             Refusal::Unavailable(_) => "unavailable",
+            Refusal::LimitBackendUnavailable(_) => "limit_backend_unavailable",
             Refusal::Internal(_) => "internal_error",
         }
     }
@@ -136,7 +142,7 @@ impl Refusal {
                     }
                 }
             }
-            Refusal::Unavailable(_) => {
+            Refusal::Unavailable(_) | Refusal::LimitBackendUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Refusal::TooLarge(_) | Refusal::Timeout(_) => {

@@ -107,7 +107,12 @@ impl Server {
 
         let metrics = Metrics::new();
         metrics.models_loaded.set(models.loaded().len() as i64);
-        let limiter = Limiter::new(&config.rate_limits);
+        let limiter = Limiter::with_backend(
+            &config.rate_limits,
+            &config.limits.backend,
+            metrics.limit_backend_errors.clone(),
+        )
+        .map_err(StartError::Limits)?;
         let auth_backoff = AuthBackoff::new(&config.identity.backoff);
         let state = Arc::new(State {
             config,

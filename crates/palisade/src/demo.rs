@@ -110,6 +110,10 @@ max_header_bytes = 16384       # 431 above this
 header_read_timeout = "5s"     # connection closed if headers take longer
 request_timeout = "30s"        # 408 after this
 max_connections = 1024         # 503 above this
+# Share rate and budget counters between replicas through Redis (atomic Lua scripts):
+# backend = "redis"
+# redis_url = "redis://127.0.0.1:6379/0"   # password, if any, in redis_password_file
+# on_backend_error = { rates = "local", budgets = "deny" }   # while Redis is unreachable
 
 # Rates (GCRA: "N/s", "N/m", "N/h", "N/d", bursts up to N) and query budgets: 429 with
 # Retry-After past them. Off in the demo so the benchmark measures the server, not the brake.

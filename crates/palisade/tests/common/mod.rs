@@ -18,7 +18,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 
 pub struct Palisade {
     pub ready: Value,
-    pub dir: tempfile::TempDir,
+    /// The state folder; owned (removed on drop) unless shared with another instance.
+    pub dir: Option<tempfile::TempDir>,
+    state_dir: PathBuf,
     pub child: Child,
     pub data: String,
     pub admin: String,
@@ -29,7 +31,7 @@ pub struct Palisade {
 
 impl Palisade {
     pub fn state(&self) -> &Path {
-        self.dir.path()
+        &self.state_dir
     }
 
     /// A fresh demo state, served.
@@ -56,8 +58,34 @@ impl Palisade {
         Self::spawn(dir, cmd)
     }
 
-    fn spawn(dir: tempfile::TempDir, mut cmd: Command) -> Palisade {
-        let stderr = dir.path().join("stderr.log");
+    /// Another server on the state folder of `self`, with its own config file `name` (made
+    /// from `self`'s by `edit`) and stderr log; for replicas sharing keys, models and TLS.
+    pub fn replica(&self, name: &str, edit: impl FnOnce(String) -> String) -> Palisade {
+        let text = std::fs::read_to_string(self.state().join("palisade.toml")).unwrap();
+        let path = self.state().join(format!("{name}.toml"));
+        std::fs::write(&path, edit(text)).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").arg("--config").arg(&path);
+        Self::start(
+            None,
+            self.state().to_path_buf(),
+            &format!("{name}.stderr.log"),
+            cmd,
+        )
+    }
+
+    fn spawn(dir: tempfile::TempDir, cmd: Command) -> Palisade {
+        let state = dir.path().to_path_buf();
+        Self::start(Some(dir), state, "stderr.log", cmd)
+    }
+
+    fn start(
+        dir: Option<tempfile::TempDir>,
+        state_dir: PathBuf,
+        log_name: &str,
+        mut cmd: Command,
+    ) -> Palisade {
+        let stderr = state_dir.join(log_name);
         let log = std::fs::File::create(&stderr).unwrap();
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -86,6 +114,7 @@ impl Palisade {
             data,
             admin,
             dir,
+            state_dir,
             child,
             stderr,
             ready,
@@ -237,6 +266,59 @@ pub fn create_demo_state(dir: &Path) {
         .arg(child.id().to_string())
         .status();
     let _ = child.wait();
+}
+
+/// A real `redis-server` on a free loopback port, stopped on drop.
+pub struct Redis {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Redis { port, child: None };
+        redis.restart();
+        redis
+    }
+
+    /// (Re)start on the same port, empty.
+    pub fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian package redis-server) must be installed");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 pub fn client_with_ca(ca: &Path, http1_only: bool) -> reqwest::Client {
