@@ -60,6 +60,33 @@ pub struct MtlsIdentity {
     pub roles: BTreeMap<String, Vec<String>>,
 }
 
+impl JwtIssuer {
+    /// An issuer with the defaults a config file gets: the algorithms that fit `keys`, 30 s
+    /// leeway, 8 KiB tokens, `sub` as principal, `groups` and `roles` as roles.
+    pub fn new(issuer: &str, audience: &str, keys: JwtKeys) -> JwtIssuer {
+        let algorithms = match keys {
+            JwtKeys::HmacSecretFile(_) => vec!["HS256".to_string()],
+            _ => DEFAULT_JWT_ALGORITHMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        JwtIssuer {
+            issuer: issuer.to_string(),
+            audiences: vec![audience.to_string()],
+            keys,
+            algorithms,
+            leeway: Duration::from_secs(30),
+            max_token_bytes: default_max_token_bytes(),
+            refresh_interval: Duration::from_secs(600),
+            min_refresh_interval: Duration::from_secs(30),
+            principal_claim: default_principal_claim(),
+            roles_claims: default_roles_claims(),
+            principal_kind: PrincipalKind::User,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawJwtIssuer {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use palisade_config::rates::{Rate, RateLimits};
-use palisade_config::{Action, Config, JwtIssuer, JwtKeys, PrincipalKind};
+use palisade_config::{Action, Config, JwtIssuer, JwtKeys};
 use palisade_gate::jwt::JwtVerifier;
 use palisade_gate::limit::Limiter;
 use palisade_gate::policy::{compile, schema, ModelResource, RequestContext};
@@ -77,19 +77,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let issuer = JwtIssuer {
-        issuer: "https://idp.bench".into(),
-        audiences: vec!["palisade".into()],
-        keys: JwtKeys::File(jwks_file(dir.path())),
-        algorithms: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
-        leeway: Duration::from_secs(30),
-        max_token_bytes: 8192,
-        refresh_interval: Duration::from_secs(600),
-        min_refresh_interval: Duration::from_secs(30),
-        principal_claim: "sub".into(),
-        roles_claims: vec!["groups".into()],
-        principal_kind: PrincipalKind::User,
-    };
+    let issuer = JwtIssuer::new(
+        "https://idp.bench",
+        "palisade",
+        JwtKeys::File(jwks_file(dir.path())),
+    );
     let verifier = rt.block_on(JwtVerifier::start(&[issuer])).unwrap();
     let (config, _) = Config::parse(Path::new("/x/palisade.toml"), ROLES).unwrap();
     let policies = compile(

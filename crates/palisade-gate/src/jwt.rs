@@ -338,7 +338,7 @@ impl Issuer {
                 let name = path.display().to_string();
                 let bytes = crate::fsutil::read_limited(path, MAX_JWKS_BYTES as u64)
                     .map_err(|e| fail(&name, e.to_string()))?;
-                self.parse_jwks(&bytes).map_err(|m| fail(&name, m))
+                parse_jwks(&bytes, &self.allowed).map_err(|m| fail(&name, m))
             }
             JwtKeys::Url { url, .. } => {
                 let client = self
@@ -346,56 +346,9 @@ impl Issuer {
                     .as_ref()
                     .ok_or_else(|| fail(url, "no HTTP client".into()))?;
                 let bytes = fetch(client, url).await.map_err(|m| fail(url, m))?;
-                self.parse_jwks(&bytes).map_err(|m| fail(url, m))
+                parse_jwks(&bytes, &self.allowed).map_err(|m| fail(url, m))
             }
         }
-    }
-
-    /// Keys of a JWKS document usable for signatures with this issuer's algorithms.
-    /// Keys of unknown types are skipped rather than failing the whole set.
-    fn parse_jwks(&self, bytes: &[u8]) -> Result<KeySet, String> {
-        #[derive(serde::Deserialize)]
-        struct Document {
-            keys: Vec<Value>,
-        }
-        let doc: Document =
-            serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
-        if doc.keys.len() > MAX_JWKS_KEYS {
-            return Err(format!(
-                "{} keys, over the limit of {MAX_JWKS_KEYS}",
-                doc.keys.len()
-            ));
-        }
-        let mut set = KeySet::default();
-        for value in doc.keys {
-            let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
-                continue;
-            };
-            if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
-                continue;
-            }
-            let fits: Vec<Algorithm> = key_algorithms(&jwk)
-                .into_iter()
-                .filter(|a| self.allowed.contains(a))
-                .collect();
-            if fits.is_empty() {
-                continue;
-            }
-            let Ok(key) = DecodingKey::from_jwk(&jwk) else {
-                continue;
-            };
-            let key = Arc::new(VerifyKey {
-                key,
-                algorithms: fits,
-            });
-            match jwk.common.key_id {
-                Some(kid) => {
-                    set.by_kid.insert(kid, key);
-                }
-                None => set.unnamed.push(key),
-            }
-        }
-        Ok(set)
     }
 
     /// Verify and map; also returns the window `[nbf - leeway, exp + leeway]` it is valid in.
@@ -474,6 +427,64 @@ impl Issuer {
         let not_after = seconds("exp").map_or(0, |e| e.saturating_add(leeway));
         Ok((principal, (not_before, not_after)))
     }
+}
+
+/// Keys of a JWKS document usable for signatures with `allowed` algorithms. Keys of unknown
+/// types are skipped rather than failing the whole set.
+fn parse_jwks(bytes: &[u8], allowed: &[Algorithm]) -> Result<KeySet, String> {
+    #[derive(serde::Deserialize)]
+    struct Document {
+        keys: Vec<Value>,
+    }
+    let doc: Document =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a JWKS document: {e}"))?;
+    if doc.keys.len() > MAX_JWKS_KEYS {
+        return Err(format!(
+            "{} keys, over the limit of {MAX_JWKS_KEYS}",
+            doc.keys.len()
+        ));
+    }
+    let mut set = KeySet::default();
+    for value in doc.keys {
+        let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
+            continue;
+        };
+        if matches!(jwk.common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            continue;
+        }
+        let fits: Vec<Algorithm> = key_algorithms(&jwk)
+            .into_iter()
+            .filter(|a| allowed.contains(a))
+            .collect();
+        if fits.is_empty() {
+            continue;
+        }
+        let Ok(key) = DecodingKey::from_jwk(&jwk) else {
+            continue;
+        };
+        let key = Arc::new(VerifyKey {
+            key,
+            algorithms: fits,
+        });
+        match jwk.common.key_id {
+            Some(kid) => {
+                set.by_kid.insert(kid, key);
+            }
+            None => set.unnamed.push(key),
+        }
+    }
+    Ok(set)
+}
+
+/// How many usable keys a JWKS document holds (for `palisade` checks and the fuzz target).
+pub fn jwks_key_count(bytes: &[u8]) -> Result<usize, String> {
+    let all = [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ];
+    parse_jwks(bytes, &all).map(|set| set.by_kid.len() + set.unnamed.len())
 }
 
 /// Role names as the role table spells them; anything else in a groups claim is ignored.
@@ -612,6 +623,23 @@ mod tests {
         assert_eq!(claim(&v, "sub"), Some(&Value::String("a".into())));
         assert_eq!(claim(&v, "realm_access.roles").unwrap()[0], "x");
         assert_eq!(claim(&v, "realm_access.missing"), None);
+    }
+
+    #[test]
+    fn jwks_documents_keep_usable_keys_only() {
+        let doc = serde_json::json!({"keys": [
+            {"kty": "oct", "kid": "mac", "k": "c2VjcmV0"},
+            {"kty": "RSA-PSS-FUTURE", "kid": "x"},
+            {"kty": "EC", "kid": "p384", "crv": "P-384", "x": "AA", "y": "AA"},
+            {"kty": "OKP", "kid": "ed", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "OKP", "kid": "enc", "use": "enc", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+        ]});
+        assert_eq!(jwks_key_count(doc.to_string().as_bytes()), Ok(1));
+        assert!(jwks_key_count(b"{}").is_err());
+        assert!(jwks_key_count(b"not json").is_err());
+        let many: Vec<_> = (0..101).map(|_| serde_json::json!({})).collect();
+        let err = jwks_key_count(serde_json::json!({ "keys": many }).to_string().as_bytes());
+        assert!(err.unwrap_err().contains("limit"));
     }
 
     #[test]

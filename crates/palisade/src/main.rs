@@ -72,6 +72,12 @@ enum Command {
         #[arg(long, default_value_t = 90, allow_negative_numbers = true)]
         days: i64,
     },
+    /// Check a config file (the same as `config check`).
+    Check {
+        file: Option<PathBuf>,
+        #[arg(long, conflicts_with = "file")]
+        config: Option<PathBuf>,
+    },
     /// Validate configuration.
     Config {
         #[command(subcommand)]
@@ -190,7 +196,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             admin_port,
         } => {
             let config_path = demo::prepare(&state_dir)?;
-            let (mut config, findings) = Config::load(&config_path)?;
+            let (mut config, findings) = Config::load(&config_path).with_context(|| {
+                format!(
+                    "the demo state in {} does not load (made by an older palisade? remove the folder to recreate it)",
+                    state_dir.display()
+                )
+            })?;
             run::print_findings(&findings);
             if let Some(p) = port {
                 config.data_plane.listen.set_port(p);
@@ -236,7 +247,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         }
         Command::Config {
             command: ConfigCommand::Check { file, config },
-        } => match file.or(config) {
+        }
+        | Command::Check { file, config } => match file.or(config) {
             Some(file) => config_check(&file),
             None => bail!("name the config to check: `palisade config check FILE`"),
         },

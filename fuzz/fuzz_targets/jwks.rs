@@ -1,0 +1,7 @@
+//! JWKS documents (fetched from an identity provider): keys or an error, never a panic.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|bytes: &[u8]| {
+    let _ = palisade_gate::jwt::jwks_key_count(bytes);
+});
