@@ -55,9 +55,10 @@ key = "tls/server.key"
 # client_auth = "optional"     # "required", "optional" (default with client_ca) or "off"
 # allow_tls12 = false          # TLS 1.3 only unless set
 
-# The admin plane: keys, policies, model lifecycle, /metrics. Its own port, loopback only,
-# and no connection without a client certificate from the CA (client_auth defaults to
-# "required" here). tls/admin.pem is the demo's admin certificate.
+# The admin plane: keys, policies, model lifecycle, /metrics. Its own port, loopback only.
+# Client certificates from the CA are checked here; tls/admin.pem is the demo's admin
+# certificate (role admin on its own). The demo also lets the admin token in without one:
+# delete the client_auth line to get the default, "required" (no certificate, no connection).
 [admin_plane]
 listen = "127.0.0.1:9443"
 
@@ -65,6 +66,7 @@ listen = "127.0.0.1:9443"
 cert = "tls/server.pem"
 key = "tls/server.key"
 client_ca = "tls/ca.pem"
+client_auth = "optional"
 
 [models]
 repository = "models"
@@ -197,7 +199,7 @@ Palisade demo is serving the models iris, diabetes and breast-cancer.
 Call it with curl:
   {curl}
 
-The admin plane wants the admin client certificate (mTLS):
+On the admin plane the admin client certificate (mTLS) is a credential of its own:
   curl --cacert {d}/tls/ca.pem --cert {d}/tls/admin.pem --key {d}/tls/admin.key https://localhost:{admin}/admin/models
 
 Or with tritonclient (pip install 'tritonclient[http]' numpy):

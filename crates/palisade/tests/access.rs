@@ -200,7 +200,20 @@ async fn client_key_is_refused_on_admin_routes() {
     let event = p.audit_event(&request_id(&r));
     assert_eq!(event["principal"], "service:spiffe://palisade.dev/admin");
     assert_eq!(event["auth"], "mtls");
-    // Without a certificate the admin plane takes no connection at all, token or not.
+    // The demo lets the admin token in without a certificate (client_auth = "optional").
+    let r = client_with_ca(&p.ca(), false)
+        .get(format!("{}/metrics", p.admin))
+        .header("authorization", format!("Bearer {}", p.token("admin")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_plane_requires_a_client_certificate_by_default() {
+    // The demo config without its explicit `client_auth = "optional"`: the default applies.
+    let p = Palisade::with_config(|t| t.replacen("client_auth = \"optional\"\n", "", 1));
     let r = client_with_ca(&p.ca(), false)
         .get(format!("{}/metrics", p.admin))
         .header("authorization", format!("Bearer {}", p.token("admin")))
@@ -210,6 +223,21 @@ async fn client_key_is_refused_on_admin_routes() {
         r.is_err(),
         "admin plane served a caller without a certificate"
     );
+    // With the certificate (and no token) the admin service is in.
+    let r = p
+        .client()
+        .get(format!("{}/metrics", p.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // The data plane asks for nothing.
+    let r = client_with_ca(&p.ca(), false)
+        .get(format!("{}/v2/health/live", p.data))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
