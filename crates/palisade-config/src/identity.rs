@@ -79,7 +79,7 @@ impl JwtIssuer {
             leeway: Duration::from_secs(30),
             max_token_bytes: default_max_token_bytes(),
             refresh_interval: Duration::from_secs(600),
-            min_refresh_interval: Duration::from_secs(30),
+            min_refresh_interval: Duration::from_secs(1),
             principal_claim: default_principal_claim(),
             roles_claims: default_roles_claims(),
             principal_kind: PrincipalKind::User,
@@ -123,7 +123,7 @@ fn default_refresh() -> String {
     "10m".into()
 }
 fn default_min_refresh() -> String {
-    "30s".into()
+    "1s".into()
 }
 fn default_principal_claim() -> String {
     "sub".into()

@@ -169,7 +169,8 @@ impl JwtVerifier {
                 }
                 Err(e) => return Err(e),
             }
-            *issuer.last_fetch.lock().await = Some(Instant::now());
+            // The start-up fetch does not count against the refetch floor: a key rotated in
+            // right after start is fetched on its first use.
             issuers.push(issuer);
         }
         let verifier = Arc::new(JwtVerifier {
