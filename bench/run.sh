@@ -5,7 +5,7 @@
 #   bash bench/run.sh            # defaults: wrk -t1 -c32 -d15s
 #   DURATION=30s CONNECTIONS=64 bash bench/run.sh
 #
-# Palisade runs with every control of the serving core on: TLS 1.3, API key, role check,
+# Palisade runs with every control of the serving core on: TLS 1.3, API key, Cedar policy,
 # input validation, audit log. MLServer runs as it ships: plain HTTP, no auth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,7 +73,7 @@ Iris logistic regression, one V2 JSON inference per request, wrk -t$THREADS -c$C
 | server | transport and controls | req/s | p50 (ms) | p99 (ms) |
 |---|---|---:|---:|---:|
 | MLServer $("$venv/bin/pip" show mlserver 2>/dev/null | awk '/^Version/{print $2}') | plain HTTP, no auth | $mls_rps | $mls_p50 | $mls_p99 |
-| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, role check, validation, audit log | $pal_rps | $pal_p50 | $pal_p99 |
+| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, Cedar policy, validation, audit log | $pal_rps | $pal_p50 | $pal_p99 |
 | ratio | Palisade / MLServer | ${ratio}x | | |
 
 Palisade recorded $audit_lines audit events in this run; \`palisade audit verify\` passed on them.

@@ -108,11 +108,11 @@ fn bench(c: &mut Criterion) {
         monthly_budget_per_principal_model: Some(u64::MAX / 2),
     });
     let model = ModelResource {
-        name: "iris".into(),
-        version: Some("1".into()),
-        risk: "low".into(),
-        personal_data: vec![],
-        owner: Some("ml-team".into()),
+        name: "iris",
+        version: Some("1"),
+        risk: "low",
+        personal_data: &[],
+        owner: Some("ml-team"),
     };
     let context = RequestContext {
         plane: "data",

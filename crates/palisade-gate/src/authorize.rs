@@ -27,7 +27,7 @@ fn decide(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
-    model: Option<&ModelResource>,
+    model: Option<&ModelResource<'_>>,
 ) -> Result<Verdict, Refusal> {
     let who = call
         .principal
@@ -47,7 +47,7 @@ pub fn model_action(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
-    model: &ModelResource,
+    model: &ModelResource<'_>,
 ) -> Result<(), Refusal> {
     if decide(policies, call, action, Some(model))?.allowed {
         return Ok(());
@@ -62,9 +62,9 @@ pub fn model_action(
         .filter(|a| *a != action)
         .any(|a| policies.decide(who, a, Some(model), &context).allowed);
     if !sees {
-        return Err(Refusal::not_found_model(&model.name, true));
+        return Err(Refusal::not_found_model(model.name, true));
     }
-    Err(forbidden(call, action, Some(&model.name)))
+    Err(forbidden(call, action, Some(model.name)))
 }
 
 /// Actions on the server itself (admin plane): keys, policies, metrics, the model list.
@@ -85,12 +85,12 @@ pub fn admin_model_action(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
-    model: &ModelResource,
+    model: &ModelResource<'_>,
 ) -> Result<(), Refusal> {
     if decide(policies, call, action, Some(model))?.allowed {
         Ok(())
     } else {
-        Err(forbidden(call, action, Some(&model.name)))
+        Err(forbidden(call, action, Some(model.name)))
     }
 }
 

@@ -40,7 +40,7 @@ pub struct Call {
     pub version: Option<String>,
     pub request_sha256: Option<[u8; 32]>,
     /// Ids of the policies that decided the call (empty: denied by default, or undecided).
-    pub policies: Vec<String>,
+    pub policies: std::sync::Arc<[String]>,
 }
 
 impl Call {
@@ -56,7 +56,7 @@ impl Call {
             model: None,
             version: None,
             request_sha256: None,
-            policies: Vec::new(),
+            policies: std::sync::Arc::from(Vec::new()),
         }
     }
 

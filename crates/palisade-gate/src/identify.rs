@@ -96,9 +96,9 @@ pub async fn credentials(
     if state.jwt.is_empty() {
         return Err(rejected("malformed_credentials"));
     }
-    state
-        .jwt
-        .verify(token)
+    // Boxed: the verifier's future (which may fetch a JWKS) is large, and keeping it out of
+    // line keeps every other call's future small.
+    Box::pin(state.jwt.verify(token))
         .await
         .map_err(|rejection| rejected(rejection.reason()))
 }

@@ -166,7 +166,8 @@ impl Limiter {
         if rates.is_empty() && budgets.is_empty() {
             return Ok(Admitted { _slot: slot });
         }
-        match shared.check(&rates, &budgets).await {
+        // Boxed: the Redis round trip's future stays out of the local-only call path.
+        match Box::pin(shared.check(&rates, &budgets)).await {
             Ok(Verdict::Admitted) => {}
             Ok(Verdict::RateExceeded(i, wait)) => {
                 let r = &rates[i];

@@ -53,34 +53,36 @@ pub enum PolicyError {
     Schema(String),
 }
 
-/// What a model looks like to a policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct ModelResource {
-    pub name: String,
-    pub version: Option<String>,
-    pub risk: String,
-    pub personal_data: Vec<String>,
-    pub owner: Option<String>,
+/// What a model looks like to a policy (borrowed from the loaded model's manifest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelResource<'a> {
+    pub name: &'a str,
+    pub version: Option<&'a str>,
+    pub risk: &'a str,
+    pub personal_data: &'a [String],
+    pub owner: Option<&'a str>,
 }
 
-impl ModelResource {
-    pub fn from_manifest(name: &str, version: Option<&str>, manifest: Option<&Manifest>) -> Self {
+impl<'a> ModelResource<'a> {
+    pub fn from_manifest(
+        name: &'a str,
+        version: Option<&'a str>,
+        manifest: Option<&'a Manifest>,
+    ) -> Self {
         ModelResource {
-            name: name.to_string(),
-            version: version.map(str::to_string),
+            name,
+            version,
             risk: manifest
-                .and_then(|m| m.risk.clone())
-                .unwrap_or_else(|| "unspecified".into()),
-            personal_data: manifest
-                .map(|m| m.personal_data.clone())
-                .unwrap_or_default(),
-            owner: manifest.and_then(|m| m.owner.clone()),
+                .and_then(|m| m.risk.as_deref())
+                .unwrap_or("unspecified"),
+            personal_data: manifest.map_or(&[], |m| m.personal_data.as_slice()),
+            owner: manifest.and_then(|m| m.owner.as_deref()),
         }
     }
 }
 
 /// The request context policies see.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext<'a> {
     pub plane: &'a str,
     pub client_ip: IpAddr,
@@ -94,29 +96,65 @@ pub struct RequestContext<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub allowed: bool,
-    pub policies: Vec<String>,
+    pub policies: Arc<[String]>,
     /// Policies that could not be evaluated (skipped, as Cedar does).
     pub errors: Vec<String>,
 }
 
-/// Everything a decision depends on: the memo key.
-#[derive(PartialEq, Eq, Hash)]
-struct Question {
-    who: Principal,
+/// The memo key: SHA-256 of everything a decision depends on, each field length-prefixed,
+/// so two different questions cannot share a key (short of a SHA-256 collision) and a lookup
+/// allocates nothing.
+fn question_digest(
+    who: &Principal,
     action: Action,
-    model: Option<ModelResource>,
-    plane: String,
-    client_ip: IpAddr,
-    mtls: bool,
-    spiffe_id: Option<String>,
-    now: i64,
+    model: Option<&ModelResource<'_>>,
+    context: &RequestContext<'_>,
+) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut put = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    put(who.kind.cedar_type().as_bytes());
+    put(who.name.as_bytes());
+    put(who.label.as_bytes());
+    put(who.method.as_str().as_bytes());
+    put(who.issuer.as_deref().unwrap_or("\0none").as_bytes());
+    put(&(who.roles.len() as u64).to_le_bytes());
+    for role in &who.roles {
+        put(role.as_bytes());
+    }
+    put(action.as_str().as_bytes());
+    match model {
+        None => put(b"\0server"),
+        Some(m) => {
+            put(m.name.as_bytes());
+            put(m.version.unwrap_or("\0none").as_bytes());
+            put(m.risk.as_bytes());
+            put(m.owner.unwrap_or("\0none").as_bytes());
+            put(&(m.personal_data.len() as u64).to_le_bytes());
+            for p in m.personal_data {
+                put(p.as_bytes());
+            }
+        }
+    }
+    put(context.plane.as_bytes());
+    match context.client_ip {
+        IpAddr::V4(ip) => put(&ip.octets()),
+        IpAddr::V6(ip) => put(&ip.octets()),
+    }
+    put(&[u8::from(context.mtls)]);
+    put(context.spiffe_id.unwrap_or("\0none").as_bytes());
+    put(&context.now.to_le_bytes());
+    h.finalize().into()
 }
 
 /// A validated, compiled set, never changed after it is built.
 pub struct CompiledPolicies {
     set: PolicySet,
     authorizer: Authorizer,
-    memo: dashmap::DashMap<Question, Verdict>,
+    memo: dashmap::DashMap<[u8; 32], Verdict>,
     roles: BTreeSet<String>,
     ids: Vec<String>,
     utc_offset_minutes: i32,
@@ -167,19 +205,10 @@ impl CompiledPolicies {
         &self,
         who: &Principal,
         action: Action,
-        model: Option<&ModelResource>,
+        model: Option<&ModelResource<'_>>,
         context: &RequestContext<'_>,
     ) -> Verdict {
-        let question = Question {
-            who: who.clone(),
-            action,
-            model: model.cloned(),
-            plane: context.plane.to_string(),
-            client_ip: context.client_ip,
-            mtls: context.mtls,
-            spiffe_id: context.spiffe_id.map(str::to_string),
-            now: context.now,
-        };
+        let question = question_digest(who, action, model, context);
         if let Some(known) = self.memo.get(&question) {
             return known.clone();
         }
@@ -198,7 +227,7 @@ impl CompiledPolicies {
         &self,
         who: &Principal,
         action: Action,
-        model: Option<&ModelResource>,
+        model: Option<&ModelResource<'_>>,
         context: &RequestContext<'_>,
     ) -> Verdict {
         match self.evaluate(who, action, model, context) {
@@ -206,7 +235,7 @@ impl CompiledPolicies {
             // Building the request failed (cannot happen with well-formed inputs): deny.
             Err(e) => Verdict {
                 allowed: false,
-                policies: Vec::new(),
+                policies: Arc::from(Vec::new()),
                 errors: vec![e],
             },
         }
@@ -216,7 +245,7 @@ impl CompiledPolicies {
         &self,
         who: &Principal,
         action: Action,
-        model: Option<&ModelResource>,
+        model: Option<&ModelResource<'_>>,
         context: &RequestContext<'_>,
     ) -> Result<Verdict, String> {
         let t = &self.types;
@@ -250,15 +279,15 @@ impl CompiledPolicies {
             Entity::new(principal.clone(), attrs, parents).map_err(|e| e.to_string())?;
         let (resource, resource_entity) = match model {
             Some(m) => {
-                let uid = EntityUid::from_type_name_and_id(t.model.clone(), EntityId::new(&m.name));
+                let uid = EntityUid::from_type_name_and_id(t.model.clone(), EntityId::new(m.name));
                 let mut attrs = HashMap::from([
                     (
                         "name".to_string(),
-                        RestrictedExpression::new_string(m.name.clone()),
+                        RestrictedExpression::new_string(m.name.into()),
                     ),
                     (
                         "risk".to_string(),
-                        RestrictedExpression::new_string(m.risk.clone()),
+                        RestrictedExpression::new_string(m.risk.into()),
                     ),
                     (
                         "personal_data".to_string(),
@@ -269,14 +298,11 @@ impl CompiledPolicies {
                         ),
                     ),
                 ]);
-                if let Some(v) = &m.version {
-                    attrs.insert(
-                        "version".into(),
-                        RestrictedExpression::new_string(v.clone()),
-                    );
+                if let Some(v) = m.version {
+                    attrs.insert("version".into(), RestrictedExpression::new_string(v.into()));
                 }
-                if let Some(o) = &m.owner {
-                    attrs.insert("owner".into(), RestrictedExpression::new_string(o.clone()));
+                if let Some(o) = m.owner {
+                    attrs.insert("owner".into(), RestrictedExpression::new_string(o.into()));
                 }
                 let entity =
                     Entity::new(uid.clone(), attrs, HashSet::new()).map_err(|e| e.to_string())?;
@@ -341,7 +367,11 @@ impl CompiledPolicies {
         let diagnostics = response.diagnostics();
         Ok(Verdict {
             allowed: response.decision() == Decision::Allow,
-            policies: diagnostics.reason().map(PolicyId::to_string).collect(),
+            policies: diagnostics
+                .reason()
+                .map(PolicyId::to_string)
+                .collect::<Vec<_>>()
+                .into(),
             errors: diagnostics.errors().map(|e| e.to_string()).collect(),
         })
     }

@@ -33,7 +33,7 @@ pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refus
         model: call.model_ref(),
         decision: if refusal.is_none() { "allow" } else { "deny" }.to_string(),
         reason: refusal.map_or("ok", Refusal::reason).to_string(),
-        policies: call.policies.clone(),
+        policies: call.policies.to_vec(),
         status: status.as_u16(),
         latency_us: latency.as_micros().min(u64::MAX as u128) as u64,
         request_sha256: call.request_sha256.map(hex::encode),

@@ -57,13 +57,14 @@ fn service(role: &str) -> Principal {
     )
 }
 
-fn model(name: &str, risk: &str, owner: Option<&str>) -> ModelResource {
+fn model<'a>(name: &'a str, risk: &'a str, owner: Option<&'a str>) -> ModelResource<'a> {
+    static FINANCIAL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
     ModelResource {
-        name: name.into(),
-        version: Some("1".into()),
-        risk: risk.into(),
-        personal_data: vec!["financial".into()],
-        owner: owner.map(str::to_string),
+        name,
+        version: Some("1"),
+        risk,
+        personal_data: FINANCIAL.get_or_init(|| vec!["financial".into()]),
+        owner,
     }
 }
 
@@ -82,7 +83,7 @@ fn decide(
     s: &CompiledPolicies,
     who: &Principal,
     action: Action,
-    m: Option<&ModelResource>,
+    m: Option<&ModelResource<'_>>,
     ctx: &RequestContext<'_>,
 ) -> Verdict {
     let v = s.decide(who, action, m, ctx);
@@ -97,7 +98,7 @@ fn role_table_denies_by_default_and_names_the_grant() {
     let ctx = at(10, false);
     let v = decide(&s, &key("client"), Action::Infer, Some(&iris), &ctx);
     assert!(v.allowed);
-    assert_eq!(v.policies, ["role.client.1"]);
+    assert_eq!(&*v.policies, ["role.client.1"]);
     let fraud = model("fraud-cards", "low", Some("ml"));
     assert!(decide(&s, &key("client"), Action::Infer, Some(&fraud), &ctx).allowed);
     let diabetes = model("diabetes", "low", Some("ml"));
@@ -108,7 +109,7 @@ fn role_table_denies_by_default_and_names_the_grant() {
     assert!(!decide(&s, &key("nobody"), Action::Infer, Some(&iris), &ctx).allowed);
     let v = decide(&s, &key("admin"), Action::ManageKeys, None, &ctx);
     assert!(v.allowed);
-    assert_eq!(v.policies, ["role.admin.1.server"]);
+    assert_eq!(&*v.policies, ["role.admin.1.server"]);
     assert!(s.knows_role("analyst") && !s.knows_role("root"));
 }
 
@@ -125,7 +126,7 @@ fn only_mtls_services_may_call_high_risk_models() {
         &at(10, false),
     );
     assert!(!v.allowed);
-    assert_eq!(v.policies, ["high-risk-needs-mtls-service"]);
+    assert_eq!(&*v.policies, ["high-risk-needs-mtls-service"]);
     // The same model for an mTLS service with a role that permits it.
     let v = decide(
         &s,
@@ -167,7 +168,7 @@ fn analysts_may_infer_on_fraud_models_in_business_hours_only() {
     let analyst = key("analyst");
     let v = decide(&s, &analyst, Action::Infer, Some(&fraud), &at(10, false));
     assert!(v.allowed);
-    assert_eq!(v.policies, ["analysts-fraud-business-hours"]);
+    assert_eq!(&*v.policies, ["analysts-fraud-business-hours"]);
     assert!(!decide(&s, &analyst, Action::Infer, Some(&fraud), &at(8, false)).allowed);
     assert!(!decide(&s, &analyst, Action::Infer, Some(&fraud), &at(17, false)).allowed);
     let mut saturday = at(10, false);
@@ -209,7 +210,7 @@ fn nobody_may_infer_on_a_model_without_an_owner() {
         &at(10, false),
     );
     assert!(!v.allowed);
-    assert_eq!(v.policies, ["infer-needs-owner"]);
+    assert_eq!(&*v.policies, ["infer-needs-owner"]);
     // Metadata stays readable, so the caller learns why rather than that nothing exists.
     assert!(
         decide(
