@@ -1,8 +1,10 @@
 //! The gate: listeners, routes, and the stages every call passes through.
 //!
 //! Start reading at [`gate`]: it composes the stages in order. Each stage lives in a module
-//! named after what it enforces (`identify`, `authorize`, `inspect`, `infer`, `record`, with
-//! `listen` below them all) and refuses with a [`refusal::Refusal`].
+//! named after what it enforces (`identify`, `authorize`, `limit`, `inspect`, `infer`,
+//! `record`, with `listen` below them all) and refuses with a [`refusal::Refusal`]. The
+//! stores the stages consult have modules of their own: `keys` and `jwt` (identities),
+//! `policy` (the Cedar set), `shared_limits` (Redis counters), `registry` (models).
 #![forbid(unsafe_code)]
 
 pub mod admin;
