@@ -11,6 +11,7 @@
 //! every byte of the line before `,"hash":`. The first line's `prev` is 64 zeros.
 #![forbid(unsafe_code)]
 
+pub mod merkle;
 mod verify;
 mod writer;
 
