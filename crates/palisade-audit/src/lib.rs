@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod merkle;
+pub mod note;
 mod verify;
 mod writer;
 
