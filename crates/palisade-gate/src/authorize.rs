@@ -10,6 +10,7 @@ use palisade_config::Action;
 use crate::context::Call;
 use crate::keys::now_secs;
 use crate::policy::{CompiledPolicies, ModelResource, RequestContext, Verdict};
+use crate::principal::Principal;
 use crate::refusal::{printable, Refusal};
 
 /// What policies know about the call besides principal, action and resource.
@@ -23,17 +24,21 @@ fn context(call: &Call) -> RequestContext<'_> {
     }
 }
 
+/// The principal `identify` put on the call.
+fn principal(call: &Call) -> Result<&Principal, Refusal> {
+    call.principal
+        .as_ref()
+        .ok_or_else(|| Refusal::Internal("authorize ran before identify".into()))
+}
+
+/// Decide, log policy errors, and record the deciding policies on the call.
 fn decide(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
     model: Option<&ModelResource<'_>>,
 ) -> Result<Verdict, Refusal> {
-    let who = call
-        .principal
-        .as_ref()
-        .ok_or_else(|| Refusal::Internal("authorize ran before identify".into()))?;
-    let verdict = policies.decide(who, action, model, &context(call));
+    let verdict = policies.decide(principal(call)?, action, model, &context(call));
     if !verdict.errors.is_empty() {
         // A policy that errors is skipped (Cedar semantics); say so where operators look.
         tracing::warn!(request_id = %call.id, errors = ?verdict.errors, "policy evaluation errors");
@@ -52,11 +57,7 @@ pub fn model_action(
     if decide(policies, call, action, Some(model))?.allowed {
         return Ok(());
     }
-    let context = context(call);
-    let who = call
-        .principal
-        .as_ref()
-        .ok_or_else(|| Refusal::Internal("authorize ran before identify".into()))?;
+    let (who, context) = (principal(call)?, context(call));
     let sees = [Action::Infer, Action::ReadMetadata]
         .into_iter()
         .filter(|a| *a != action)

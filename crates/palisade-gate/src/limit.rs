@@ -172,7 +172,7 @@ impl Limiter {
             Ok(Verdict::RateExceeded(i, wait)) => {
                 let r = &rates[i];
                 return Err(Exceeded {
-                    policy: rate_policy(r.name),
+                    policy: r.name,
                     quota: u64::from(r.rate.count),
                     window_secs: r.rate.window_secs(),
                     retry_after: wait,
@@ -218,12 +218,7 @@ impl Limiter {
         }
     }
 
-    fn rate_checks<'a>(
-        &self,
-        shared: &SharedCounters,
-        principal: &str,
-        model: &str,
-    ) -> Vec<RateCheck<'a>> {
+    fn rate_checks(&self, shared: &SharedCounters, principal: &str, model: &str) -> Vec<RateCheck> {
         let c = &self.config;
         // Model names hold no ':', so `model:principal` splits one way only.
         [
@@ -247,13 +242,13 @@ impl Limiter {
         .collect()
     }
 
-    fn budget_checks<'a>(
+    fn budget_checks(
         &self,
         shared: &SharedCounters,
         principal: &str,
         model: &str,
         now: u64,
-    ) -> Vec<BudgetCheck<'a>> {
+    ) -> Vec<BudgetCheck> {
         let day = now / 86400;
         let month = month_index(day);
         let mut out = Vec::new();
@@ -276,23 +271,23 @@ impl Limiter {
         out
     }
 
-    fn budget_exceeded(&self, name: &str, now: u64) -> Exceeded {
+    /// The refusal of a spent budget (`daily_budget` or `monthly_budget`): retry when the
+    /// calendar day or month (UTC) turns.
+    fn budget_exceeded(&self, policy: &'static str, now: u64) -> Exceeded {
         let day = now / 86400;
-        if name == "daily_budget" {
-            Exceeded {
-                policy: "daily_budget",
-                quota: self.config.daily_budget_per_principal_model.unwrap_or(0),
-                window_secs: 86400,
-                retry_after: Duration::from_secs(((day + 1) * 86400).saturating_sub(now).max(1)),
-            }
+        let (quota, window_secs, resets_at) = if policy == "daily_budget" {
+            let quota = self.config.daily_budget_per_principal_model.unwrap_or(0);
+            (quota, 86400, (day + 1) * 86400)
         } else {
+            let quota = self.config.monthly_budget_per_principal_model.unwrap_or(0);
             let next_month = first_day_of_month_index(month_index(day) + 1) * 86400;
-            Exceeded {
-                policy: "monthly_budget",
-                quota: self.config.monthly_budget_per_principal_model.unwrap_or(0),
-                window_secs: 30 * 86400,
-                retry_after: Duration::from_secs(next_month.saturating_sub(now).max(1)),
-            }
+            (quota, 30 * 86400, next_month)
+        };
+        Exceeded {
+            policy,
+            quota,
+            window_secs,
+            retry_after: Duration::from_secs(resets_at.saturating_sub(now).max(1)),
         }
     }
 
@@ -381,23 +376,11 @@ impl Limiter {
                 ..*spent
             };
         }
-        if let Some(limit) = daily.filter(|&l| spent.in_day >= l) {
-            let next_day = (day + 1) * 86400;
-            return Err(Exceeded {
-                policy: "daily_budget",
-                quota: limit,
-                window_secs: 86400,
-                retry_after: Duration::from_secs(next_day.saturating_sub(now).max(1)),
-            });
+        if daily.is_some_and(|l| spent.in_day >= l) {
+            return Err(self.budget_exceeded("daily_budget", now));
         }
-        if let Some(limit) = monthly.filter(|&l| spent.in_month >= l) {
-            let next_month = first_day_of_month_index(month + 1) * 86400;
-            return Err(Exceeded {
-                policy: "monthly_budget",
-                quota: limit,
-                window_secs: 30 * 86400,
-                retry_after: Duration::from_secs(next_month.saturating_sub(now).max(1)),
-            });
+        if monthly.is_some_and(|l| spent.in_month >= l) {
+            return Err(self.budget_exceeded("monthly_budget", now));
         }
         spent.in_day += 1;
         spent.in_month += 1;
@@ -416,15 +399,6 @@ impl Limiter {
             // A semaphore with every permit back and no other holder is idle.
             map.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() == 0);
         }
-    }
-}
-
-fn rate_policy(name: &str) -> &'static str {
-    match name {
-        "per_principal_model" => "per_principal_model",
-        "per_principal" => "per_principal",
-        "per_model" => "per_model",
-        _ => "global",
     }
 }
 

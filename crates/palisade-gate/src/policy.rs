@@ -390,35 +390,47 @@ impl CompiledPolicies {
     }
 }
 
-/// The running set, swapped whole on reload.
-pub struct PolicyStore {
+/// What a set is compiled from, kept so that a reload reads the same places.
+struct Sources {
     schema: Schema,
     role_table: String,
     extra_roles: BTreeSet<String>,
     dir: Option<PathBuf>,
     utc_offset_minutes: i32,
+}
+
+impl Sources {
+    fn compile(&self) -> Result<CompiledPolicies, PolicyError> {
+        compile(
+            &self.schema,
+            &self.role_table,
+            self.dir.as_deref(),
+            &self.extra_roles,
+            self.utc_offset_minutes,
+        )
+    }
+}
+
+/// The running set, swapped whole on reload.
+pub struct PolicyStore {
+    sources: Sources,
     current: RwLock<Arc<CompiledPolicies>>,
 }
 
 impl PolicyStore {
     pub fn load(config: &Config) -> Result<PolicyStore, PolicyError> {
-        let schema = schema()?;
-        let role_table = config.roles.to_cedar();
         let mut extra_roles: BTreeSet<String> = config.roles.names().map(str::to_string).collect();
         extra_roles.extend(config.identity.mtls.roles.values().flatten().cloned());
-        let compiled = compile(
-            &schema,
-            &role_table,
-            config.policies.dir.as_deref(),
-            &extra_roles,
-            config.policies.utc_offset_minutes,
-        )?;
-        Ok(PolicyStore {
-            schema,
-            role_table,
+        let sources = Sources {
+            schema: schema()?,
+            role_table: config.roles.to_cedar(),
             extra_roles,
             dir: config.policies.dir.clone(),
             utc_offset_minutes: config.policies.utc_offset_minutes,
+        };
+        let compiled = sources.compile()?;
+        Ok(PolicyStore {
+            sources,
             current: RwLock::new(Arc::new(compiled)),
         })
     }
@@ -432,13 +444,7 @@ impl PolicyStore {
 
     /// Re-read the policy files; swap the new set in only if all of it is valid.
     pub fn reload(&self) -> Result<Arc<CompiledPolicies>, PolicyError> {
-        let compiled = Arc::new(compile(
-            &self.schema,
-            &self.role_table,
-            self.dir.as_deref(),
-            &self.extra_roles,
-            self.utc_offset_minutes,
-        )?);
+        let compiled = Arc::new(self.sources.compile()?);
         match self.current.write() {
             Ok(mut guard) => *guard = compiled.clone(),
             Err(poisoned) => *poisoned.into_inner() = compiled.clone(),

@@ -50,18 +50,18 @@ return {1}
 "#;
 
 /// One rate to check: its limiter name, the key it counts under, the rate.
-pub struct RateCheck<'a> {
+pub struct RateCheck {
     pub key: String,
     pub rate: Rate,
-    pub name: &'a str,
+    pub name: &'static str,
 }
 
 /// One budget to check and spend: counter key, limit, seconds the counter lives.
-pub struct BudgetCheck<'a> {
+pub struct BudgetCheck {
     pub key: String,
     pub limit: u64,
     pub ttl_secs: u64,
-    pub name: &'a str,
+    pub name: &'static str,
 }
 
 /// What the shared counters said.
@@ -135,8 +135,8 @@ impl SharedCounters {
     /// Check every limit and, if all admit, record the call; atomically.
     pub async fn check(
         &self,
-        rates: &[RateCheck<'_>],
-        budgets: &[BudgetCheck<'_>],
+        rates: &[RateCheck],
+        budgets: &[BudgetCheck],
     ) -> Result<Verdict, BackendError> {
         let mut invocation = self.script.prepare_invoke();
         invocation.arg(rates.len()).arg(budgets.len());
