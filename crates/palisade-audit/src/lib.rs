@@ -1,35 +1,58 @@
-//! The audit log: one JSON line per call, each line sealed with the SHA-256 of the line
-//! before it, so any edited, removed, inserted or reordered line breaks the chain at a
-//! place `palisade audit verify` can name.
+//! The audit log: an append-only Merkle tree (RFC 6962 hashing) over one JSON entry per
+//! call, with Ed25519-signed checkpoints in the C2SP `tlog-checkpoint` format.
 //!
-//! Why a hash chain now and a Merkle tree later: the chain already makes silent edits
-//! evident with nothing but the file; signed checkpoints and proofs (a later step) need
-//! the same single writer, which is why everything goes through [`AuditSink`].
+//! Why a Merkle tree rather than a hash chain: a chain shows that *something* changed, but
+//! proving one entry to an auditor means handing over the whole log. The tree gives
+//! O(log n) inclusion proofs (this call is in the log the server signed) and consistency
+//! proofs (today's log extends yesterday's, nothing rewritten), both checkable with the
+//! public key alone. Signed checkpoints are what make deletion and wholesale forgery
+//! evident: without the signing key, nobody can produce a tree head that matches edited
+//! entries.
 //!
-//! Line format (fields in this order, no spaces):
-//! `{"seq":N,<event fields>,"prev":"<hex>","hash":"<hex>"}` where `hash` is the SHA-256 of
-//! every byte of the line before `,"hash":`. The first line's `prev` is 64 zeros.
+//! On disk, in the audit folder:
+//!
+//! | path | what | trusted? |
+//! |---|---|---|
+//! | `segments/<first index>.jsonl` | the entries, one JSON object per line, `{"index":N,...}` | the data |
+//! | `segments/<first index>.idx` | byte offset of every entry in its segment (u64 LE) | derived, rebuilt at open |
+//! | `tree.hashes` | every complete subtree head (Go `tlog` stored-hash order) | derived; names the bad entry |
+//! | `checkpoints.jsonl` | every signed checkpoint, `{"size":N,"note":"..."}` | signed |
+//! | `checkpoint` | the latest signed checkpoint, to publish or hand to a witness | signed |
+//! | `log.pub` | the verifier key (`name+hash+base64`) | only if it came from elsewhere |
+//!
+//! The leaf of entry N is `SHA-256(0x00 || line)` where `line` is its JSON without the newline.
 #![forbid(unsafe_code)]
 
+mod checkpoints;
+mod hashes;
+mod layout;
 pub mod merkle;
 pub mod note;
+mod proof;
+mod query;
+mod reader;
+mod recover;
+pub mod signing_key;
 mod verify;
 mod writer;
 
 use serde::{Deserialize, Serialize};
 
-pub use verify::{verify_file, verify_reader, VerifyError, VerifySummary};
-pub use writer::{AuditLog, OpenReport};
+pub use checkpoints::Checkpoint;
+pub use layout::{
+    CHECKPOINTS_FILE, HASHES_FILE, LATEST_CHECKPOINT_FILE, PUBKEY_FILE, SEGMENTS_DIR,
+};
+pub use proof::{ConsistencyProof, InclusionProof, ProofError};
+pub use query::Filter;
+pub use reader::{LogReader, ReadError};
+pub use verify::{verify_dir, VerifyError, VerifyOptions, VerifyReport};
+pub use writer::{AuditLog, Durability, OpenReport, Receipt, WriterOptions};
 
-/// Name of the log file inside the audit folder.
-pub const LOG_FILE: &str = "audit.jsonl";
-/// `prev` of the first line.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-/// Longest line the verifier accepts; real lines are a few hundred bytes.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Longest entry line accepted anywhere; real entries are a few hundred bytes.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
 
 /// What one call leaves behind. Never a payload, token or secret: bodies appear only as digests.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
     /// RFC 3339, UTC, milliseconds.
     pub time: String,
@@ -52,19 +75,16 @@ pub struct AuditEvent {
     /// Ids of the policies that decided (empty when nothing permitted: deny by default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
+    /// What the limiter decided, when the call reached it: `admitted`, or the limit that refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
     pub status: u16,
     pub latency_us: u64,
+    /// Time spent in each stage the call went through, in microseconds, in stage order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages_us: Vec<(String, u64)>,
     pub request_sha256: Option<String>,
     pub response_sha256: Option<String>,
-}
-
-/// The one interface the server writes audit events through.
-pub trait AuditSink: Send + Sync {
-    /// Queue an event. An error means the event will not be recorded: the caller must treat
-    /// the call as failed rather than serve it unrecorded.
-    fn record(&self, event: AuditEvent) -> Result<(), AuditError>;
-    /// True while events are being written.
-    fn healthy(&self) -> bool;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,38 +95,26 @@ pub enum AuditError {
     Unavailable(String),
 }
 
-/// The sealed form of a line, in field order.
-#[derive(Serialize)]
-struct Sealed<'a> {
-    seq: u64,
-    #[serde(flatten)]
-    event: &'a AuditEvent,
-    prev: &'a str,
+/// `{"index":N,` followed by the event's own fields: the line whose leaf hash enters the tree.
+pub(crate) fn frame_entry(out: &mut Vec<u8>, index: u64, body: &[u8]) {
+    out.extend_from_slice(b"{\"index\":");
+    out.extend_from_slice(index.to_string().as_bytes());
+    // `body` is a serialized event: a JSON object that always has fields.
+    out.push(b',');
+    out.extend_from_slice(&body[1..]);
 }
 
-/// Append one sealed line (with trailing newline) to `out`; returns its hash.
-fn seal_into(out: &mut Vec<u8>, seq: u64, event: &AuditEvent, prev: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let start = out.len();
-    // Serializing plain strings and integers into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, &Sealed { seq, event, prev });
-    out.pop(); // the closing '}'
-    let hash = hex::encode(Sha256::digest(&out[start..]));
-    out.extend_from_slice(b",\"hash\":\"");
-    out.extend_from_slice(hash.as_bytes());
-    out.extend_from_slice(b"\"}\n");
-    hash
-}
-
-/// Split a line into (hashed prefix, claimed hash) if it ends like a sealed line.
-fn split_sealed(line: &str) -> Option<(&str, &str)> {
-    let body = line.strip_suffix("\"}")?;
-    let at = body.len().checked_sub(64)?;
-    let (rest, hash) = (body.get(..at)?, body.get(at..)?);
-    let prefix = rest.strip_suffix(",\"hash\":\"")?;
-    hash.bytes()
-        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        .then_some((prefix, hash))
+/// The index an entry line claims, read from its fixed prefix without parsing the rest.
+pub(crate) fn entry_index(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"index\":")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 20 || rest.get(digits) != Some(&b',') {
+        return None;
+    }
+    if digits > 1 && rest[0] == b'0' {
+        return None;
+    }
+    std::str::from_utf8(&rest[..digits]).ok()?.parse().ok()
 }
 
 #[cfg(test)]
@@ -116,16 +124,43 @@ pub(crate) fn sample_event(n: u64) -> AuditEvent {
         request_id: format!("req-{n}"),
         plane: "data".into(),
         client: "127.0.0.1:5000".into(),
-        principal: Some("key:abc".into()),
+        principal: Some(format!("key:k{}", n % 7)),
         auth: Some("api_key".into()),
         action: Some("infer".into()),
         model: Some("iris@1".into()),
         decision: "allow".into(),
         reason: "ok".into(),
         policies: vec!["role.client.1".into()],
+        limit: Some("admitted".into()),
         status: 200,
         latency_us: 120 + n,
+        stages_us: vec![("identify".into(), 3), ("infer".into(), 40)],
         request_sha256: Some("00".repeat(32)),
         response_sha256: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_framed_with_their_index_first() {
+        let body = serde_json::to_vec(&sample_event(3)).unwrap();
+        let mut line = Vec::new();
+        frame_entry(&mut line, 42, &body);
+        assert_eq!(entry_index(&line), Some(42));
+        let back: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(back["index"], 42);
+        assert_eq!(back["request_id"], "req-3");
+        for bad in [
+            &b"{\"index\":,"[..],
+            b"{\"index\":01,",
+            b"{\"index\":1}",
+            b"{\"idx\":1,",
+            b"{\"index\":99999999999999999999999,",
+        ] {
+            assert_eq!(entry_index(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
     }
 }

@@ -28,75 +28,181 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 }
 
 /// The largest power of two strictly below `n` (n >= 2).
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k << 1 < n {
-        k <<= 1;
-    }
-    k
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
 }
 
 /// MTH(D[n]) over leaf hashes; the empty tree's head is `SHA-256("")`.
 pub fn root(leaves: &[Hash]) -> Hash {
     match leaves.len() {
-        0 => Sha256::digest([]).into(),
+        0 => empty_root(),
         1 => leaves[0],
         n => {
-            let k = split(n);
+            let k = split(n as u64) as usize;
             node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
         }
     }
 }
 
-/// PATH(m, D[n]): the audit path of leaf `index` (`None` when out of range).
-pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
-        if d.len() <= 1 {
-            return;
-        }
-        let k = split(d.len());
-        if m < k {
-            path(m, &d[..k], out);
-            out.push(root(&d[k..]));
-        } else {
-            path(m - k, &d[k..], out);
-            out.push(root(&d[..k]));
-        }
-    }
-    (index < leaves.len()).then(|| {
-        let mut out = Vec::new();
-        path(index, leaves, &mut out);
-        out
-    })
+/// The head of the empty tree, `SHA-256("")`.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
 }
 
-/// PROOF(m, D[n]): that the tree of the first `first` leaves is a prefix of `leaves`
-/// (`None` when `first` is larger than the tree).
-pub fn consistency_proof(first: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
-    fn subproof(m: usize, d: &[Hash], complete: bool, out: &mut Vec<Hash>) {
-        if m == d.len() {
-            if !complete {
-                out.push(root(d));
-            }
-            return;
-        }
-        let k = split(d.len());
-        if m <= k {
-            subproof(m, &d[..k], complete, out);
-            out.push(root(&d[k..]));
+/// Where the provers read subtree heads from: a slice of leaf hashes in memory, or the
+/// log's stored hashes on disk (which answer in O(log n) reads).
+pub trait Subtrees {
+    type Error;
+    /// MTH of leaves `lo..hi` (`lo < hi`).
+    fn subtree(&self, lo: u64, hi: u64) -> Result<Hash, Self::Error>;
+}
+
+impl Subtrees for [Hash] {
+    type Error = std::convert::Infallible;
+    fn subtree(&self, lo: u64, hi: u64) -> Result<Hash, Self::Error> {
+        Ok(root(&self[lo as usize..hi as usize]))
+    }
+}
+
+/// PATH(m, D[n]) for leaf `index` in the tree of the first `size` leaves
+/// (`Ok(None)` when `index >= size`).
+pub fn prove_inclusion<S: Subtrees + ?Sized>(
+    index: u64,
+    size: u64,
+    tree: &S,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if index >= size {
+        return Ok(None);
+    }
+    // Walk down from the root, collecting siblings; the path lists them leaf first.
+    let (mut lo, mut hi, mut m) = (0u64, size, index);
+    let mut out = Vec::new();
+    while hi - lo > 1 {
+        let k = split(hi - lo);
+        if m < k {
+            out.push(tree.subtree(lo + k, hi)?);
+            hi = lo + k;
         } else {
-            subproof(m - k, &d[k..], false, out);
-            out.push(root(&d[..k]));
+            out.push(tree.subtree(lo, lo + k)?);
+            lo += k;
+            m -= k;
         }
     }
-    if first > leaves.len() {
-        return None;
+    out.reverse();
+    Ok(Some(out))
+}
+
+/// PROOF(m, D[n]): that the tree of the first `first` leaves is a prefix of the tree of the
+/// first `size` leaves (`Ok(None)` when `first > size`).
+pub fn prove_consistency<S: Subtrees + ?Sized>(
+    first: u64,
+    size: u64,
+    tree: &S,
+) -> Result<Option<Vec<Hash>>, S::Error> {
+    if first > size {
+        return Ok(None);
     }
     let mut out = Vec::new();
-    if first > 0 && first < leaves.len() {
-        subproof(first, leaves, true, &mut out);
+    if first == 0 || first == size {
+        return Ok(Some(out));
     }
-    Some(out)
+    // SUBPROOF(m, D[lo..hi], complete), unrolled; siblings are collected root first.
+    let (mut lo, mut hi, mut m, mut complete) = (0u64, size, first, true);
+    loop {
+        if m == hi - lo {
+            if !complete {
+                out.push(tree.subtree(lo, hi)?);
+            }
+            break;
+        }
+        let k = split(hi - lo);
+        if m <= k {
+            out.push(tree.subtree(lo + k, hi)?);
+            hi = lo + k;
+        } else {
+            out.push(tree.subtree(lo, lo + k)?);
+            lo += k;
+            m -= k;
+            complete = false;
+        }
+    }
+    out.reverse();
+    Ok(Some(out))
+}
+
+/// [`prove_inclusion`] over leaf hashes in memory.
+pub fn inclusion_proof(index: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let Ok(p) = prove_inclusion(index as u64, leaves.len() as u64, leaves);
+    p
+}
+
+/// [`prove_consistency`] over leaf hashes in memory.
+pub fn consistency_proof(first: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
+    let Ok(p) = prove_consistency(first as u64, leaves.len() as u64, leaves);
+    p
+}
+
+/// The right edge of a growing tree: the heads of its maximal complete subtrees, largest
+/// first. Appending is amortized one node hash; the root of the current size costs
+/// O(log n). This is what the writer and the verifier keep instead of the whole tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    /// One head per set bit of `size`, from the highest bit down.
+    heads: Vec<Hash>,
+}
+
+impl Frontier {
+    /// A frontier for a tree of `size` leaves from its complete-subtree heads, largest first
+    /// (one per set bit of `size`); `None` when the count does not match.
+    pub fn from_heads(size: u64, heads: Vec<Hash>) -> Option<Frontier> {
+        (heads.len() == size.count_ones() as usize).then_some(Frontier { size, heads })
+    }
+
+    /// The leaf ranges whose heads make up the frontier of a tree of `size` leaves.
+    pub fn ranges(size: u64) -> impl Iterator<Item = (u64, u64)> {
+        let mut lo = 0u64;
+        (0..64).rev().filter_map(move |bit| {
+            let width = 1u64 << bit;
+            (size & width != 0).then(|| {
+                let range = (lo, lo + width);
+                lo += width;
+                range
+            })
+        })
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Add a leaf; calls `completed(level, start_leaf, head)` for the leaf itself (level 0)
+    /// and for every subtree it completes, smallest first.
+    pub fn push(&mut self, leaf: Hash, mut completed: impl FnMut(u32, u64, &Hash)) {
+        let mut head = leaf;
+        let mut level = 0u32;
+        let index = self.size;
+        completed(0, index, &head);
+        // Each trailing one bit of the old size is a subtree of the same height to merge.
+        while self.size >> level & 1 == 1 {
+            // The loop only runs while a head of this height is on the stack.
+            let Some(left) = self.heads.pop() else { break };
+            head = node_hash(&left, &head);
+            level += 1;
+            completed(level, index >> level << level, &head);
+        }
+        self.heads.push(head);
+        self.size += 1;
+    }
+
+    /// MTH of the tree so far.
+    pub fn root(&self) -> Hash {
+        let mut heads = self.heads.iter().rev();
+        let Some(first) = heads.next() else {
+            return empty_root();
+        };
+        heads.fold(*first, |acc, left| node_hash(left, &acc))
+    }
 }
 
 /// RFC 9162 §2.1.3.2: does `proof` show `leaf` at `index` in the tree of `size` with `root`?
@@ -399,6 +505,29 @@ mod tests {
         assert!(verify_consistency(0, 3, &a, &b, &[]));
         assert!(!verify_consistency(2, 1, &a, &b, &[]));
         assert!(!verify_consistency(1, 2, &a, &b, &[]));
+    }
+
+    #[test]
+    fn frontier_roots_and_completed_subtrees_match_the_tree() {
+        let l: Vec<Hash> = (0u32..70).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let mut f = Frontier::default();
+        assert_eq!(f.root(), empty_root());
+        for n in 0..l.len() {
+            let mut seen = Vec::new();
+            f.push(l[n], |level, start, head| seen.push((level, start, *head)));
+            assert_eq!(f.root(), root(&l[..=n]), "size {}", n + 1);
+            // The leaf, then one head per subtree it completed, each equal to MTH of its range.
+            assert_eq!(seen.len() as u32, (n as u64 + 1).trailing_zeros() + 1);
+            for (level, start, head) in seen {
+                let (lo, hi) = (start as usize, start as usize + (1 << level));
+                assert_eq!(hi, n + 1);
+                assert_eq!(head, root(&l[lo..hi]), "level {level} at {start}");
+            }
+            let heads: Vec<Hash> = Frontier::ranges(n as u64 + 1)
+                .map(|(lo, hi)| root(&l[lo as usize..hi as usize]))
+                .collect();
+            assert_eq!(Frontier::from_heads(n as u64 + 1, heads), Some(f.clone()));
+        }
     }
 
     #[test]

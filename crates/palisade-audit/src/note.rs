@@ -75,6 +75,17 @@ pub struct SignerKey {
     name: String,
     hash: u32,
     pair: Ed25519KeyPair,
+    /// Kept to write the key out once, when it is generated.
+    seed: [u8; 32],
+}
+
+impl std::fmt::Debug for SignerKey {
+    // Never the seed: a key must not reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignerKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SignerKey {
@@ -91,12 +102,16 @@ impl SignerKey {
                 "name must be non-empty, without '+' or spaces",
             ));
         }
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| NoteError::Key("not an Ed25519 seed"))?;
+        let pair = Ed25519KeyPair::from_seed_unchecked(&seed)
             .map_err(|_| NoteError::Key("not an Ed25519 seed"))?;
         Ok(SignerKey {
             hash: key_hash(name, pair.public_key().as_ref()),
             name: name.to_string(),
             pair,
+            seed,
         })
     }
 
@@ -112,6 +127,23 @@ impl SignerKey {
             return Err(NoteError::Key("key hash does not match the key"));
         }
         Ok(key)
+    }
+
+    /// The key's name: the origin line of the checkpoints it signs.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `PRIVATE+KEY+<name>+<hash>+<base64(0x01 || seed)>`: the secret, for a 0600 file only.
+    pub fn private_text(&self) -> String {
+        let mut key = vec![ED25519_TYPE];
+        key.extend_from_slice(&self.seed);
+        format!(
+            "PRIVATE+KEY+{}+{:08x}+{}\n",
+            self.name,
+            self.hash,
+            B64.encode(key)
+        )
     }
 
     /// The verifier key for this signer, to publish.
@@ -155,6 +187,10 @@ impl VerifierKey {
             hash,
             public: key[1..].to_vec(),
         })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The text of `note` if one of its signature lines is a valid signature by this key.
@@ -262,6 +298,17 @@ mod tests {
         assert!(VerifierKey::parse("PeterNeumann+c74f20a3").is_err());
         assert!(verifier.open(TEXT).is_err());
         assert!(other.sign("no newline").is_err());
+    }
+
+    #[test]
+    fn generated_keys_round_trip_through_their_private_text() {
+        let key = SignerKey::generate("example.com/log").unwrap();
+        let again = SignerKey::parse(&key.private_text()).unwrap();
+        assert_eq!(again.verifier(), key.verifier());
+        assert!(!format!("{key:?}").contains(&key.private_text()[20..]));
+        let note = again.sign("hello\n").unwrap();
+        let verifier = VerifierKey::parse(&key.verifier()).unwrap();
+        assert_eq!(verifier.open(&note).unwrap(), "hello\n");
     }
 
     #[test]

@@ -1,112 +1,294 @@
-//! The single writer: callers queue events; one thread seals them in order and writes them
-//! in batches (group commit), fsyncing on an interval.
+//! The single writer: callers queue events; one thread frames them, extends the tree and
+//! writes them in batches (group commit), then signs checkpoints and rotates segments.
 //!
-//! Why a thread and a bounded queue: sealing needs the previous hash, so it is serial by
-//! nature; doing it off the request path keeps calls from queueing on a lock, and the bound
-//! turns a slow disk into back-pressure instead of unbounded memory or dropped events.
+//! Why one thread and a bounded queue: entry N's index and the tree's right edge are serial
+//! by nature; doing that work off the request path keeps calls from queueing on a lock,
+//! and the bound turns a slow disk into back-pressure instead of unbounded memory or
+//! dropped events. Events are serialized by the caller, so the writer only frames, hashes
+//! and writes.
+//!
+//! Durability `per_call`: a call's receipt resolves once its entry is synced to disk. While
+//! one batch syncs, the next gathers in the queue, so concurrent calls share one fsync.
+//! `interval`: receipts resolve at once and the data is synced every interval.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{
-    seal_into, split_sealed, AuditError, AuditEvent, AuditSink, GENESIS, LOG_FILE, MAX_LINE_BYTES,
-};
+use tokio::sync::oneshot;
+
+use crate::checkpoints::{publish, Checkpoint};
+use crate::layout::{create_private, sync_dir, Segment, PUBKEY_FILE, SEGMENTS_DIR};
+use crate::merkle::{leaf_hash, Frontier};
+use crate::note::{checkpoint_text, SignerKey, VerifierKey};
+use crate::reader::LogReader;
+use crate::recover::{recover, Recovered};
+use crate::{frame_entry, AuditError, AuditEvent, MAX_ENTRY_BYTES};
 
 const QUEUE: usize = 1 << 16;
-/// After writing a batch, how long the writer waits for the next one to gather.
-const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(1);
 /// A batch stops growing at this many bytes, so one write never holds up the queue long.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// An open audit log. Dropping it (or calling [`AuditLog::close`]) flushes and syncs the tail.
+/// When an entry counts as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// The call waits until its entry is synced (shared with concurrent calls).
+    PerCall,
+    /// Entries are synced every interval; a crash can lose up to one interval.
+    Interval(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    pub durability: Durability,
+    /// A segment is closed once it reaches this size ...
+    pub segment_max_bytes: u64,
+    /// ... or this age, whichever comes first.
+    pub segment_max_age: Duration,
+    /// Sign a checkpoint after this many new entries ...
+    pub checkpoint_every: u64,
+    /// ... or this long after the last one, if the log grew.
+    pub checkpoint_interval: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            durability: Durability::PerCall,
+            segment_max_bytes: 64 << 20,
+            segment_max_age: Duration::from_secs(24 * 3600),
+            checkpoint_every: 10_000,
+            checkpoint_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// An open audit log. Dropping it (or calling [`AuditLog::close`]) writes, syncs and signs
+/// the tail.
 pub struct AuditLog {
     tx: SyncSender<Message>,
     closed: AtomicBool,
-    healthy: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    path: PathBuf,
+    dir: PathBuf,
+    durability: Durability,
+    verifier: String,
+}
+
+/// What the writer thread and the handle both see.
+struct Shared {
+    healthy: AtomicBool,
+    queued: AtomicUsize,
+    latest: RwLock<Option<Checkpoint>>,
 }
 
 /// What opening found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenReport {
-    /// Sequence number the next event gets.
-    pub next_seq: u64,
-    /// Bytes of a torn (unterminated) last line that were cut off, left by a crash mid-write.
+    /// Entries in the log.
+    pub size: u64,
+    /// Bytes of a torn trailing record that were cut off, left by a crash mid-write.
     pub truncated_bytes: u64,
+    /// Entries found past the last checkpoint (a crash before it was signed); now signed.
+    pub unsigned_entries: u64,
+}
+
+/// Resolves once the event is as durable as the log's [`Durability`] promises.
+#[must_use = "a per-call receipt must be awaited before the call is answered"]
+pub struct Receipt(Option<oneshot::Receiver<Result<(), String>>>);
+
+impl Receipt {
+    /// Wait, from async code.
+    pub async fn durable(self) -> Result<(), AuditError> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => settle(rx.await),
+        }
+    }
+
+    /// Wait, from a plain thread.
+    pub fn wait(self) -> Result<(), AuditError> {
+        match self.0 {
+            None => Ok(()),
+            Some(rx) => settle(rx.blocking_recv()),
+        }
+    }
+}
+
+fn settle(r: Result<Result<(), String>, oneshot::error::RecvError>) -> Result<(), AuditError> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(AuditError::Unavailable(e)),
+        Err(_) => Err(AuditError::Unavailable("the writer stopped".into())),
+    }
 }
 
 impl AuditLog {
-    /// Open (or create) `dir/audit.jsonl` and continue its chain.
+    /// Open (or create) the log in `dir`, signing checkpoints with `key`.
     pub fn open(
         dir: &Path,
-        fsync_interval: Duration,
+        key: SignerKey,
+        options: WriterOptions,
     ) -> Result<(AuditLog, OpenReport), AuditError> {
-        let path = dir.join(LOG_FILE);
-        let err = |e: std::io::Error| AuditError::Open {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        let open_err = |message: String| AuditError::Open {
+            path: dir.display().to_string(),
+            message,
         };
-        std::fs::create_dir_all(dir).map_err(err)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&path)
-            .map_err(err)?;
-        restrict_permissions(&path);
-        let (tail, truncated_bytes) = read_tail(&mut file).map_err(err)?;
-        let (next_seq, prev) = match tail {
-            None => (0, GENESIS.to_string()),
-            Some(line) => continue_chain(&line).map_err(|message| AuditError::Open {
-                path: path.display().to_string(),
-                message: format!(
-                    "{message}; run `palisade audit verify {}` to find out what happened",
-                    dir.display()
-                ),
-            })?,
+        let verifier = key.verifier();
+        let verifier_key = VerifierKey::parse(&verifier).map_err(|e| open_err(e.to_string()))?;
+        let recovered = recover(dir, &verifier_key).map_err(|m| {
+            open_err(format!(
+                "{m}; run `palisade audit verify {}` to find out what happened",
+                dir.display()
+            ))
+        })?;
+        write_pubkey(dir, &verifier).map_err(|e| open_err(format!("{PUBKEY_FILE}: {e}")))?;
+        let shared = Arc::new(Shared {
+            healthy: AtomicBool::new(true),
+            queued: AtomicUsize::new(0),
+            latest: RwLock::new(recovered.latest.clone()),
+        });
+        let Recovered {
+            segment,
+            segment_file,
+            index_file,
+            segment_bytes,
+            hashes,
+            frontier,
+            latest,
+            truncated_bytes,
+        } = recovered;
+        let checkpointed = latest.as_ref().map_or(0, |c| c.size);
+        let report = OpenReport {
+            size: frontier.size(),
+            truncated_bytes,
+            unsigned_entries: frontier.size() - checkpointed,
         };
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let healthy = Arc::new(AtomicBool::new(true));
-        let writer = Writer {
-            file,
+        let mut writer = Writer {
+            dir: dir.to_path_buf(),
             rx,
-            seq: next_seq,
-            prev,
-            fsync_interval,
-            healthy: healthy.clone(),
+            options: options.clone(),
+            key,
+            open: OpenSegment {
+                start: segment.start,
+                file: segment_file,
+                index: index_file,
+                bytes: segment_bytes,
+                opened: Instant::now(),
+            },
+            hashes,
+            frontier,
+            checkpointed,
+            has_checkpoint: latest.is_some(),
+            last_checkpoint: Instant::now(),
+            last_sync: Instant::now(),
+            unsynced: false,
+            shared: shared.clone(),
+            entries: Vec::with_capacity(MAX_BATCH_BYTES + MAX_ENTRY_BYTES),
+            index: Vec::new(),
+            heads: Vec::new(),
+            acks: Vec::new(),
         };
+        // Entries a crash left unsigned, or a new log: sign now, so every entry is covered.
+        if !writer.has_checkpoint || report.unsigned_entries > 0 {
+            writer
+                .checkpoint()
+                .map_err(|e| open_err(format!("cannot sign a checkpoint: {e}")))?;
+        }
         let thread = std::thread::Builder::new()
             .name("palisade-audit".into())
             .spawn(move || writer.run())
-            .map_err(err)?;
-        let log = AuditLog {
-            tx,
-            closed: AtomicBool::new(false),
-            healthy,
-            thread: Mutex::new(Some(thread)),
-            path,
-        };
+            .map_err(|e| open_err(e.to_string()))?;
         Ok((
-            log,
-            OpenReport {
-                next_seq,
-                truncated_bytes,
+            AuditLog {
+                tx,
+                closed: AtomicBool::new(false),
+                shared,
+                thread: Mutex::new(Some(thread)),
+                dir: dir.to_path_buf(),
+                durability: options.durability,
+                verifier,
             },
+            report,
         ))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// Stop taking events, write and fsync what is queued, and wait for the writer.
+    /// The verifier key (`name+hash+base64`) that checks this log's checkpoints.
+    pub fn verifier_key(&self) -> &str {
+        &self.verifier
+    }
+
+    /// The latest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> Option<Checkpoint> {
+        self.shared.latest.read().ok().and_then(|c| c.clone())
+    }
+
+    /// A reader over what the latest checkpoint covers (for proofs, tail and search).
+    pub fn reader(&self) -> Result<LogReader, crate::ReadError> {
+        LogReader::open_at(&self.dir, self.latest_checkpoint())
+    }
+
+    /// Events queued and not yet written.
+    pub fn queue_depth(&self) -> usize {
+        self.shared.queued.load(Ordering::Relaxed)
+    }
+
+    /// True while events are being written.
+    pub fn healthy(&self) -> bool {
+        self.shared.healthy.load(Ordering::Acquire)
+    }
+
+    /// Queue an event. An error (or a receipt that resolves to one) means it will not be
+    /// recorded: the caller must treat the call as failed rather than serve it unrecorded.
+    pub fn record(&self, event: &AuditEvent) -> Result<Receipt, AuditError> {
+        if !self.healthy() {
+            return Err(AuditError::Unavailable(
+                "the writer failed; see the server log".into(),
+            ));
+        }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(AuditError::Unavailable("the log is closed".into()));
+        }
+        let body = serde_json::to_vec(event)
+            .map_err(|e| AuditError::Unavailable(format!("event not serializable: {e}")))?;
+        if body.len() + 32 > MAX_ENTRY_BYTES {
+            return Err(AuditError::Unavailable(format!(
+                "event of {} bytes is over the {MAX_ENTRY_BYTES}-byte entry limit",
+                body.len()
+            )));
+        }
+        let (ack, receipt) = match self.durability {
+            Durability::PerCall => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Receipt(Some(rx)))
+            }
+            Durability::Interval(_) => (None, Receipt(None)),
+        };
+        self.shared.queued.fetch_add(1, Ordering::Relaxed);
+        let message = Message::Event { body, ack };
+        let sent = match self.tx.try_send(message) {
+            Ok(()) => Ok(()),
+            // A full queue means the disk is behind: wait for room rather than drop the event.
+            Err(TrySendError::Full(message)) => self.tx.send(message).map_err(|_| ()),
+            Err(TrySendError::Disconnected(_)) => Err(()),
+        };
+        sent.map(|()| receipt).map_err(|()| {
+            self.shared.queued.fetch_sub(1, Ordering::Relaxed);
+            AuditError::Unavailable("the writer stopped".into())
+        })
+    }
+
+    /// Stop taking events, write, sync and sign what is queued, and wait for the writer.
     pub fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             // Queued behind every event already sent, so those are written first.
@@ -124,167 +306,248 @@ impl Drop for AuditLog {
     }
 }
 
-impl AuditSink for AuditLog {
-    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        if !self.healthy.load(Ordering::Acquire) {
-            return Err(AuditError::Unavailable(
-                "the writer failed; see the server log".into(),
-            ));
-        }
-        if self.closed.load(Ordering::Acquire) {
-            return Err(AuditError::Unavailable("the log is closed".into()));
-        }
-        match self.tx.try_send(Message::Event(Box::new(event))) {
-            Ok(()) => Ok(()),
-            // A full queue means the disk is behind: wait for room rather than drop the event.
-            Err(TrySendError::Full(message)) => self
-                .tx
-                .send(message)
-                .map_err(|_| AuditError::Unavailable("the writer stopped".into())),
-            Err(TrySendError::Disconnected(_)) => {
-                Err(AuditError::Unavailable("the writer stopped".into()))
-            }
-        }
+fn write_pubkey(dir: &Path, verifier: &str) -> std::io::Result<()> {
+    let path = dir.join(PUBKEY_FILE);
+    let want = format!("{verifier}\n");
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(want.as_str()) {
+        std::fs::write(&path, want)?;
     }
-
-    fn healthy(&self) -> bool {
-        self.healthy.load(Ordering::Acquire)
-    }
+    Ok(())
 }
 
 enum Message {
-    Event(Box<AuditEvent>),
+    Event {
+        body: Vec<u8>,
+        ack: Option<oneshot::Sender<Result<(), String>>>,
+    },
     Close,
 }
 
-struct Writer {
+struct OpenSegment {
+    start: u64,
     file: File,
+    index: File,
+    /// Bytes written to `file`.
+    bytes: u64,
+    opened: Instant,
+}
+
+struct Writer {
+    dir: PathBuf,
     rx: Receiver<Message>,
-    seq: u64,
-    prev: String,
-    fsync_interval: Duration,
-    healthy: Arc<AtomicBool>,
+    options: WriterOptions,
+    key: SignerKey,
+    open: OpenSegment,
+    hashes: File,
+    frontier: Frontier,
+    checkpointed: u64,
+    has_checkpoint: bool,
+    last_checkpoint: Instant,
+    last_sync: Instant,
+    unsynced: bool,
+    shared: Arc<Shared>,
+    // The batch being gathered.
+    entries: Vec<u8>,
+    index: Vec<u8>,
+    heads: Vec<u8>,
+    acks: Vec<oneshot::Sender<Result<(), String>>>,
 }
 
 impl Writer {
     fn run(mut self) {
-        let mut buf = Vec::with_capacity(MAX_BATCH_BYTES + MAX_LINE_BYTES);
-        let mut last_sync = Instant::now();
-        let mut unsynced = false;
         let mut open = true;
         while open {
-            buf.clear();
-            // Idle: block until an event comes. Busy: the previous batch was just written,
-            // so linger for the group-commit window instead, while senders fill the queue
-            // without having to wake this thread for every event.
-            let first = match self.rx.recv_timeout(self.fsync_interval) {
+            let first = match self.rx.recv_timeout(self.next_deadline()) {
                 Ok(m) => Some(m),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
             let mut next = first;
+            let mut taken = 0usize;
             while let Some(message) = next.take() {
                 match message {
-                    Message::Event(event) => self.seal(&mut buf, &event),
+                    Message::Event { body, ack } => {
+                        taken += 1;
+                        if let Err(e) = self.append(&body, ack) {
+                            return self.fail(e);
+                        }
+                    }
                     Message::Close => {
                         open = false;
                         break;
                     }
                 }
-                if buf.len() < MAX_BATCH_BYTES {
+                if self.entries.len() < MAX_BATCH_BYTES {
                     next = self.rx.try_recv().ok();
                 }
             }
-            if !buf.is_empty() {
-                if let Err(e) = self.file.write_all(&buf) {
-                    self.fail(e);
-                    return;
-                }
-                unsynced = true;
-            }
-            if unsynced && (!open || last_sync.elapsed() >= self.fsync_interval) {
-                if let Err(e) = self.file.sync_data() {
-                    self.fail(e);
-                    return;
-                }
-                last_sync = Instant::now();
-                unsynced = false;
-            }
-            if open && !buf.is_empty() {
-                std::thread::sleep(GROUP_COMMIT_WINDOW);
+            self.shared.queued.fetch_sub(taken, Ordering::Relaxed);
+            if let Err(e) = self.flush().and_then(|()| self.timers(!open)) {
+                return self.fail(e);
             }
         }
-        if unsynced {
-            if let Err(e) = self.file.sync_data() {
-                self.fail(e);
-            }
+        if let Err(e) = self.flush().and_then(|()| self.timers(true)) {
+            self.fail(e);
         }
     }
 
-    fn seal(&mut self, buf: &mut Vec<u8>, event: &AuditEvent) {
-        self.prev = seal_into(buf, self.seq, event, &self.prev);
-        self.seq += 1;
+    /// How long to wait for events before a timer is due.
+    fn next_deadline(&self) -> Duration {
+        let mut wait = self
+            .options
+            .segment_max_age
+            .saturating_sub(self.open.opened.elapsed());
+        if self.frontier.size() > self.checkpointed {
+            wait = wait.min(
+                self.options
+                    .checkpoint_interval
+                    .saturating_sub(self.last_checkpoint.elapsed()),
+            );
+        }
+        if let (true, Durability::Interval(every)) = (self.unsynced, self.options.durability) {
+            wait = wait.min(every.saturating_sub(self.last_sync.elapsed()));
+        }
+        wait.max(Duration::from_millis(1))
     }
 
-    fn fail(&self, e: std::io::Error) {
+    /// Add one entry to the batch, rotating first if it would overflow the segment.
+    fn append(
+        &mut self,
+        body: &[u8],
+        ack: Option<oneshot::Sender<Result<(), String>>>,
+    ) -> std::io::Result<()> {
+        let line_len = body.len() as u64 + 32;
+        let in_segment = self.open.bytes + self.entries.len() as u64;
+        if in_segment > 0 && in_segment + line_len > self.options.segment_max_bytes {
+            self.flush()?;
+            self.rotate()?;
+        }
+        let offset = self.open.bytes + self.entries.len() as u64;
+        let start = self.entries.len();
+        frame_entry(&mut self.entries, self.frontier.size(), body);
+        let leaf = leaf_hash(&self.entries[start..]);
+        self.entries.push(b'\n');
+        self.index.extend_from_slice(&offset.to_le_bytes());
+        let heads = &mut self.heads;
+        self.frontier
+            .push(leaf, |_, _, head| heads.extend_from_slice(head));
+        if let Some(ack) = ack {
+            self.acks.push(ack);
+        }
+        Ok(())
+    }
+
+    /// Write the batch; sync it if anyone waits for it.
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        // Entries first: the derived files are rebuilt from them after a crash.
+        self.open.file.write_all(&self.entries)?;
+        self.open.index.write_all(&self.index)?;
+        self.hashes.write_all(&self.heads)?;
+        self.open.bytes += self.entries.len() as u64;
+        self.entries.clear();
+        self.index.clear();
+        self.heads.clear();
+        if self.acks.is_empty() {
+            self.unsynced = true;
+        } else {
+            self.open.file.sync_data()?;
+            self.last_sync = Instant::now();
+            self.unsynced = false;
+            for ack in self.acks.drain(..) {
+                let _ = ack.send(Ok(()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sync on the interval, sign checkpoints and rotate when due (all of it when closing).
+    fn timers(&mut self, closing: bool) -> std::io::Result<()> {
+        if self.unsynced {
+            let due = match self.options.durability {
+                Durability::Interval(every) => self.last_sync.elapsed() >= every,
+                Durability::PerCall => true,
+            };
+            if due || closing {
+                self.open.file.sync_data()?;
+                self.last_sync = Instant::now();
+                self.unsynced = false;
+            }
+        }
+        let grown = self.frontier.size() - self.checkpointed;
+        if grown > 0
+            && (closing
+                || grown >= self.options.checkpoint_every
+                || self.last_checkpoint.elapsed() >= self.options.checkpoint_interval)
+        {
+            self.checkpoint()?;
+        }
+        if !closing
+            && self.open.bytes > 0
+            && self.open.opened.elapsed() >= self.options.segment_max_age
+        {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// Sign and publish a checkpoint of the whole tree; the derived files are synced first,
+    /// so after a crash they can be trusted up to the last checkpoint.
+    fn checkpoint(&mut self) -> std::io::Result<()> {
+        self.open.file.sync_data()?;
+        self.open.index.sync_data()?;
+        self.hashes.sync_data()?;
+        self.last_sync = Instant::now();
+        self.unsynced = false;
+        let size = self.frontier.size();
+        let text = checkpoint_text(self.key.name(), size, &self.frontier.root());
+        let note = self.key.sign(&text).map_err(std::io::Error::other)?;
+        publish(&self.dir, size, &note)?;
+        if let Ok(mut latest) = self.shared.latest.write() {
+            *latest = Some(Checkpoint {
+                origin: self.key.name().to_string(),
+                size,
+                root: self.frontier.root(),
+                note,
+            });
+        }
+        self.checkpointed = size;
+        self.has_checkpoint = true;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Close the segment at a signed checkpoint and start the next one.
+    fn rotate(&mut self) -> std::io::Result<()> {
+        if self.frontier.size() > self.checkpointed || !self.has_checkpoint {
+            self.checkpoint()?;
+        }
+        let next = Segment::new(&self.dir, self.frontier.size());
+        let file = create_private(&next.path, true)?;
+        let index = create_private(&next.index_path(), true)?;
+        sync_dir(&self.dir.join(SEGMENTS_DIR))?;
+        self.open = OpenSegment {
+            start: next.start,
+            file,
+            index,
+            bytes: 0,
+            opened: Instant::now(),
+        };
+        Ok(())
+    }
+
+    fn fail(mut self, e: std::io::Error) {
         // Calls fail closed from now on: the gate refuses to serve what it cannot record.
-        self.healthy.store(false, Ordering::Release);
-        eprintln!("{{\"level\":\"ERROR\",\"target\":\"palisade_audit\",\"message\":\"audit write failed: {e}\"}}");
-    }
-}
-
-/// The last complete line of the file, cutting off a torn tail left by a crash.
-fn read_tail(file: &mut File) -> std::io::Result<(Option<String>, u64)> {
-    let len = file.metadata()?.len();
-    let window = len.min(2 * MAX_LINE_BYTES as u64);
-    file.seek(SeekFrom::Start(len - window))?;
-    let mut bytes = Vec::with_capacity(window as usize);
-    file.read_to_end(&mut bytes)?;
-    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let torn = (bytes.len() - complete) as u64;
-    if torn > 0 {
-        file.set_len(len - torn)?;
-    }
-    let body = &bytes[..complete];
-    let body = body.strip_suffix(b"\n").unwrap_or(body);
-    let line = match body.iter().rposition(|&b| b == b'\n') {
-        Some(i) => &body[i + 1..],
-        None if window == len => body,
-        None => {
-            return Err(std::io::Error::other(
-                "last line is longer than the line limit",
-            ))
+        self.shared.healthy.store(false, Ordering::Release);
+        for ack in self.acks.drain(..) {
+            let _ = ack.send(Err(format!("audit write failed: {e}")));
         }
-    };
-    if line.is_empty() {
-        return Ok((None, torn));
+        eprintln!(
+            "{{\"level\":\"ERROR\",\"target\":\"palisade_audit\",\"message\":\"audit write failed in segment starting at {}: {}\"}}",
+            self.open.start,
+            e.to_string().replace('"', "'")
+        );
     }
-    let line = String::from_utf8(line.to_vec())
-        .map_err(|_| std::io::Error::other("last line is not UTF-8"))?;
-    Ok((Some(line), torn))
 }
-
-/// Check the last line's own seal and return (next seq, its hash).
-fn continue_chain(line: &str) -> Result<(u64, String), String> {
-    use sha2::{Digest, Sha256};
-    let (prefix, hash) = split_sealed(line).ok_or("the last line is not a sealed audit line")?;
-    if hex::encode(Sha256::digest(prefix.as_bytes())) != hash {
-        return Err("the last line does not match its hash".into());
-    }
-    #[derive(serde::Deserialize)]
-    struct Seq {
-        seq: u64,
-    }
-    let seq: Seq =
-        serde_json::from_str(line).map_err(|e| format!("the last line is not valid JSON: {e}"))?;
-    Ok((seq.seq + 1, hash.to_string()))
-}
-
-#[cfg(unix)]
-fn restrict_permissions(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-}
-
-#[cfg(not(unix))]
-fn restrict_permissions(_: &Path) {}

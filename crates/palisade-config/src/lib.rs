@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+pub mod audit;
 mod error;
 mod findings;
 pub mod identity;
@@ -122,12 +123,7 @@ pub struct Limits {
     pub backend: rates::Backend,
 }
 
-#[derive(Debug, Clone)]
-pub struct Audit {
-    pub dir: PathBuf,
-    /// How often the audit file is fsync'ed; every batch is written to the OS at once.
-    pub fsync_interval: Duration,
-}
+pub use audit::{Audit, Durability};
 
 impl Config {
     /// Read, parse and validate a config file. Warnings (dangerous options) come back too,
@@ -230,7 +226,7 @@ mod raw {
         #[serde(default)]
         pub rate_limits: rates::RawRateLimits,
         #[serde(default)]
-        pub audit: Audit,
+        pub audit: audit::RawAudit,
     }
 
     #[derive(Deserialize)]
@@ -403,22 +399,6 @@ mod raw {
         }
     }
 
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields, default)]
-    pub struct Audit {
-        pub dir: PathBuf,
-        pub fsync_interval: String,
-    }
-
-    impl Default for Audit {
-        fn default() -> Self {
-            Audit {
-                dir: PathBuf::from("audit"),
-                fsync_interval: "1s".into(),
-            }
-        }
-    }
-
     fn all_models() -> Vec<String> {
         vec!["*".into()]
     }
@@ -463,8 +443,7 @@ mod raw {
                 .map(|(i, j)| j.validate(i, base))
                 .collect::<Result<Vec<_>, _>>()?;
             let mtls = self.identity.mtls.validate()?;
-            let fsync_interval =
-                parse_duration("audit.fsync_interval", &self.audit.fsync_interval)?;
+            let audit = self.audit.validate(base, findings)?;
             if self.models.max_model_bytes == 0 {
                 return Err(Finding::error(
                     "models.max_model_bytes",
@@ -490,10 +469,7 @@ mod raw {
                 policies,
                 limits,
                 rate_limits: self.rate_limits.validate()?,
-                audit: super::Audit {
-                    dir: base.join(self.audit.dir),
-                    fsync_interval,
-                },
+                audit,
             })
         }
     }

@@ -27,11 +27,24 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Reply, Refusal> {
     match op {
-        AdminOp::Metrics => Ok(bytes_response(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Bytes::from(state.metrics.encode()),
-        )),
+        AdminOp::AuditCheckpoint
+        | AdminOp::AuditInclusion
+        | AdminOp::AuditConsistency
+        | AdminOp::AuditEntries => {
+            let raw_query = req.uri().query().map(str::to_string);
+            crate::audit_api::handle(state, op, raw_query).await
+        }
+        AdminOp::Metrics => {
+            state
+                .metrics
+                .audit_queue_depth
+                .set(state.audit.queue_depth() as i64);
+            Ok(bytes_response(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                Bytes::from(state.metrics.encode()),
+            ))
+        }
         AdminOp::ListModels => list_models(state),
         AdminOp::LoadModel(name) => load_model(state, call, &name).await,
         AdminOp::UnloadModel(name) => {

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use palisade_config::Action;
 
@@ -41,6 +41,10 @@ pub struct Call {
     pub request_sha256: Option<[u8; 32]>,
     /// Ids of the policies that decided the call (empty: denied by default, or undecided).
     pub policies: std::sync::Arc<[String]>,
+    /// The limiter's decision: `admitted`, or the limit that refused.
+    pub limit: Option<&'static str>,
+    /// Time spent in each stage the call passed through, in order.
+    pub stages: Vec<(&'static str, Duration)>,
 }
 
 impl Call {
@@ -57,7 +61,16 @@ impl Call {
             version: None,
             request_sha256: None,
             policies: std::sync::Arc::from(Vec::new()),
+            limit: None,
+            stages: Vec::with_capacity(6),
         }
+    }
+
+    /// Note that `stage` ran from `since` until now; returns now, where the next stage starts.
+    pub fn timed(&mut self, stage: &'static str, since: Instant) -> Instant {
+        let now = Instant::now();
+        self.stages.push((stage, now - since));
+        now
     }
 
     /// `name@version`, or `name` before a version is resolved.

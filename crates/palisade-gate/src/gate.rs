@@ -48,26 +48,30 @@ pub async fn handle(
         Ok(outcome) => outcome,
         Err(_) => Err(Refusal::Timeout(timeout)),
     };
-    finish(&state, &call, outcome).map(Full::new)
+    finish(&state, &call, outcome).await.map(Full::new)
 }
 
 /// Refuse a connection over the cap: still one recorded call, answered 503.
-pub fn over_capacity(state: &State, plane: Plane, client: SocketAddr) -> Response<Full<Bytes>> {
+pub async fn over_capacity(
+    state: &State,
+    plane: Plane,
+    client: SocketAddr,
+) -> Response<Full<Bytes>> {
     let call = Call::new(plane, client, None);
     let refusal =
         Refusal::Unavailable("the server is at its connection limit; retry shortly".into());
-    finish(state, &call, Err(refusal)).map(Full::new)
+    finish(state, &call, Err(refusal)).await.map(Full::new)
 }
 
-fn finish(state: &State, call: &Call, outcome: Result<Reply, Refusal>) -> Reply {
+async fn finish(state: &State, call: &Call, outcome: Result<Reply, Refusal>) -> Reply {
     match outcome {
-        Ok(reply) => record::call(state, call, reply, None),
+        Ok(reply) => record::call(state, call, reply, None).await,
         Err(refusal) => {
             if let Refusal::Internal(detail) = &refusal {
                 tracing::error!(request_id = %call.id, %detail, "internal error");
             }
             let reply = refusal.clone().into_response();
-            record::call(state, call, reply, Some(&refusal))
+            record::call(state, call, reply, Some(&refusal)).await
         }
     }
 }

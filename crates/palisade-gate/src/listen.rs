@@ -181,7 +181,7 @@ async fn serve_io<I>(
             let reply = if within_cap {
                 gate::handle(state, plane, peer, client_cert, req).await
             } else {
-                gate::over_capacity(&state, plane, peer)
+                gate::over_capacity(&state, plane, peer).await
             };
             Ok::<_, Infallible>(reply)
         }

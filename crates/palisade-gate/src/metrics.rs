@@ -50,6 +50,9 @@ pub struct Metrics {
     pub tls_handshake_failures: Family<PlaneLabels, Counter>,
     pub models_loaded: Gauge<i64, std::sync::atomic::AtomicI64>,
     pub audit_failures: Counter<u64, AtomicU64>,
+    /// From queueing an event to its receipt (with `per_call`, until it is on disk).
+    pub audit_append: Histogram,
+    pub audit_queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 impl Default for Metrics {
@@ -71,6 +74,9 @@ impl Metrics {
         let tls_handshake_failures = Family::default();
         let models_loaded = Gauge::default();
         let audit_failures = Counter::default();
+        // 10 µs .. ~330 ms
+        let audit_append = Histogram::new(exponential_buckets(0.00001, 2.0, 16));
+        let audit_queue_depth = Gauge::default();
         let auth_failures = Family::default();
         let policy_reloads = Family::default();
         let limit_backend_errors = Family::default();
@@ -120,6 +126,16 @@ impl Metrics {
             "Calls refused because the audit log could not record them",
             audit_failures.clone(),
         );
+        registry.register(
+            "audit_append_seconds",
+            "Time to record a call's audit entry (until on disk with per_call durability)",
+            audit_append.clone(),
+        );
+        registry.register(
+            "audit_queue_depth",
+            "Audit events queued for the writer, at the last scrape",
+            audit_queue_depth.clone(),
+        );
         Metrics {
             registry,
             auth_failures,
@@ -132,6 +148,8 @@ impl Metrics {
             tls_handshake_failures,
             models_loaded,
             audit_failures,
+            audit_append,
+            audit_queue_depth,
         }
     }
 

@@ -11,7 +11,12 @@ use crate::respond::Reply;
 use crate::state::State;
 
 /// Record the call and hand back the reply to send (a 503 instead if recording failed).
-pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refusal>) -> Reply {
+pub async fn call(
+    state: &State,
+    call: &Call,
+    mut reply: Reply,
+    refusal: Option<&Refusal>,
+) -> Reply {
     // The id lets a caller (or an auditor holding a response) find the call's audit event.
     if let Ok(id) = http::HeaderValue::from_str(&call.id) {
         reply.headers_mut().insert("x-request-id", id);
@@ -34,8 +39,14 @@ pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refus
         decision: if refusal.is_none() { "allow" } else { "deny" }.to_string(),
         reason: refusal.map_or("ok", Refusal::reason).to_string(),
         policies: call.policies.to_vec(),
+        limit: call.limit.map(str::to_string),
         status: status.as_u16(),
         latency_us: latency.as_micros().min(u64::MAX as u128) as u64,
+        stages_us: call
+            .stages
+            .iter()
+            .map(|(stage, took)| (stage.to_string(), took.as_micros() as u64))
+            .collect(),
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
     };
@@ -56,7 +67,17 @@ pub fn call(state: &State, call: &Call, mut reply: Reply, refusal: Option<&Refus
             reason: refusal.map_or("ok", Refusal::reason),
         })
         .inc();
-    match state.audit.record(event) {
+    // With `per_call` durability the answer waits here until the entry is on disk.
+    let appending = std::time::Instant::now();
+    let recorded = match state.audit.record(&event) {
+        Ok(receipt) => receipt.durable().await,
+        Err(e) => Err(e),
+    };
+    state
+        .metrics
+        .audit_append
+        .observe(appending.elapsed().as_secs_f64());
+    match recorded {
         Ok(()) => reply,
         Err(e) => {
             state.metrics.audit_failures.inc();
@@ -81,12 +102,15 @@ pub fn system_event(state: &State, action: &str, outcome: Result<(), &str>) {
         decision: if outcome.is_ok() { "allow" } else { "deny" }.into(),
         reason: outcome.err().unwrap_or("ok").to_string(),
         policies: Vec::new(),
+        limit: None,
         status: if outcome.is_ok() { 200 } else { 422 },
         latency_us: 0,
+        stages_us: Vec::new(),
         request_sha256: None,
         response_sha256: None,
     };
-    if let Err(e) = state.audit.record(event) {
+    // Nobody waits on a system event; the writer syncs it with the next batch or checkpoint.
+    if let Err(e) = state.audit.record(&event).map(drop) {
         tracing::error!(error = %e, action, "system event not recorded in the audit log");
     }
 }

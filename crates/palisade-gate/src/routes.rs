@@ -68,6 +68,10 @@ pub enum AdminOp {
     RevokeKey(String),
     ListPolicies,
     ReloadPolicies,
+    AuditCheckpoint,
+    AuditInclusion,
+    AuditConsistency,
+    AuditEntries,
 }
 
 impl AdminOp {
@@ -82,6 +86,10 @@ impl AdminOp {
             AdminOp::UnloadModel(_) => Action::UnloadModel,
             AdminOp::ListKeys | AdminOp::CreateKey | AdminOp::RevokeKey(_) => Action::ManageKeys,
             AdminOp::ListPolicies | AdminOp::ReloadPolicies => Action::ManagePolicies,
+            AdminOp::AuditCheckpoint
+            | AdminOp::AuditInclusion
+            | AdminOp::AuditConsistency
+            | AdminOp::AuditEntries => Action::ReadAudit,
         }
     }
 
@@ -168,6 +176,12 @@ pub fn admin_route(m: &Method, path: &str) -> Result<AdminRoute, Refusal> {
         ["admin", "keys", id, "revoke"] => post(AdminOp::RevokeKey(id.to_string())),
         ["admin", "policies"] => get(AdminRoute::Op(AdminOp::ListPolicies)),
         ["admin", "policies", "reload"] => post(AdminOp::ReloadPolicies),
+        ["admin", "audit", "checkpoint"] => get(AdminRoute::Op(AdminOp::AuditCheckpoint)),
+        ["admin", "audit", "proof", "inclusion"] => get(AdminRoute::Op(AdminOp::AuditInclusion)),
+        ["admin", "audit", "proof", "consistency"] => {
+            get(AdminRoute::Op(AdminOp::AuditConsistency))
+        }
+        ["admin", "audit", "entries"] => get(AdminRoute::Op(AdminOp::AuditEntries)),
         _ => Err(not_found(path)),
     }
 }

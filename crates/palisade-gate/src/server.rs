@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use palisade_audit::{AuditLog, AuditSink};
+use palisade_audit::{AuditLog, WriterOptions};
 use palisade_config::Config;
 use palisade_model::Repository;
 use tokio::net::TcpListener;
@@ -65,14 +65,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
-        let (audit, report) = AuditLog::open(&config.audit.dir, config.audit.fsync_interval)?;
-        if report.truncated_bytes > 0 {
-            tracing::warn!(
-                bytes = report.truncated_bytes,
-                "audit log ended in a torn line (a crash mid-write); it was cut off"
-            );
-        }
-        let audit = Arc::new(audit);
+        let audit = Arc::new(open_audit(&config.audit)?);
         let keys = KeyStore::open(&config.identity.keys_file)?;
         let policies = PolicyStore::load(&config)?;
         let jwt = JwtVerifier::start(&config.identity.jwt).await?;
@@ -122,7 +115,7 @@ impl Server {
             auth_backoff,
             models,
             limiter,
-            audit: audit.clone() as Arc<dyn AuditSink>,
+            audit: audit.clone(),
             metrics,
         });
         let (shutdown, rx) = watch::channel(false);
@@ -166,7 +159,8 @@ impl Server {
             "data_plane": url(self.data_addr, self.state.config.data_plane.tls.is_some()),
             "admin_plane": url(self.admin_addr, self.state.config.admin_plane.tls.is_some()),
             "models": self.state.models.loaded().iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
-            "audit_log": self.audit.path().display().to_string(),
+            "audit_log": self.audit.dir().display().to_string(),
+            "audit_verifier_key": self.audit.verifier_key(),
         })
     }
 
@@ -252,4 +246,49 @@ async fn watch_keys(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// Open the audit log with its signing key (made on first start), and say what was found.
+fn open_audit(config: &palisade_config::Audit) -> Result<AuditLog, StartError> {
+    let loaded = palisade_audit::signing_key::load_or_create(&config.signing_key)?;
+    if loaded.created {
+        tracing::warn!(
+            file = %config.signing_key.display(),
+            verifier_key = %loaded.key.verifier(),
+            "created the audit checkpoint signing key; keep a copy of the verifier key outside this machine to verify the log against"
+        );
+    }
+    if loaded.too_open {
+        tracing::warn!(
+            file = %config.signing_key.display(),
+            "the audit signing key can be read by other users; chmod 600 it"
+        );
+    }
+    let options = WriterOptions {
+        durability: match config.durability {
+            palisade_config::Durability::PerCall => palisade_audit::Durability::PerCall,
+            palisade_config::Durability::Interval(every) => {
+                palisade_audit::Durability::Interval(every)
+            }
+        },
+        segment_max_bytes: config.segment_max_bytes,
+        segment_max_age: config.segment_max_age,
+        checkpoint_every: config.checkpoint_every,
+        checkpoint_interval: config.checkpoint_interval,
+    };
+    let (audit, report) = AuditLog::open(&config.dir, loaded.key, options)?;
+    if report.truncated_bytes > 0 {
+        tracing::warn!(
+            bytes = report.truncated_bytes,
+            "audit log ended in an incomplete record (a crash mid-write, never acknowledged); it was cut off"
+        );
+    }
+    if report.unsigned_entries > 0 {
+        tracing::warn!(
+            entries = report.unsigned_entries,
+            "audit entries written after the last checkpoint (a crash before signing) are now signed"
+        );
+    }
+    tracing::info!(entries = report.size, verifier_key = %audit.verifier_key(), "audit log open");
+    Ok(audit)
 }

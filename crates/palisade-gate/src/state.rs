@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use palisade_audit::AuditSink;
+use palisade_audit::AuditLog;
 use palisade_config::Config;
 use palisade_model::v2::DecodeLimits;
 
@@ -22,7 +22,7 @@ pub struct State {
     pub auth_backoff: AuthBackoff,
     pub models: Registry,
     pub limiter: Limiter,
-    pub audit: Arc<dyn AuditSink>,
+    pub audit: Arc<AuditLog>,
     pub metrics: Metrics,
 }
 

@@ -129,8 +129,18 @@ max_connections = 1024         # 503 above this
 # monthly_budget_per_principal_model = 2000000  # calls per calendar month (UTC)
 
 [audit]
-dir = "audit"                  # hash-chained JSON Lines; `palisade audit verify` checks it
-fsync_interval = "1s"
+# An append-only Merkle tree (RFC 6962) of one JSON entry per call, in rotating segments,
+# with Ed25519-signed checkpoints (C2SP tlog-checkpoint). Check it offline:
+#   palisade audit verify <state dir> --pubkey <a copy of audit/log.pub kept elsewhere>
+dir = "audit"
+signing_key = "keys/audit-signing.key" # made (0600) on first start if missing
+durability = "per_call"        # the answer waits until its entry is on disk (batched)
+# durability = "interval"      # faster, but a crash can lose up to fsync_interval of entries
+# fsync_interval = "100ms"
+segment_max_bytes = 67108864   # rotate segments at 64 MiB ...
+segment_max_age = "24h"        # ... or daily
+checkpoint_every = 10000       # sign a checkpoint every 10,000 entries ...
+checkpoint_interval = "10s"    # ... or every 10 s when the log grew, and at rotation and stop
 "#;
 
 const REQUIRE_OWNER: &str = include_str!("../../../examples/policies/require-owner.cedar");
@@ -194,7 +204,10 @@ pub fn banner(dir: &Path, server: &Server) -> String {
         r#"
 Palisade demo is serving the models iris, diabetes and breast-cancer.
   data plane:  https://localhost:{port}   admin plane: https://localhost:{admin}
-  every call is recorded in {d}/audit/audit.jsonl  (check it: palisade audit verify {d})
+  every call is recorded in the signed Merkle log {d}/audit/
+    check it:  palisade audit verify {d} --pubkey {d}/audit/log.pub
+    prove one: palisade audit prove {d} --index 0 > proof.json
+               palisade audit check-proof proof.json --pubkey {d}/audit/log.pub
 
 Call it with curl:
   {curl}

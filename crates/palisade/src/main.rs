@@ -2,6 +2,7 @@
 //! server uses too, so what `config check` accepts is exactly what `serve` runs.
 #![forbid(unsafe_code)]
 
+mod audit_cmd;
 mod demo;
 mod run;
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
+use audit_cmd::AuditCommand;
 use clap::{Parser, Subcommand, ValueEnum};
 use palisade_config::{Config, Severity};
 use palisade_gate::keys::{now_secs, KeyStore};
@@ -167,15 +169,6 @@ enum PoliciesCommand {
     Schema,
 }
 
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Verify an audit log's hash chain; names the first line at fault.
-    Verify {
-        /// The audit folder, a state folder holding `audit/`, or the log file itself.
-        path: PathBuf,
-    },
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     run::init_logging(cli.log_format);
@@ -252,9 +245,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             Some(file) => config_check(&file),
             None => bail!("name the config to check: `palisade config check FILE`"),
         },
-        Command::Audit {
-            command: AuditCommand::Verify { path },
-        } => audit_verify(&path),
+        Command::Audit { command } => audit_cmd::run(command),
         Command::Policies {
             command: PoliciesCommand::Schema,
         } => {
@@ -386,34 +377,4 @@ fn config_check(file: &std::path::Path) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn audit_verify(path: &std::path::Path) -> Result<ExitCode> {
-    let candidates = [
-        path.to_path_buf(),
-        path.join(palisade_audit::LOG_FILE),
-        path.join("audit").join(palisade_audit::LOG_FILE),
-    ];
-    let Some(file) = candidates.iter().find(|p| p.is_file()) else {
-        bail!(
-            "no audit log at {} (looked for {} there and in audit/)",
-            path.display(),
-            palisade_audit::LOG_FILE
-        );
-    };
-    match palisade_audit::verify_file(file) {
-        Ok(summary) => {
-            println!(
-                "ok: {}: {} events, chain intact, head {}",
-                file.display(),
-                summary.events,
-                summary.head
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            println!("FAILED: {}: {e}", file.display());
-            Ok(ExitCode::FAILURE)
-        }
-    }
 }

@@ -1,4 +1,5 @@
-//! Every call leaves one hash-chained audit line; `palisade audit verify` notices tampering.
+//! Every call leaves one entry in the signed Merkle audit log; `palisade audit verify` names
+//! tampering, proofs from the CLI and the admin API check out with the public key alone.
 
 mod common;
 
@@ -52,8 +53,7 @@ async fn every_call_is_recorded_and_tampering_is_named() {
             "decision",
             "reason",
             "latency_us",
-            "prev",
-            "hash",
+            "index",
         ] {
             assert!(!e[field].is_null(), "{field} missing in {e}");
         }
@@ -66,8 +66,7 @@ async fn every_call_is_recorded_and_tampering_is_named() {
     assert_eq!(infer["response_sha256"].as_str().unwrap().len(), 64);
 
     p.stop();
-    let log = p.state().join("audit/audit.jsonl");
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = audit_text(p.state());
     let secret_part = secret.rsplit('_').next().unwrap().trim();
     assert!(!text.contains(secret_part), "a token reached the audit log");
     assert!(
@@ -83,19 +82,33 @@ async fn every_call_is_recorded_and_tampering_is_named() {
         "a token reached the server log"
     );
 
-    let verify = |path: &std::path::Path| p.cli(&["audit", "verify", path.to_str().unwrap()]);
-    let ok = verify(p.state());
+    // A copy of the verifier key, as an auditor would keep it.
+    let pubkey = p.state().join("auditor.pub");
+    std::fs::copy(p.state().join("audit/log.pub"), &pubkey).unwrap();
+    let verify = || {
+        p.cli(&[
+            "audit",
+            "verify",
+            p.state().to_str().unwrap(),
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+        ])
+    };
+    let ok = verify();
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert!(ok.status.success(), "{out}");
     assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stdout)
-    );
-    assert!(
-        String::from_utf8_lossy(&ok.stdout).contains(&format!("{} events", text.lines().count()))
+        out.contains(&format!("{} entries", text.lines().count())),
+        "{out}"
     );
 
-    // Change one byte of line 3.
-    let mut bytes = text.into_bytes();
+    // Change one byte of entry 2 (its status), keeping the line valid JSON.
+    let segment = std::fs::read_dir(p.state().join("audit/segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let mut bytes = std::fs::read(&segment).unwrap();
     let line3 = bytes
         .iter()
         .enumerate()
@@ -111,15 +124,16 @@ async fn every_call_is_recorded_and_tampering_is_named() {
             .unwrap()
         + 10;
     bytes[at] = if bytes[at] == b'4' { b'5' } else { b'4' };
-    std::fs::write(&log, &bytes).unwrap();
-    let bad = verify(&log);
+    std::fs::write(&segment, &bytes).unwrap();
+    let bad = verify();
     assert!(!bad.status.success());
     let out = String::from_utf8_lossy(&bad.stdout);
-    assert!(out.contains("line 3"), "{out}");
+    assert!(out.contains("entry 2 ("), "{out}");
+    assert!(out.contains("00000000000000000000.jsonl"), "{out}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_chain_continues_across_restarts() {
+async fn the_log_continues_across_restarts() {
     let mut first = Palisade::demo();
     let r = first
         .client()
@@ -171,5 +185,6 @@ async fn the_chain_continues_across_restarts() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("2 events"), "{text}");
+    assert!(out.status.success() && text.contains("ok:"), "{text}");
+    assert!(text.contains("2 entries"), "{text}");
 }

@@ -165,10 +165,10 @@ impl Palisade {
         reqwest::Identity::from_pem(&pem).unwrap()
     }
 
+    /// The audit entries on disk, oldest first (every segment, in order).
     pub fn audit_lines(&self) -> Vec<Value> {
-        let text =
-            std::fs::read_to_string(self.state().join("audit/audit.jsonl")).unwrap_or_default();
-        text.lines()
+        audit_text(self.state())
+            .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
@@ -377,4 +377,20 @@ pub fn request_id(resp: &reqwest::Response) -> String {
         .to_str()
         .unwrap()
         .to_string()
+}
+
+/// Every segment of the audit log under `state/audit`, concatenated in order.
+pub fn audit_text(state: &Path) -> String {
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(state.join("audit/segments"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    segments.retain(|p| p.extension().is_some_and(|e| e == "jsonl"));
+    segments.sort();
+    let mut text = String::new();
+    for s in segments {
+        let t = std::fs::read_to_string(s).unwrap_or_default();
+        // Only whole lines: the writer may be mid-record.
+        text.push_str(&t[..t.rfind('\n').map_or(0, |i| i + 1)]);
+    }
+    text
 }

@@ -1,0 +1,119 @@
+//! The checkpoint history (`checkpoints.jsonl`) and the latest checkpoint (`checkpoint`).
+//!
+//! Every checkpoint the writer signs is kept, not just the latest: the verifier checks each
+//! against the entries, so an edit is pinned between the last checkpoint that still matches
+//! and the first that does not, even when the derived hash file was rewritten too.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::layout::{create_private, sync_dir, CHECKPOINTS_FILE, LATEST_CHECKPOINT_FILE};
+use crate::merkle::Hash;
+use crate::note::{self, NoteError, VerifierKey};
+
+/// Longest line of `checkpoints.jsonl`; a signed checkpoint is a few hundred bytes.
+pub const MAX_CHECKPOINT_LINE: usize = 16 * 1024;
+/// More checkpoints than this in one history is not something the verifier will hold.
+pub const MAX_CHECKPOINTS: usize = 10_000_000;
+
+/// A signed tree head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub root: Hash,
+    /// The whole signed note, as published.
+    pub note: String,
+}
+
+impl Checkpoint {
+    /// Open a signed note with `key` and read the checkpoint inside.
+    pub fn open(note: &str, key: &VerifierKey) -> Result<Checkpoint, NoteError> {
+        let text = key.open(note)?;
+        let (origin, size, root) = note::parse_checkpoint(text)?;
+        if origin != key.name() {
+            return Err(NoteError::Checkpoint(
+                "origin is not the signing key's name",
+            ));
+        }
+        Ok(Checkpoint {
+            origin: origin.to_string(),
+            size,
+            root,
+            note: note.to_string(),
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryLine {
+    pub size: u64,
+    pub note: String,
+}
+
+/// Append a checkpoint to the history and make it the latest, durably.
+pub fn publish(dir: &Path, size: u64, note: &str) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(&HistoryLine {
+        size,
+        note: note.to_string(),
+    })
+    .map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut history = create_private(&dir.join(CHECKPOINTS_FILE), true)?;
+    history.write_all(&line)?;
+    history.sync_data()?;
+    let tmp = dir.join(format!("{LATEST_CHECKPOINT_FILE}.tmp"));
+    {
+        let mut f = create_private(&tmp, false)?;
+        f.set_len(0)?;
+        f.write_all(note.as_bytes())?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, dir.join(LATEST_CHECKPOINT_FILE))?;
+    sync_dir(dir)
+}
+
+/// One line of the history as found: its number, and the note or what is wrong with it.
+pub struct FoundLine {
+    pub line: u64,
+    pub result: Result<HistoryLine, String>,
+}
+
+/// Every line of the history (none if the file is missing), plus the byte length of its
+/// complete lines: a crash can leave a torn last line, which the writer cuts off.
+pub fn read_history(dir: &Path) -> std::io::Result<(Vec<FoundLine>, u64)> {
+    let path = dir.join(CHECKPOINTS_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+        Err(e) => return Err(e),
+    };
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let mut out = Vec::new();
+    let body = bytes[..complete].strip_suffix(b"\n").unwrap_or_default();
+    for (n, line) in body.split(|&b| b == b'\n').enumerate() {
+        if complete == 0 {
+            break;
+        }
+        if out.len() >= MAX_CHECKPOINTS {
+            return Err(std::io::Error::other(format!(
+                "{} holds more than {MAX_CHECKPOINTS} checkpoints",
+                path.display()
+            )));
+        }
+        let result = if line.len() > MAX_CHECKPOINT_LINE {
+            Err("longer than any checkpoint line can be".to_string())
+        } else {
+            serde_json::from_slice::<HistoryLine>(line)
+                .map_err(|e| format!("not a checkpoint line: {e}"))
+        };
+        out.push(FoundLine {
+            line: n as u64 + 1,
+            result,
+        });
+    }
+    Ok((out, complete as u64))
+}
