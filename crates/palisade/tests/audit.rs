@@ -188,3 +188,186 @@ async fn the_log_continues_across_restarts() {
     assert!(out.status.success() && text.contains("ok:"), "{text}");
     assert!(text.contains("2 entries"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proofs_from_the_admin_api_and_the_cli_check_out_with_the_public_key_alone() {
+    let p = Palisade::with_config(|t| {
+        t.replacen(
+            "checkpoint_interval = \"10s\"",
+            "checkpoint_interval = \"50ms\"",
+            1,
+        )
+    });
+    for _ in 0..5 {
+        let r = p.data_call("GET", "/v2/models/iris", "client").await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let denied = p
+        .client()
+        .get(format!("{}/v2/models/iris", p.data))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    // Wait for a checkpoint covering those calls.
+    let checkpoint = loop {
+        let r = p
+            .admin_call("GET", "/admin/audit/checkpoint", "admin")
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let cp: serde_json::Value = r.json().await.unwrap();
+        if cp["size"].as_u64().unwrap() >= 6 {
+            break cp;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(checkpoint["checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("\n\n\u{2014} "));
+    let pubkey = p.state().join("auditor.pub");
+    std::fs::write(
+        &pubkey,
+        format!("{}\n", checkpoint["verifier_key"].as_str().unwrap()),
+    )
+    .unwrap();
+    let size = checkpoint["size"].as_u64().unwrap();
+
+    // Inclusion from the admin API, checked offline.
+    let r = p
+        .admin_call(
+            "GET",
+            &format!("/admin/audit/proof/inclusion?index=3&size={size}"),
+            "admin",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let proof: serde_json::Value = r.json().await.unwrap();
+    assert!(proof["entry"]
+        .as_str()
+        .unwrap()
+        .starts_with("{\"index\":3,"));
+    let file = p.state().join("inclusion.json");
+    std::fs::write(&file, proof.to_string()).unwrap();
+    let check = |file: &std::path::Path| {
+        p.cli(&[
+            "audit",
+            "check-proof",
+            file.to_str().unwrap(),
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+        ])
+    };
+    let out = check(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // An edited entry no longer proves anything.
+    let forged = proof
+        .to_string()
+        .replace("\\\"status\\\":200", "\\\"status\\\":201");
+    assert_ne!(forged, proof.to_string());
+    std::fs::write(&file, forged).unwrap();
+    assert!(!check(&file).status.success());
+
+    // Consistency from the CLI, between the first checkpoint and the latest.
+    let first_size: u64 = std::fs::read_to_string(p.state().join("audit/checkpoints.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["size"]
+                .as_u64()
+                .unwrap()
+        })
+        .find(|&s| s > 0 && s < size)
+        .unwrap_or(0);
+    let out = p.cli(&[
+        "audit",
+        "prove",
+        p.state().to_str().unwrap(),
+        "--from",
+        &first_size.to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = p.state().join("consistency.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let out = check(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Bad requests are 400s that say what to fix, and only admins may read the log.
+    let r = p
+        .admin_call("GET", "/admin/audit/proof/inclusion?index=99999", "admin")
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = p
+        .admin_call("GET", "/admin/audit/proof/inclusion?idx=1", "admin")
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = p.admin_call("GET", "/admin/audit/entries", "client").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Search: the admin API and the CLI agree on the denied call.
+    let r = p
+        .admin_call(
+            "GET",
+            "/admin/audit/entries?decision=deny&status=401",
+            "admin",
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let found: serde_json::Value = r.json().await.unwrap();
+    let entries = found["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{found}");
+    assert_eq!(entries[0]["reason"], "missing_credentials");
+    let out = p.cli(&[
+        "audit",
+        "search",
+        p.state().to_str().unwrap(),
+        "--decision",
+        "deny",
+        "--status",
+        "401",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    let out = p.cli(&[
+        "audit",
+        "tail",
+        p.state().to_str().unwrap(),
+        "-n",
+        "2",
+        "--model",
+        "iris",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let export = p.state().join("export.jsonl");
+    let out = p.cli(&[
+        "audit",
+        "export",
+        p.state().to_str().unwrap(),
+        "--out",
+        export.to_str().unwrap(),
+        "--model",
+        "iris@1",
+        "--decision",
+        "allow",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let exported = std::fs::read_to_string(&export).unwrap();
+    assert_eq!(exported.lines().count(), 5, "{exported}");
+}
