@@ -23,6 +23,7 @@
 //! The leaf of entry N is `SHA-256(0x00 || line)` where `line` is its JSON without the newline.
 #![forbid(unsafe_code)]
 
+pub mod capture;
 mod checkpoints;
 mod hashes;
 mod layout;
@@ -85,6 +86,9 @@ pub struct AuditEvent {
     pub stages_us: Vec<(String, u64)>,
     pub request_sha256: Option<String>,
     pub response_sha256: Option<String>,
+    /// The request and response bodies sealed with the capture key, when capture is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<capture::SealedPayload>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +141,7 @@ pub(crate) fn sample_event(n: u64) -> AuditEvent {
         stages_us: vec![("identify".into(), 3), ("infer".into(), 40)],
         request_sha256: Some("00".repeat(32)),
         response_sha256: None,
+        payload: None,
     }
 }
 

@@ -27,7 +27,19 @@ pub struct Audit {
     pub checkpoint_interval: Duration,
     /// The Ed25519 signing key (C2SP note format); created 0600 on first start if missing.
     pub signing_key: PathBuf,
+    /// Seal request and response bodies into entries with this AES-256 key; off when `None`.
+    pub capture: Option<Capture>,
 }
+
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub key_file: PathBuf,
+    /// Bodies larger than this are left out of the entry (and the entry says so).
+    pub max_bytes: usize,
+}
+
+/// Largest body a capture seals: two sealed bodies must fit in one 64 KiB entry.
+pub const MAX_CAPTURE_BYTES: usize = 20 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -40,6 +52,9 @@ pub struct RawAudit {
     pub checkpoint_every: u64,
     pub checkpoint_interval: String,
     pub signing_key: PathBuf,
+    pub capture_payloads: bool,
+    pub capture_key: Option<PathBuf>,
+    pub capture_max_bytes: usize,
 }
 
 impl Default for RawAudit {
@@ -53,6 +68,9 @@ impl Default for RawAudit {
             checkpoint_every: 10_000,
             checkpoint_interval: "10s".into(),
             signing_key: PathBuf::from("audit-signing.key"),
+            capture_payloads: false,
+            capture_key: None,
+            capture_max_bytes: 16 * 1024,
         }
     }
 }
@@ -110,7 +128,33 @@ impl RawAudit {
                 "must be at least 1 (entries between signed checkpoints)".into(),
             ));
         }
+        let capture = match (self.capture_payloads, self.capture_key) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(Finding::error(
+                    "audit.capture_key",
+                    "capture_payloads = true needs capture_key = \"<file with 32 random bytes, e.g. from `openssl rand -hex 32`>\"".into(),
+                ))
+            }
+            (true, Some(key)) => {
+                if self.capture_max_bytes == 0 || self.capture_max_bytes > MAX_CAPTURE_BYTES {
+                    return Err(Finding::error(
+                        "audit.capture_max_bytes",
+                        format!("must be between 1 and {MAX_CAPTURE_BYTES}"),
+                    ));
+                }
+                findings.push(Finding::warning(
+                    "audit.capture_payloads",
+                    "request and response bodies are kept in the audit log, sealed with AES-256-GCM; whoever holds capture_key can read them. Keep the key away from the log and destroy it to forget every captured body".into(),
+                ));
+                Some(Capture {
+                    key_file: base.join(key),
+                    max_bytes: self.capture_max_bytes,
+                })
+            }
+        };
         Ok(Audit {
+            capture,
             dir: base.join(self.dir),
             durability,
             segment_max_bytes: self.segment_max_bytes,

@@ -45,6 +45,8 @@ pub struct Call {
     pub limit: Option<&'static str>,
     /// Time spent in each stage the call passed through, in order.
     pub stages: Vec<(&'static str, Duration)>,
+    /// The request body, kept only when payload capture is on (it is sealed at record).
+    pub captured_request: Option<bytes::Bytes>,
 }
 
 impl Call {
@@ -63,6 +65,7 @@ impl Call {
             policies: std::sync::Arc::from(Vec::new()),
             limit: None,
             stages: Vec::with_capacity(6),
+            captured_request: None,
         }
     }
 

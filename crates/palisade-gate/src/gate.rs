@@ -12,6 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -94,35 +95,51 @@ async fn data_plane(
         DataRoute::Model(target, model_call) => (target, model_call),
     };
 
+    // Each stage's time is noted whether it lets the call through or refuses it.
+    let t = Instant::now();
+
     // identify
-    call.principal = Some(identify::principal(state, req.headers(), call).await?);
+    let principal = identify::principal(state, req.headers(), call).await;
+    let t = call.timed("identify", t);
+    call.principal = Some(principal?);
 
     // authorize (a hidden model is answered exactly like a missing one)
-    let model = state
-        .models
-        .get(&target.name)
-        .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
-    let resource = ModelResource::from_manifest(
-        &model.name,
-        Some(target.version.as_deref().unwrap_or(model.default_version())),
-        Some(&model.manifest),
-    );
-    authorize::model_action(
-        &state.policies.current(),
-        call,
-        model_call.action(),
-        &resource,
-    )?;
+    let authorized = (|| {
+        let model = state
+            .models
+            .get(&target.name)
+            .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
+        let resource = ModelResource::from_manifest(
+            &model.name,
+            Some(target.version.as_deref().unwrap_or(model.default_version())),
+            Some(&model.manifest),
+        );
+        authorize::model_action(
+            &state.policies.current(),
+            call,
+            model_call.action(),
+            &resource,
+        )?;
+        Ok::<_, Refusal>(model)
+    })();
+    let t = call.timed("authorize", t);
+    let model = authorized?;
     call.model = Some(model.name.clone());
     let (version, runtime) = resolve_version(&model, target.version.as_deref())?;
     call.version = Some(version.to_string());
 
     // limit (held until the reply is built: it carries the concurrency slot)
     let principal_id = call.principal.as_ref().map_or("", |p| p.id.as_str());
-    let _admitted = state
+    let admitted = state
         .limiter
         .admit(principal_id, &model.name, model_call == ModelCall::Infer)
-        .await?;
+        .await;
+    let t = call.timed("limit", t);
+    call.limit = Some(match &admitted {
+        Ok(_) => "admitted",
+        Err(refusal) => refusal.reason(),
+    });
+    let _admitted = admitted?;
 
     match model_call {
         ModelCall::Metadata => Ok(respond::model_metadata(
@@ -133,14 +150,27 @@ async fn data_plane(
         ModelCall::Ready => Ok(respond::model_ready(&model, version)),
         ModelCall::Infer => {
             let (parts, body) = listen::read_body(req, state.config.limits.max_body_bytes).await?;
+            let t = call.timed("read_body", t);
             call.request_sha256 = Some(record::sha256(&body));
+            if state.capture.is_some() {
+                call.captured_request = Some(body.clone());
+            }
             // inspect
-            let mut request = inspect::infer_request(&parts.headers, &body, state.decode_limits())?;
-            let inputs = inspect::bind(&model.name, &mut request, runtime)?;
+            let inspected = inspect::infer_request(&parts.headers, &body, state.decode_limits())
+                .and_then(|mut request| {
+                    let inputs = inspect::bind(&model.name, &mut request, runtime)?;
+                    Ok((request, inputs))
+                });
+            let t = call.timed("inspect", t);
+            let (request, inputs) = inspected?;
             // infer
-            let outputs = infer::run(&model.name, runtime, inputs)?;
+            let outputs = infer::run(&model.name, runtime, inputs);
+            let t = call.timed("infer", t);
+            let outputs = outputs?;
             // (harden: output policy goes here) respond
-            respond::inference(&model.name, version, &request, runtime, &outputs)
+            let reply = respond::inference(&model.name, version, &request, runtime, &outputs);
+            call.timed("respond", t);
+            reply
         }
     }
 }
@@ -159,19 +189,26 @@ async fn admin_plane(
     call.action = Some(op.action());
 
     // identify
-    call.principal = Some(identify::principal(state, req.headers(), call).await?);
+    let t = Instant::now();
+    let principal = identify::principal(state, req.headers(), call).await;
+    let t = call.timed("identify", t);
+    call.principal = Some(principal?);
 
     // authorize
     let policies = state.policies.current();
-    match op.model() {
+    let authorized = match op.model() {
         Some(model) => {
             call.model = Some(model.to_string());
             let manifest = state.models.repository().manifest(model).ok();
             let resource = ModelResource::from_manifest(model, None, manifest.as_ref());
-            authorize::admin_model_action(&policies, call, op.action(), &resource)?;
+            authorize::admin_model_action(&policies, call, op.action(), &resource)
         }
-        None => authorize::server_action(&policies, call, op.action())?,
-    }
+        None => authorize::server_action(&policies, call, op.action()),
+    };
+    let t = call.timed("authorize", t);
+    authorized?;
 
-    admin::handle(state, call, op, req).await
+    let reply = admin::handle(state, call, op, req).await;
+    call.timed("admin", t);
+    reply
 }

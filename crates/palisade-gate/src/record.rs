@@ -49,6 +49,11 @@ pub async fn call(
             .collect(),
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
+        payload: state.capture.as_ref().and_then(|sealer| {
+            let request = call.captured_request.as_deref().unwrap_or_default();
+            (!request.is_empty() || !reply.body().is_empty())
+                .then(|| sealer.seal(&call.id, request, reply.body()))
+        }),
     };
     let plane = call.plane.as_str();
     state
@@ -108,6 +113,7 @@ pub fn system_event(state: &State, action: &str, outcome: Result<(), &str>) {
         stages_us: Vec::new(),
         request_sha256: None,
         response_sha256: None,
+        payload: None,
     };
     // Nobody waits on a system event; the writer syncs it with the next batch or checkpoint.
     if let Err(e) = state.audit.record(&event).map(drop) {

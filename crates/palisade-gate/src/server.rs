@@ -66,6 +66,7 @@ pub struct Server {
 impl Server {
     pub async fn start(config: Config) -> Result<Server, StartError> {
         let audit = Arc::new(open_audit(&config.audit)?);
+        let capture = open_capture(&config.audit)?;
         let keys = KeyStore::open(&config.identity.keys_file)?;
         let policies = PolicyStore::load(&config)?;
         let jwt = JwtVerifier::start(&config.identity.jwt).await?;
@@ -116,6 +117,7 @@ impl Server {
             models,
             limiter,
             audit: audit.clone(),
+            capture,
             metrics,
         });
         let (shutdown, rx) = watch::channel(false);
@@ -291,4 +293,28 @@ fn open_audit(config: &palisade_config::Audit) -> Result<AuditLog, StartError> {
     }
     tracing::info!(entries = report.size, verifier_key = %audit.verifier_key(), "audit log open");
     Ok(audit)
+}
+
+/// The payload capture key, when capture is on.
+fn open_capture(
+    config: &palisade_config::Audit,
+) -> Result<Option<palisade_audit::capture::PayloadSealer>, StartError> {
+    let Some(capture) = &config.capture else {
+        return Ok(None);
+    };
+    let err = |message: String| {
+        StartError::Audit(palisade_audit::AuditError::Open {
+            path: capture.key_file.display().to_string(),
+            message,
+        })
+    };
+    let bytes = std::fs::read(&capture.key_file).map_err(|e| err(e.to_string()))?;
+    let sealer =
+        palisade_audit::capture::PayloadSealer::from_key_file_bytes(&bytes, capture.max_bytes)
+            .map_err(|e| err(e.to_string()))?;
+    tracing::warn!(
+        key_id = sealer.key_id(),
+        "payload capture is on: request and response bodies are sealed into audit entries"
+    );
+    Ok(Some(sealer))
 }

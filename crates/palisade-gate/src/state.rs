@@ -23,6 +23,8 @@ pub struct State {
     pub models: Registry,
     pub limiter: Limiter,
     pub audit: Arc<AuditLog>,
+    /// Seals captured bodies into audit entries; `None` unless `[audit] capture_payloads`.
+    pub capture: Option<palisade_audit::capture::PayloadSealer>,
     pub metrics: Metrics,
 }
 

@@ -51,6 +51,15 @@ pub enum AuditCommand {
         #[arg(long)]
         pubkey: PathBuf,
     },
+    /// Open the payload sealed into entry INDEX (when capture was on) with the capture key.
+    Payload {
+        path: PathBuf,
+        #[arg(long)]
+        index: u64,
+        /// The capture key file (`[audit] capture_key`).
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// Print the last entries (JSON Lines), newest last.
     Tail {
         path: PathBuf,
@@ -141,6 +150,7 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::CheckProof { proof, pubkey } => check_proof(&proof, &pubkey),
+        AuditCommand::Payload { path, index, key } => open_payload(&path, index, &key),
         AuditCommand::Tail {
             path,
             lines,
@@ -330,4 +340,46 @@ fn check_proof(proof: &Path, pubkey: &Path) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn open_payload(path: &Path, index: u64, key: &Path) -> Result<ExitCode> {
+    let bytes = std::fs::read(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let sealer = palisade_audit::capture::PayloadSealer::from_key_file_bytes(&bytes, usize::MAX)
+        .with_context(|| key.display().to_string())?;
+    let mut line = None;
+    LogReader::open(&audit_dir(path)?)?.scan(index, Some(index + 1), true, |_, l| {
+        line = Some(l.to_vec());
+        false
+    })?;
+    let Some(line) = line else {
+        bail!("there is no entry {index}");
+    };
+    let entry: palisade_audit::AuditEvent = serde_json::from_slice(&line)
+        .with_context(|| format!("entry {index} is not an audit event"))?;
+    let Some(sealed) = entry.payload else {
+        bail!("entry {index} holds no captured payload (capture was off, or the call had no body)");
+    };
+    let (request, response) = sealer
+        .open(&entry.request_id, &sealed)
+        .with_context(|| format!("entry {index}"))?;
+    let show = |b: Vec<u8>| match String::from_utf8(b) {
+        Ok(text) => serde_json::Value::String(text),
+        Err(e) => serde_json::json!({ "base64": base64_encode(e.as_bytes()) }),
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "index": index,
+            "request_id": entry.request_id,
+            "request": show(request),
+            "response": show(response),
+            "omitted": sealed.omitted,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -371,3 +371,115 @@ async fn proofs_from_the_admin_api_and_the_cli_check_out_with_the_public_key_alo
     let exported = std::fs::read_to_string(&export).unwrap();
     assert_eq!(exported.lines().count(), 5, "{exported}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_name_the_limit_decision_and_stage_times_and_capture_is_sealed() {
+    let base = Palisade::with_config(|t| t);
+    let capture_config = |t: String| {
+        t.replacen("dir = \"audit\"", "dir = \"audit-capture\"", 1)
+            .replacen(
+                "durability = \"per_call\"",
+                "durability = \"per_call\"\ncapture_payloads = true\ncapture_key = \"keys/capture.key\"",
+                1,
+            )
+    };
+    // Capture without its key file refuses to start, naming the file.
+    let config = base.state().join("capture.toml");
+    std::fs::write(
+        &config,
+        capture_config(std::fs::read_to_string(base.state().join("palisade.toml")).unwrap()),
+    )
+    .unwrap();
+    let out = base.cli(&["config", "check", config.to_str().unwrap()]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("audit.capture_payloads"), "{text}");
+    let key = base.state().join("keys/capture.key");
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    let p = base.replica("capture", capture_config);
+
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .json(&infer_body(&[5.123456, 3.5, 1.4, 0.2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = request_id(&r);
+    let answer = r.text().await.unwrap();
+    let text = std::fs::read_to_string(
+        p.state()
+            .join("audit-capture/segments/00000000000000000000.jsonl"),
+    )
+    .unwrap();
+    let line = text.lines().find(|l| l.contains(&id)).unwrap();
+    assert!(
+        !line.contains("5.123456"),
+        "a payload reached the log in clear: {line}"
+    );
+    let entry: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(entry["limit"], "admitted");
+    let stages: Vec<&str> = entry["stages_us"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "identify",
+            "authorize",
+            "limit",
+            "read_body",
+            "inspect",
+            "infer",
+            "respond"
+        ]
+    );
+    assert_eq!(entry["payload"]["alg"], "AES-256-GCM");
+
+    // The capture key opens it again; the entry's index comes first on its line.
+    let out = p.cli(&[
+        "audit",
+        "payload",
+        p.state().join("audit-capture").to_str().unwrap(),
+        "--index",
+        &entry["index"].to_string(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let opened: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(opened["request"].as_str().unwrap().contains("5.123456"));
+    assert_eq!(opened["response"].as_str().unwrap(), answer);
+    // Another key does not.
+    std::fs::write(&key, "cd".repeat(32)).unwrap();
+    let out = p.cli(&[
+        "audit",
+        "payload",
+        p.state().join("audit-capture").to_str().unwrap(),
+        "--index",
+        &entry["index"].to_string(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+
+    // A call refused before the limiter has no limit decision; stage times stop where it did.
+    let unauth = p
+        .client()
+        .get(format!("{}/v2/models/iris", p.data))
+        .send()
+        .await
+        .unwrap();
+    let e = p.audit_event_in("audit-capture", &request_id(&unauth));
+    assert!(e["limit"].is_null());
+    assert_eq!(e["stages_us"].as_array().unwrap().len(), 1);
+}

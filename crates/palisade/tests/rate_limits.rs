@@ -39,7 +39,14 @@ async fn a_rate_refuses_past_its_burst_with_retry_after_and_ratelimit_headers() 
         .starts_with("\"per_principal_model\";r=0;t="));
     let id = request_id(&r);
     assert!(r.text().await.unwrap().contains("per_principal_model"));
-    assert_eq!(p.audit_event(&id)["reason"], "rate_limited");
+    let entry = p.audit_event(&id);
+    assert_eq!(entry["reason"], "rate_limited");
+    // The entry names the limiter's decision, and stops timing at the stage that refused.
+    assert_eq!(entry["limit"], "rate_limited");
+    assert_eq!(
+        entry["stages_us"].as_array().unwrap().last().unwrap()[0],
+        "limit"
+    );
     // Another principal has its own bucket.
     assert_eq!(infer(&p, "admin").await.status(), StatusCode::OK);
 }

@@ -173,6 +173,27 @@ impl Palisade {
             .collect()
     }
 
+    /// The entry for `request_id` in the audit folder `dir` of the state.
+    pub fn audit_event_in(&self, dir: &str, request_id: &str) -> Value {
+        let mut segments: Vec<PathBuf> = std::fs::read_dir(self.state().join(dir).join("segments"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+            .collect();
+        segments.sort();
+        segments
+            .iter()
+            .flat_map(|s| {
+                std::fs::read_to_string(s)
+                    .unwrap()
+                    .lines()
+                    .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .find(|e| e["request_id"] == request_id)
+            .unwrap_or_else(|| panic!("no audit entry for {request_id} in {dir}"))
+    }
+
     /// Wait until the audit log holds an event for `request_id` (the writer batches).
     pub fn audit_event(&self, request_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(5);
