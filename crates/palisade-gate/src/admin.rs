@@ -53,6 +53,7 @@ pub async fn handle(
                     .metrics
                     .models_loaded
                     .set(state.models.loaded().len() as i64);
+                state.metrics.model_event(&name, "unload");
                 tracing::info!(model = %name, principal = ?call.principal.as_ref().map(|p| &p.id), "model unloaded");
                 Ok(json_response(
                     StatusCode::OK,
@@ -69,10 +70,12 @@ pub async fn handle(
                 Refusal::BadRequest(format!("expected {{\"version\": \"...\"}}: {e}"))
             })?;
             let (old, new) = state.models.set_default(&name, &wanted.version)?;
+            state.metrics.model_event(&name, "set_default");
             switched(call, &name, &old, &new)
         }
         AdminOp::RollBack(name) => {
             let (old, new) = state.models.roll_back(&name)?;
+            state.metrics.model_event(&name, "rollback");
             switched(call, &name, &old, &new)
         }
         AdminOp::ListKeys => {
@@ -158,6 +161,7 @@ async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply
                 .metrics
                 .models_loaded
                 .set(state.models.loaded().len() as i64);
+            state.metrics.model_event(name, "load");
             tracing::info!(model = %name, principal = ?call.principal.as_ref().map(|p| &p.id), "model loaded");
             Ok(json_response(
                 StatusCode::OK,
@@ -171,6 +175,7 @@ async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply
         }
         Err(ModelError::NotFound { .. }) => Err(Refusal::not_found_model(name, false)),
         Err(e) => {
+            state.metrics.model_event(name, "load_refused");
             tracing::warn!(model = %name, error = %e, "model load refused");
             Err(Refusal::BadRequest(format!(
                 "model '{}' was not loaded: {e}",

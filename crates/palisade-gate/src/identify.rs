@@ -48,7 +48,8 @@ pub async fn principal(
             state
                 .metrics
                 .auth_failures
-                .get_or_create(&crate::metrics::ReasonLabels {
+                .get_or_create(&crate::metrics::AuthLabels {
+                    method: presented(headers, call),
                     reason: refusal.reason(),
                 })
                 .inc();
@@ -56,6 +57,17 @@ pub async fn principal(
             tokio::time::sleep_until((started + state.auth_backoff.failure_delay()).into()).await;
             Err(refusal)
         }
+    }
+}
+
+/// What kind of credential the caller presented, for metrics (never the credential).
+fn presented(headers: &HeaderMap, call: &Call) -> &'static str {
+    match (headers.get(header::AUTHORIZATION), bearer_token(headers)) {
+        (_, Some(token)) if token.starts_with("pal_") => "api_key",
+        (_, Some(_)) => "jwt",
+        (Some(_), None) => "other",
+        (None, None) if call.peer.is_some() => "mtls",
+        (None, None) => "none",
     }
 }
 

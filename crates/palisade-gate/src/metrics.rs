@@ -16,8 +16,31 @@ pub struct CallLabels {
     pub plane: &'static str,
     pub action: &'static str,
     pub model: String,
+    pub version: String,
     pub status: u16,
+    /// `allow` or `deny`.
+    pub decision: &'static str,
     pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabels {
+    pub plane: &'static str,
+    pub stage: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuthLabels {
+    /// What the caller presented: `api_key`, `jwt`, `mtls`, `none` or `other`.
+    pub method: &'static str,
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelEventLabels {
+    pub model: String,
+    /// `load`, `load_refused`, `unload`, `set_default` or `rollback`.
+    pub event: &'static str,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -40,7 +63,10 @@ pub struct BackendLabels {
 
 pub struct Metrics {
     registry: Registry,
-    pub auth_failures: Family<ReasonLabels, Counter>,
+    pub auth_failures: Family<AuthLabels, Counter>,
+    pub stage_latency: Family<StageLabels, Histogram>,
+    pub limit_refusals: Family<ReasonLabels, Counter>,
+    pub model_events: Family<ModelEventLabels, Counter>,
     pub policy_reloads: Family<ReasonLabels, Counter>,
     pub limit_backend_errors: Family<BackendLabels, Counter>,
     pub calls: Family<CallLabels, Counter>,
@@ -78,11 +104,32 @@ impl Metrics {
         let audit_append = Histogram::new(exponential_buckets(0.00001, 2.0, 16));
         let audit_queue_depth = Gauge::default();
         let auth_failures = Family::default();
+        let stage_latency = Family::<StageLabels, Histogram>::new_with_constructor(|| {
+            // 1 µs .. ~2 s
+            Histogram::new(exponential_buckets(0.000001, 2.0, 22))
+        });
+        let limit_refusals = Family::default();
+        let model_events = Family::default();
+        registry.register(
+            "stage_duration_seconds",
+            "Time spent in each stage of a call (identify, authorize, limit, inspect, infer, ...)",
+            stage_latency.clone(),
+        );
+        registry.register(
+            "limit_refusals",
+            "Calls refused by the limiter, by the limit that refused",
+            limit_refusals.clone(),
+        );
+        registry.register(
+            "model_events",
+            "Model lifecycle events, by model and event",
+            model_events.clone(),
+        );
         let policy_reloads = Family::default();
         let limit_backend_errors = Family::default();
         registry.register(
             "auth_failures",
-            "Failed authentications, by reason",
+            "Failed authentications, by credential presented and reason",
             auth_failures.clone(),
         );
         registry.register(
@@ -139,6 +186,9 @@ impl Metrics {
         Metrics {
             registry,
             auth_failures,
+            stage_latency,
+            limit_refusals,
+            model_events,
             policy_reloads,
             limit_backend_errors,
             calls,
@@ -159,5 +209,17 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+impl Metrics {
+    /// Count a model lifecycle event.
+    pub fn model_event(&self, model: &str, event: &'static str) {
+        self.model_events
+            .get_or_create(&ModelEventLabels {
+                model: model.to_string(),
+                event,
+            })
+            .inc();
     }
 }

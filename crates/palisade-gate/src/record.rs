@@ -5,7 +5,7 @@ use palisade_audit::AuditEvent;
 use sha2::{Digest, Sha256};
 
 use crate::context::Call;
-use crate::metrics::{CallLabels, PlaneLabels};
+use crate::metrics::{CallLabels, PlaneLabels, ReasonLabels, StageLabels};
 use crate::refusal::Refusal;
 use crate::respond::Reply;
 use crate::state::State;
@@ -68,10 +68,28 @@ pub async fn call(
             plane,
             action: call.action.map_or("", |a| a.as_str()),
             model: call.model.clone().unwrap_or_default(),
+            version: call.version.clone().unwrap_or_default(),
             status: status.as_u16(),
+            decision: if refusal.is_none() { "allow" } else { "deny" },
             reason: refusal.map_or("ok", Refusal::reason),
         })
         .inc();
+    for (stage, took) in &call.stages {
+        state
+            .metrics
+            .stage_latency
+            .get_or_create(&StageLabels { plane, stage })
+            .observe(took.as_secs_f64());
+    }
+    if let (Some(limit), Some(_)) = (call.limit, refusal) {
+        if limit != "admitted" {
+            state
+                .metrics
+                .limit_refusals
+                .get_or_create(&ReasonLabels { reason: limit })
+                .inc();
+        }
+    }
     // With `per_call` durability the answer waits here until the entry is on disk.
     let appending = std::time::Instant::now();
     let recorded = match state.audit.record(&event) {

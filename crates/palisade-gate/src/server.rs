@@ -101,6 +101,9 @@ impl Server {
 
         let metrics = Metrics::new();
         metrics.models_loaded.set(models.loaded().len() as i64);
+        for model in models.loaded() {
+            metrics.model_event(&model.name, "load");
+        }
         let limiter = Limiter::with_backend(
             &config.rate_limits,
             &config.limits.backend,

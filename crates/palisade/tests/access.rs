@@ -358,13 +358,19 @@ async fn admin_manages_keys_and_models() {
         .text()
         .await
         .unwrap();
-    assert!(
-        metrics.contains(
-            "palisade_calls_total{plane=\"data\",action=\"infer\",model=\"iris\",status=\"200\""
-        ),
-        "{metrics}"
-    );
-    assert!(metrics.contains("palisade_models_loaded 3"));
+    for series in [
+        "palisade_calls_total{plane=\"data\",action=\"infer\",model=\"iris\",version=\"1\",status=\"200\",decision=\"allow\",reason=\"ok\"}",
+        "palisade_models_loaded 3",
+        "palisade_model_events_total{model=\"iris\",event=\"unload\"} 1",
+        "palisade_model_events_total{model=\"iris\",event=\"load\"} 2",
+        "palisade_stage_duration_seconds_count{plane=\"data\",stage=\"infer\"}",
+        "palisade_stage_duration_seconds_count{plane=\"data\",stage=\"identify\"}",
+        "palisade_audit_append_seconds_count",
+        "palisade_audit_queue_depth",
+        "palisade_tls_handshake_failures",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
