@@ -86,6 +86,9 @@ pub struct AuditEvent {
     pub stages_us: Vec<(String, u64)>,
     pub request_sha256: Option<String>,
     pub response_sha256: Option<String>,
+    /// What a system event acted on (the principal or source a detector blocked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// The request and response bodies sealed with the capture key, when capture is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<capture::SealedPayload>,
@@ -141,6 +144,7 @@ pub(crate) fn sample_event(n: u64) -> AuditEvent {
         stages_us: vec![("identify".into(), 3), ("infer".into(), 40)],
         request_sha256: Some("00".repeat(32)),
         response_sha256: None,
+        subject: None,
         payload: None,
     }
 }

@@ -29,6 +29,7 @@ fn event(n: u64) -> AuditEvent {
         stages_us: vec![("identify".into(), 2), ("infer".into(), 31)],
         request_sha256: Some("ab".repeat(32)),
         response_sha256: Some("cd".repeat(32)),
+        subject: None,
         payload: None,
     }
 }

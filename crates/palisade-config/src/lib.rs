@@ -8,6 +8,7 @@
 
 mod access;
 pub mod audit;
+pub mod detect;
 mod error;
 mod findings;
 pub mod identity;
@@ -42,6 +43,7 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limits: rates::RateLimits,
     pub audit: Audit,
+    pub detect: detect::Detect,
 }
 
 #[derive(Debug, Clone)]
@@ -227,6 +229,8 @@ mod raw {
         pub rate_limits: rates::RawRateLimits,
         #[serde(default)]
         pub audit: audit::RawAudit,
+        #[serde(default)]
+        pub detect: detect::RawDetect,
     }
 
     #[derive(Deserialize)]
@@ -444,6 +448,7 @@ mod raw {
                 .collect::<Result<Vec<_>, _>>()?;
             let mtls = self.identity.mtls.validate()?;
             let audit = self.audit.validate(base, findings)?;
+            let detect = self.detect.validate(base, findings)?;
             if self.models.max_model_bytes == 0 {
                 return Err(Finding::error(
                     "models.max_model_bytes",
@@ -470,6 +475,7 @@ mod raw {
                 limits,
                 rate_limits: self.rate_limits.validate()?,
                 audit,
+                detect,
             })
         }
     }

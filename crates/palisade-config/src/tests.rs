@@ -219,3 +219,83 @@ fn same_port_for_both_planes_is_refused() {
         .to_string();
     assert!(err.contains("admin_plane.listen"), "{err}");
 }
+
+#[test]
+fn audit_durability_capture_and_signing_key_are_checked() {
+    let with = |audit: &str| format!("{GOOD}\n[audit]\n{audit}\n");
+    let (c, findings) = parse(GOOD).unwrap();
+    assert_eq!(c.audit.durability, Durability::PerCall);
+    assert!(c.audit.capture.is_none());
+    assert_eq!(
+        c.audit.signing_key,
+        Path::new("/etc/palisade/audit-signing.key")
+    );
+    assert!(findings.iter().all(|f| !f.key.starts_with("audit")));
+    let (c, findings) = parse(&with(
+        "durability = \"interval\"\nfsync_interval = \"50ms\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.audit.durability,
+        Durability::Interval(Duration::from_millis(50))
+    );
+    assert!(findings.iter().any(|f| f.key == "audit.durability"));
+    let (c, findings) = parse(&with(
+        "capture_payloads = true\ncapture_key = \"keys/capture.key\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.audit.capture.unwrap().key_file,
+        Path::new("/etc/palisade/keys/capture.key")
+    );
+    assert!(findings.iter().any(|f| f.key == "audit.capture_payloads"));
+    for (bad, key) in [
+        ("durability = \"sometimes\"", "audit.durability"),
+        ("capture_payloads = true", "audit.capture_key"),
+        (
+            "capture_payloads = true\ncapture_key = \"k\"\ncapture_max_bytes = 100000",
+            "audit.capture_max_bytes",
+        ),
+        ("segment_max_bytes = 10", "audit.segment_max_bytes"),
+        ("checkpoint_every = 0", "audit.checkpoint_every"),
+    ] {
+        let err = parse(&with(bad)).unwrap_err().to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn detectors_and_webhooks_are_checked() {
+    let with = |detect: &str| format!("{GOOD}\n[detect]\n{detect}\n");
+    let (c, findings) = parse(GOOD).unwrap();
+    assert!(c.detect.enabled && !c.detect.auto_block);
+    assert!(findings.iter().all(|f| !f.key.starts_with("detect")));
+    let (c, findings) = parse(&with(
+        "auto_block = true\n[[detect.webhooks]]\nurl = \"https://alerts.example/x\"\nsecret_file = \"keys/hook\"",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.detect.webhooks[0].secret_file,
+        Path::new("/etc/palisade/keys/hook")
+    );
+    assert!(findings.iter().any(|f| f.key == "detect.auto_block"));
+    for (bad, key) in [
+        (
+            "[[detect.webhooks]]\nurl = \"http://alerts.example/x\"\nsecret_file = \"k\"",
+            "detect.webhooks[0].url",
+        ),
+        ("ewma_alpha = 1.5", "detect.ewma_alpha"),
+        ("bucket = \"10ms\"", "detect.bucket"),
+        ("rate_z_threshold = -1.0", "detect.rate_z_threshold"),
+    ] {
+        let err = parse(&with(bad)).unwrap_err().to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+    let (_, findings) = parse(&with(
+        "[[detect.webhooks]]\nurl = \"http://127.0.0.1:9/x\"\nsecret_file = \"k\"\ndangerous_plaintext = true",
+    ))
+    .unwrap();
+    assert!(findings
+        .iter()
+        .any(|f| f.key.contains("dangerous_plaintext")));
+}

@@ -45,6 +45,9 @@ pub struct Call {
     pub limit: Option<&'static str>,
     /// Time spent in each stage the call passed through, in order.
     pub stages: Vec<(&'static str, Duration)>,
+    /// The model the request named, as named (for the detectors: enumeration probes name
+    /// models that do not exist), cut to 128 bytes.
+    pub requested_model: Option<String>,
     /// The request body, kept only when payload capture is on (it is sealed at record).
     pub captured_request: Option<bytes::Bytes>,
 }
@@ -66,6 +69,7 @@ impl Call {
             limit: None,
             stages: Vec::with_capacity(6),
             captured_request: None,
+            requested_model: None,
         }
     }
 

@@ -94,14 +94,17 @@ async fn data_plane(
         }
         DataRoute::Model(target, model_call) => (target, model_call),
     };
+    call.requested_model = Some(target.name.chars().take(128).collect());
 
     // Each stage's time is noted whether it lets the call through or refuses it.
     let t = Instant::now();
 
-    // identify
+    // identify (a source blocked by the detectors gets no further)
+    refuse_blocked(state, call)?;
     let principal = identify::principal(state, req.headers(), call).await;
     let t = call.timed("identify", t);
     call.principal = Some(principal?);
+    refuse_blocked(state, call)?;
 
     // authorize (a hidden model is answered exactly like a missing one)
     let authorized = (|| {
@@ -188,11 +191,13 @@ async fn admin_plane(
     };
     call.action = Some(op.action());
 
-    // identify
+    // identify (a source blocked by the detectors gets no further)
+    refuse_blocked(state, call)?;
     let t = Instant::now();
     let principal = identify::principal(state, req.headers(), call).await;
     let t = call.timed("identify", t);
     call.principal = Some(principal?);
+    refuse_blocked(state, call)?;
 
     // authorize
     let policies = state.policies.current();
@@ -211,4 +216,24 @@ async fn admin_plane(
     let reply = admin::handle(state, call, op, req).await;
     call.timed("admin", t);
     reply
+}
+
+/// A principal or source blocked by `[detect] auto_block` is refused until the block ends.
+fn refuse_blocked(state: &State, call: &Call) -> Result<(), Refusal> {
+    if state.blocks.is_empty() {
+        return Ok(());
+    }
+    let by_principal = call
+        .principal
+        .as_ref()
+        .and_then(|p| state.blocks.remaining(&p.id));
+    let by_source = || {
+        state
+            .blocks
+            .remaining(&format!("source:{}", call.client.ip()))
+    };
+    match by_principal.or_else(by_source) {
+        Some(left) => Err(Refusal::Blocked(left)),
+        None => Ok(()),
+    }
 }

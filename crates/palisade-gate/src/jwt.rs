@@ -554,28 +554,11 @@ fn trim_newline(b: &[u8]) -> &[u8] {
 }
 
 fn http_client(url: &str, ca: Option<&std::path::Path>) -> Result<reqwest::Client, JwksError> {
-    let fail = |message: String| JwksError::Load {
+    // Only the named CA, if any: the IdP's keys are trusted no further than the operator says.
+    crate::outbound::client(ca, FETCH_TIMEOUT, true).map_err(|message| JwksError::Load {
         source_name: url.to_string(),
-        message,
-    };
-    let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .https_only(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(FETCH_TIMEOUT)
-        .connect_timeout(FETCH_TIMEOUT);
-    if let Some(ca) = ca {
-        let pem = crate::fsutil::read_limited(ca, 1 << 20)
-            .map_err(|e| fail(format!("jwks_ca {}: {e}", ca.display())))?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| fail(format!("jwks_ca {}: {e}", ca.display())))?;
-        // Only the named CA: the IdP's keys are trusted no further than the operator says.
-        builder = builder.tls_built_in_root_certs(false);
-        for cert in certs {
-            builder = builder.add_root_certificate(cert);
-        }
-    }
-    builder.build().map_err(|e| fail(e.to_string()))
+        message: format!("jwks_ca {message}"),
+    })
 }
 
 async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {

@@ -24,6 +24,16 @@ pub struct CallLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StageLabels {
     pub plane: &'static str,
     pub stage: &'static str,
@@ -67,6 +77,9 @@ pub struct Metrics {
     pub stage_latency: Family<StageLabels, Histogram>,
     pub limit_refusals: Family<ReasonLabels, Counter>,
     pub model_events: Family<ModelEventLabels, Counter>,
+    pub alerts: Family<KindLabels, Counter>,
+    pub webhook_deliveries: Family<OutcomeLabels, Counter>,
+    pub detector_dropped: Counter<u64, AtomicU64>,
     pub policy_reloads: Family<ReasonLabels, Counter>,
     pub limit_backend_errors: Family<BackendLabels, Counter>,
     pub calls: Family<CallLabels, Counter>,
@@ -110,6 +123,24 @@ impl Metrics {
         });
         let limit_refusals = Family::default();
         let model_events = Family::default();
+        let alerts = Family::default();
+        let webhook_deliveries = Family::default();
+        let detector_dropped = Counter::default();
+        registry.register(
+            "alerts",
+            "Alerts raised by the detectors, by kind",
+            alerts.clone(),
+        );
+        registry.register(
+            "webhook_deliveries",
+            "Alert webhook attempts, by outcome (delivered, retried, failed, dropped)",
+            webhook_deliveries.clone(),
+        );
+        registry.register(
+            "detector_dropped",
+            "Calls the detectors did not see because their queue was full",
+            detector_dropped.clone(),
+        );
         registry.register(
             "stage_duration_seconds",
             "Time spent in each stage of a call (identify, authorize, limit, inspect, infer, ...)",
@@ -189,6 +220,9 @@ impl Metrics {
             stage_latency,
             limit_refusals,
             model_events,
+            alerts,
+            webhook_deliveries,
+            detector_dropped,
             policy_reloads,
             limit_backend_errors,
             calls,

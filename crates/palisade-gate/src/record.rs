@@ -5,6 +5,7 @@ use palisade_audit::AuditEvent;
 use sha2::{Digest, Sha256};
 
 use crate::context::Call;
+use crate::detect::Observation;
 use crate::metrics::{CallLabels, PlaneLabels, ReasonLabels, StageLabels};
 use crate::refusal::Refusal;
 use crate::respond::Reply;
@@ -49,6 +50,7 @@ pub async fn call(
             .collect(),
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
+        subject: None,
         payload: state.capture.as_ref().and_then(|sealer| {
             let request = call.captured_request.as_deref().unwrap_or_default();
             (!request.is_empty() || !reply.body().is_empty())
@@ -90,6 +92,7 @@ pub async fn call(
                 .inc();
         }
     }
+    observe(state, call, refusal, status.as_u16());
     // With `per_call` durability the answer waits here until the entry is on disk.
     let appending = std::time::Instant::now();
     let recorded = match state.audit.record(&event) {
@@ -111,14 +114,22 @@ pub async fn call(
     }
 }
 
-/// An event that no request caused (a policy reload by signal): recorded like a call.
-pub fn system_event(state: &State, action: &str, outcome: Result<(), &str>) {
+/// An event that no request caused (a policy reload by signal, a block by the detector):
+/// recorded like a call, with `principal` the system part that acted and `subject` what it
+/// acted on.
+pub fn system_event(
+    state: &State,
+    principal: &str,
+    action: &str,
+    subject: Option<&str>,
+    outcome: Result<(), &str>,
+) {
     let event = AuditEvent {
         time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
         request_id: format!("system-{}", crate::context::next_request_id()),
         plane: "admin".into(),
         client: "local".into(),
-        principal: Some("system:signal".into()),
+        principal: Some(principal.to_string()),
         auth: None,
         action: Some(action.to_string()),
         model: None,
@@ -132,10 +143,26 @@ pub fn system_event(state: &State, action: &str, outcome: Result<(), &str>) {
         request_sha256: None,
         response_sha256: None,
         payload: None,
+        subject: subject.map(str::to_string),
     };
     // Nobody waits on a system event; the writer syncs it with the next batch or checkpoint.
     if let Err(e) = state.audit.record(&event).map(drop) {
         tracing::error!(error = %e, action, "system event not recorded in the audit log");
+    }
+}
+
+/// Hand the call to the detectors (never waits; a full queue drops the observation).
+fn observe(state: &State, call: &Call, refusal: Option<&Refusal>, status: u16) {
+    let observation = Observation {
+        at_ms: crate::detect::now_ms(),
+        source: call.client.ip(),
+        principal: call.principal.as_ref().map(|p| p.id.clone()),
+        model: call.requested_model.clone(),
+        allowed: refusal.is_none(),
+        auth_failed: status == 401 || refusal.is_some_and(|r| r.reason() == "auth_blocked"),
+    };
+    if !state.detector.observe(observation) {
+        state.metrics.detector_dropped.inc();
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Refusal {
     },
     #[error("{0}")]
     Forbidden(String),
+    /// 403 with `Retry-After`: blocked for a while by `[detect] auto_block`.
+    #[error("temporarily blocked after a security alert; retry in {} s, or ask an operator", retry_secs(*.0))]
+    Blocked(std::time::Duration),
     /// 404; `hidden` marks a model the caller may not know about (audit only).
     #[error("{message}")]
     NotFound { message: String, hidden: bool },
@@ -64,7 +67,7 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Refusal::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
-            Refusal::Forbidden(_) => StatusCode::FORBIDDEN,
+            Refusal::Forbidden(_) | Refusal::Blocked(_) => StatusCode::FORBIDDEN,
             Refusal::NotFound { .. } => StatusCode::NOT_FOUND,
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -86,6 +89,7 @@ impl Refusal {
         match self {
             Refusal::Unauthenticated { reason, .. } => reason,
             Refusal::Forbidden(_) => "forbidden",
+            Refusal::Blocked(_) => "blocked",
             Refusal::NotFound { hidden: true, .. } => "hidden",
             Refusal::NotFound { hidden: false, .. } => "not_found",
             Refusal::MethodNotAllowed { .. } => "method_not_allowed",
@@ -141,6 +145,9 @@ impl Refusal {
                         headers.insert(name, v);
                     }
                 }
+            }
+            Refusal::Blocked(left) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(*left)));
             }
             Refusal::Unavailable(_) | Refusal::LimitBackendUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

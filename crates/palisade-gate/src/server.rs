@@ -27,6 +27,8 @@ use crate::tls;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error("alert webhook: {0}")]
+    Webhook(String),
     #[error("audit log")]
     Audit(#[from] palisade_audit::AuditError),
     #[error("keys")]
@@ -111,6 +113,21 @@ impl Server {
         )
         .map_err(StartError::Limits)?;
         let auth_backoff = AuthBackoff::new(&config.identity.backoff);
+        let (detector, observations) = crate::detect::channel(config.detect.enabled);
+        let webhooks = config
+            .detect
+            .webhooks
+            .iter()
+            .map(|hook| {
+                crate::detect::deliver::WebhookSender::new(
+                    hook,
+                    config.detect.webhook_queue,
+                    config.detect.webhook_max_attempts,
+                )
+                .map(Arc::new)
+                .map_err(StartError::Webhook)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let state = Arc::new(State {
             config,
             keys,
@@ -122,6 +139,9 @@ impl Server {
             audit: audit.clone(),
             capture,
             metrics,
+            detector,
+            blocks: Default::default(),
+            webhooks,
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -143,6 +163,15 @@ impl Server {
             state.clone(),
             rx.clone(),
         ));
+        if let Some(observations) = observations {
+            let detector = crate::detect::spawn(state.clone(), observations, rx.clone());
+            tasks.spawn(async move {
+                let _ = detector.await;
+            });
+        }
+        for hook in &state.webhooks {
+            tasks.spawn(hook.clone().run(state.clone(), rx.clone()));
+        }
         tasks.spawn(watch_keys(state.clone(), rx));
         Ok(Server {
             data_addr,
@@ -181,7 +210,9 @@ impl Server {
         let outcome = crate::admin::reload_policies(&self.state);
         crate::record::system_event(
             &self.state,
+            "system:signal",
             "manage_policies",
+            None,
             outcome.as_ref().map(|_| ()).map_err(|_| "invalid_policies"),
         );
         self.state.jwt.reload().await;

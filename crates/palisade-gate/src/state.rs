@@ -26,6 +26,11 @@ pub struct State {
     /// Seals captured bodies into audit entries; `None` unless `[audit] capture_payloads`.
     pub capture: Option<palisade_audit::capture::PayloadSealer>,
     pub metrics: Metrics,
+    /// The detectors' inbox.
+    pub detector: crate::detect::DetectorHandle,
+    /// Temporary blocks set by `auto_block`.
+    pub blocks: crate::detect::block::Blocks,
+    pub webhooks: Vec<Arc<crate::detect::deliver::WebhookSender>>,
 }
 
 impl State {

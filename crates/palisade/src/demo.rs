@@ -141,6 +141,19 @@ segment_max_bytes = 67108864   # rotate segments at 64 MiB ...
 segment_max_age = "24h"        # ... or daily
 checkpoint_every = 10000       # sign a checkpoint every 10,000 entries ...
 checkpoint_interval = "10s"    # ... or every 10 s when the log grew, and at rotation and stop
+# capture_payloads = true      # seal request/response bodies into entries (AES-256-GCM)
+# capture_key = "keys/capture.key"   # 32 random bytes: openssl rand -hex 32 > keys/capture.key
+
+[detect]
+# Detectors over the call stream; alerts go to the log, palisade_alerts_total and webhooks.
+enabled = true
+auth_failure_threshold = 20    # failed logins from one address within auth_failure_window
+enumeration_models = 10        # distinct models one caller touches within enumeration_window
+auto_block = false             # true: refuse the caller of a brute-force, enumeration or
+block_for = "15m"              #   rate alert for block_for (audited)
+# [[detect.webhooks]]
+# url = "https://alerts.example.com/palisade"   # JSON, signed: Palisade-Signature (HMAC-SHA256)
+# secret_file = "keys/webhook.secret"
 "#;
 
 const REQUIRE_OWNER: &str = include_str!("../../../examples/policies/require-owner.cedar");

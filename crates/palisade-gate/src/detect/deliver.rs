@@ -1,0 +1,214 @@
+//! Where alerts go: the server log, a metric, every configured webhook, and (with
+//! `auto_block`) a temporary block that is itself audited.
+//!
+//! Webhooks get a JSON body signed with HMAC-SHA256 over `<timestamp>.<body>` in the
+//! `Palisade-Signature: t=<unix seconds>,v1=<hex>` header, so a receiver can reject forged
+//! and replayed alerts. Each webhook has its own bounded queue and worker: a receiver that
+//! is down delays only its own alerts, retried with exponential back-off; when its queue is
+//! full the oldest alert is dropped and counted.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use palisade_config::detect::Webhook;
+use ring::hmac;
+use tokio::sync::Notify;
+
+use super::Alert;
+use crate::metrics::{KindLabels, OutcomeLabels};
+use crate::state::State;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const MAX_RETRY: Duration = Duration::from_secs(30);
+
+/// Raise one alert everywhere it goes.
+pub fn raise(state: &State, alert: Alert) {
+    let kind = alert.kind.as_str();
+    tracing::warn!(
+        target: "palisade::alert",
+        kind,
+        subject = %alert.subject,
+        detail = %alert.detail,
+        "ALERT"
+    );
+    state
+        .metrics
+        .alerts
+        .get_or_create(&KindLabels { kind })
+        .inc();
+    let detect = &state.config.detect;
+    let mut blocked_for = None;
+    let may_block = detect.auto_block && alert.kind.blocks() && alert.subject != "all";
+    if may_block && state.blocks.block(&alert.subject, detect.block_for) {
+        blocked_for = Some(detect.block_for.as_secs());
+        crate::record::system_event(
+            state,
+            "system:detector",
+            "auto_block",
+            Some(&alert.subject),
+            Err(kind),
+        );
+    }
+    let body = serde_json::json!({
+        "type": "palisade.alert",
+        "kind": kind,
+        "subject": alert.subject,
+        "detail": alert.detail,
+        "time": humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + Duration::from_millis(alert.at_ms)
+        ).to_string(),
+        "blocked_for_s": blocked_for,
+        "log": state.audit.verifier_key().split('+').next().unwrap_or_default(),
+    });
+    let body: Arc<[u8]> = body.to_string().into_bytes().into();
+    for hook in &state.webhooks {
+        hook.enqueue(body.clone(), state);
+    }
+}
+
+/// One webhook endpoint: its client, secret and queue.
+pub struct WebhookSender {
+    url: String,
+    key: hmac::Key,
+    client: reqwest::Client,
+    queue: Mutex<VecDeque<Arc<[u8]>>>,
+    capacity: usize,
+    max_attempts: u32,
+    ready: Notify,
+}
+
+impl WebhookSender {
+    pub fn new(
+        hook: &Webhook,
+        capacity: usize,
+        max_attempts: u32,
+    ) -> Result<WebhookSender, String> {
+        let secret = crate::fsutil::read_limited(&hook.secret_file, 4096)
+            .map_err(|e| format!("{}: {e}", hook.secret_file.display()))?;
+        let secret = trim_newline(&secret);
+        if secret.len() < 32 {
+            return Err(format!(
+                "{}: a webhook secret must be at least 32 bytes (e.g. `openssl rand -hex 32`)",
+                hook.secret_file.display()
+            ));
+        }
+        let client = crate::outbound::client(
+            hook.ca.as_deref(),
+            TIMEOUT,
+            hook.url.starts_with("https://"),
+        )?;
+        Ok(WebhookSender {
+            url: hook.url.clone(),
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            client,
+            queue: Mutex::new(VecDeque::new()),
+            capacity,
+            max_attempts,
+            ready: Notify::new(),
+        })
+    }
+
+    fn enqueue(&self, body: Arc<[u8]>, state: &State) {
+        let Ok(mut queue) = self.queue.lock() else {
+            return;
+        };
+        if queue.len() >= self.capacity {
+            queue.pop_front();
+            count(state, "dropped");
+        }
+        queue.push_back(body);
+        drop(queue);
+        self.ready.notify_one();
+    }
+
+    fn next(&self) -> Option<Arc<[u8]>> {
+        self.queue.lock().ok()?.pop_front()
+    }
+
+    /// `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`.
+    pub fn signature(&self, timestamp: u64, body: &[u8]) -> String {
+        let mut ctx = hmac::Context::with_key(&self.key);
+        ctx.update(timestamp.to_string().as_bytes());
+        ctx.update(b".");
+        ctx.update(body);
+        format!("t={timestamp},v1={}", hex::encode(ctx.sign().as_ref()))
+    }
+
+    /// Deliver queued alerts until shutdown.
+    pub async fn run(
+        self: Arc<Self>,
+        state: Arc<State>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        loop {
+            let Some(body) = self.next() else {
+                tokio::select! {
+                    _ = self.ready.notified() => continue,
+                    _ = shutdown.changed() => return,
+                }
+            };
+            let mut wait = FIRST_RETRY;
+            for attempt in 1..=self.max_attempts {
+                match self.post(&body).await {
+                    Ok(()) => {
+                        count(&state, "delivered");
+                        break;
+                    }
+                    Err((retry, why)) if retry && attempt < self.max_attempts => {
+                        count(&state, "retried");
+                        tracing::debug!(url = %self.url, attempt, why, "alert webhook failed; retrying");
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                        wait = (wait * 2).min(MAX_RETRY);
+                    }
+                    Err((_, why)) => {
+                        count(&state, "failed");
+                        tracing::error!(url = %self.url, attempt, why, "alert webhook gave up");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ok, or (worth retrying, why not).
+    async fn post(&self, body: &Arc<[u8]>) -> Result<(), (bool, String)> {
+        let timestamp = super::now_ms() / 1000;
+        let sent = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("palisade-signature", self.signature(timestamp, body))
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => {
+                let s = r.status();
+                Err((
+                    s.is_server_error() || s.as_u16() == 429,
+                    format!("status {s}"),
+                ))
+            }
+            Err(e) => Err((true, e.to_string())),
+        }
+    }
+}
+
+fn trim_newline(b: &[u8]) -> &[u8] {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    b.strip_suffix(b"\r").unwrap_or(b)
+}
+
+fn count(state: &State, outcome: &'static str) {
+    state
+        .metrics
+        .webhook_deliveries
+        .get_or_create(&OutcomeLabels { outcome })
+        .inc();
+}
