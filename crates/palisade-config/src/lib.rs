@@ -13,6 +13,7 @@ mod error;
 mod findings;
 pub mod identity;
 pub mod rates;
+pub mod traces;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ pub struct Config {
     pub rate_limits: rates::RateLimits,
     pub audit: Audit,
     pub detect: detect::Detect,
+    /// OpenTelemetry export, when `[traces] otlp_endpoint` is set.
+    pub traces: Option<traces::Traces>,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +234,8 @@ mod raw {
         pub audit: audit::RawAudit,
         #[serde(default)]
         pub detect: detect::RawDetect,
+        #[serde(default)]
+        pub traces: traces::RawTraces,
     }
 
     #[derive(Deserialize)]
@@ -449,6 +454,7 @@ mod raw {
             let mtls = self.identity.mtls.validate()?;
             let audit = self.audit.validate(base, findings)?;
             let detect = self.detect.validate(base, findings)?;
+            let traces = self.traces.validate(base, findings)?;
             if self.models.max_model_bytes == 0 {
                 return Err(Finding::error(
                     "models.max_model_bytes",
@@ -476,6 +482,7 @@ mod raw {
                 rate_limits: self.rate_limits.validate()?,
                 audit,
                 detect,
+                traces,
             })
         }
     }

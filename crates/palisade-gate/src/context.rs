@@ -43,8 +43,10 @@ pub struct Call {
     pub policies: std::sync::Arc<[String]>,
     /// The limiter's decision: `admitted`, or the limit that refused.
     pub limit: Option<&'static str>,
-    /// Time spent in each stage the call passed through, in order.
-    pub stages: Vec<(&'static str, Duration)>,
+    /// Each stage the call passed through, in order: (name, start after `started`, time spent).
+    pub stages: Vec<(&'static str, Duration, Duration)>,
+    /// The caller's trace context (W3C `traceparent`), read only when traces are exported.
+    pub trace_parent: Option<opentelemetry::Context>,
     /// The model the request named, as named (for the detectors: enumeration probes name
     /// models that do not exist), cut to 128 bytes.
     pub requested_model: Option<String>,
@@ -67,7 +69,8 @@ impl Call {
             request_sha256: None,
             policies: std::sync::Arc::from(Vec::new()),
             limit: None,
-            stages: Vec::with_capacity(6),
+            stages: Vec::with_capacity(8),
+            trace_parent: None,
             captured_request: None,
             requested_model: None,
         }
@@ -76,7 +79,11 @@ impl Call {
     /// Note that `stage` ran from `since` until now; returns now, where the next stage starts.
     pub fn timed(&mut self, stage: &'static str, since: Instant) -> Instant {
         let now = Instant::now();
-        self.stages.push((stage, now - since));
+        self.stages.push((
+            stage,
+            since.saturating_duration_since(self.started),
+            now - since,
+        ));
         now
     }
 

@@ -38,6 +38,9 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let mut call = Call::new(plane, client, peer);
+    if let Some(traces) = &state.traces {
+        call.trace_parent = Some(traces.parent(req.headers()));
+    }
     let timeout = state.config.limits.request_timeout;
     let path = async {
         match plane {

@@ -35,5 +35,6 @@ pub mod server;
 pub mod shared_limits;
 pub mod state;
 pub mod tls;
+pub mod traces;
 
 pub use server::{Server, StartError};

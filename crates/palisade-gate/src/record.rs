@@ -46,7 +46,7 @@ pub async fn call(
         stages_us: call
             .stages
             .iter()
-            .map(|(stage, took)| (stage.to_string(), took.as_micros() as u64))
+            .map(|(stage, _, took)| (stage.to_string(), took.as_micros() as u64))
             .collect(),
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
@@ -76,7 +76,7 @@ pub async fn call(
             reason: refusal.map_or("ok", Refusal::reason),
         })
         .inc();
-    for (stage, took) in &call.stages {
+    for (stage, _, took) in &call.stages {
         state
             .metrics
             .stage_latency
@@ -93,6 +93,9 @@ pub async fn call(
         }
     }
     observe(state, call, refusal, status.as_u16());
+    if let Some(traces) = &state.traces {
+        traces.export(call, status.as_u16(), refusal.map_or("ok", Refusal::reason));
+    }
     // With `per_call` durability the answer waits here until the entry is on disk.
     let appending = std::time::Instant::now();
     let recorded = match state.audit.record(&event) {

@@ -29,6 +29,8 @@ use crate::tls;
 pub enum StartError {
     #[error("alert webhook: {0}")]
     Webhook(String),
+    #[error("traces: {0}")]
+    Traces(String),
     #[error("audit log")]
     Audit(#[from] palisade_audit::AuditError),
     #[error("keys")]
@@ -128,6 +130,12 @@ impl Server {
                 .map_err(StartError::Webhook)
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let traces = config
+            .traces
+            .as_ref()
+            .map(crate::traces::Traces::start)
+            .transpose()
+            .map_err(StartError::Traces)?;
         let state = Arc::new(State {
             config,
             keys,
@@ -142,6 +150,7 @@ impl Server {
             detector,
             blocks: Default::default(),
             webhooks,
+            traces,
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -222,6 +231,9 @@ impl Server {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        if let Some(traces) = &self.state.traces {
+            traces.shutdown().await;
+        }
         drop(self.state);
         self.audit.close();
     }

@@ -31,6 +31,8 @@ pub struct State {
     /// Temporary blocks set by `auto_block`.
     pub blocks: crate::detect::block::Blocks,
     pub webhooks: Vec<Arc<crate::detect::deliver::WebhookSender>>,
+    /// OpenTelemetry export, when `[traces]` is configured.
+    pub traces: Option<crate::traces::Traces>,
 }
 
 impl State {

@@ -6,115 +6,46 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::*;
-use http_body_util::{BodyExt, Full};
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef-webhook-test-secret";
 
-/// Received alert: (signature header, body).
-type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
+/// The webhook receiver: an HTTPS sink with the secret the server signs with.
 struct Receiver {
-    url: String,
-    ca: std::path::PathBuf,
+    sink: HttpsSink,
     secret: std::path::PathBuf,
-    received: Received,
-    _dir: tempfile::TempDir,
 }
 
 impl Receiver {
-    /// An HTTPS receiver that answers 503 to its first `fail_first` requests, then 200.
+    /// Answers 503 to its first `fail_first` requests, then 200.
     async fn start(fail_first: usize) -> Receiver {
-        let dir = tempfile::tempdir().unwrap();
-        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
-        let pki = palisade_gate::tls::create_dev_pki(dir.path(), &names).unwrap();
-        let config = palisade_config::Tls {
-            cert: pki.server_cert(),
-            key: pki.server_key(),
-            client_ca: None,
-            client_auth: palisade_config::ClientAuth::Off,
-            allow_tls12: false,
-        };
-        let acceptor =
-            tokio_rustls::TlsAcceptor::from(palisade_gate::tls::server_config(&config).unwrap());
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        let received: Received = Arc::default();
-        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let store = received.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = tcp.accept().await else {
-                    continue;
-                };
-                let (acceptor, store, attempts) =
-                    (acceptor.clone(), store.clone(), attempts.clone());
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(
-                        move |req: hyper::Request<hyper::body::Incoming>| {
-                            let (store, attempts) = (store.clone(), attempts.clone());
-                            async move {
-                                let signature = req
-                                    .headers()
-                                    .get("palisade-signature")
-                                    .map(|v| v.to_str().unwrap().to_string())
-                                    .unwrap_or_default();
-                                let body =
-                                    req.into_body().collect().await.unwrap().to_bytes().to_vec();
-                                let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                                let status = if n < fail_first { 503 } else { 200 };
-                                if status == 200 {
-                                    store.lock().unwrap().push((signature, body));
-                                }
-                                let mut r = hyper::Response::new(Full::new(Bytes::new()));
-                                *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                                Ok::<_, Infallible>(r)
-                            }
-                        },
-                    );
-                    let _ = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                    .await;
-                });
-            }
-        });
-        let secret = dir.path().join("webhook.secret");
+        let sink = HttpsSink::start(fail_first).await;
+        let secret = sink.dir().join("webhook.secret");
         std::fs::write(&secret, SECRET).unwrap();
-        Receiver {
-            url: format!("https://127.0.0.1:{port}/hook"),
-            ca: pki.ca_cert(),
-            secret,
-            received,
-            _dir: dir,
-        }
+        Receiver { sink, secret }
     }
 
-    /// Wait (up to `within`) for an alert of `kind`; returns it with its signature.
+    /// Wait (up to `within`) for an alert of `kind`; returns its signature, body and JSON.
     async fn wait_for(&self, kind: &str, within: Duration) -> (String, Vec<u8>, Value) {
         let deadline = Instant::now() + within;
         loop {
             let found = self
-                .received
-                .lock()
-                .unwrap()
-                .iter()
-                .find_map(|(sig, body)| {
-                    let v: Value = serde_json::from_slice(body).ok()?;
-                    (v["kind"] == kind).then(|| (sig.clone(), body.clone(), v))
+                .sink
+                .received()
+                .into_iter()
+                .find_map(|(headers, body)| {
+                    let v: Value = serde_json::from_slice(&body).ok()?;
+                    let signature = headers
+                        .get("palisade-signature")?
+                        .to_str()
+                        .ok()?
+                        .to_string();
+                    (v["kind"] == kind).then_some((signature, body, v))
                 });
             if let Some(f) = found {
                 return f;
@@ -173,9 +104,9 @@ fn check_signature(signature: &str, body: &[u8]) {
 fn server_with_secret(receiver: &Receiver, auto_block: bool) -> Palisade {
     let webhook = format!(
         "\n[[detect.webhooks]]\nurl = \"{}\"\nsecret_file = \"{}\"\nca = \"{}\"\n",
-        receiver.url,
+        receiver.sink.url,
         receiver.secret.display(),
-        receiver.ca.display()
+        receiver.sink.ca.display()
     );
     Palisade::with_config(|t| {
         let t = format!("{t}{webhook}")

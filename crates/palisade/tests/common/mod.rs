@@ -415,3 +415,92 @@ pub fn audit_text(state: &Path) -> String {
     }
     text
 }
+
+/// Requests an [`HttpsSink`] accepted: (headers, body).
+type Accepted = Arc<std::sync::Mutex<Vec<(http::HeaderMap, Vec<u8>)>>>;
+
+/// An HTTPS endpoint started by a test (its own dev CA) that keeps every request it accepts:
+/// the webhook receiver, the OTLP collector. Answers 503 to its first `fail_first` requests.
+pub struct HttpsSink {
+    pub url: String,
+    pub ca: PathBuf,
+    received: Accepted,
+    dir: tempfile::TempDir,
+}
+
+impl HttpsSink {
+    pub async fn start(fail_first: usize) -> HttpsSink {
+        use http_body_util::BodyExt;
+        let dir = tempfile::tempdir().unwrap();
+        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
+        let pki = palisade_gate::tls::create_dev_pki(dir.path(), &names).unwrap();
+        let config = palisade_config::Tls {
+            cert: pki.server_cert(),
+            key: pki.server_key(),
+            client_ca: None,
+            client_auth: palisade_config::ClientAuth::Off,
+            allow_tls12: false,
+        };
+        let acceptor =
+            tokio_rustls::TlsAcceptor::from(palisade_gate::tls::server_config(&config).unwrap());
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let received: Accepted = Arc::default();
+        let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let store = received.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = tcp.accept().await else {
+                    continue;
+                };
+                let (acceptor, store, attempts) =
+                    (acceptor.clone(), store.clone(), attempts.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |req: hyper::Request<hyper::body::Incoming>| {
+                            let (store, attempts) = (store.clone(), attempts.clone());
+                            async move {
+                                let (parts, body) = req.into_parts();
+                                let body = body.collect().await.map(|b| b.to_bytes().to_vec());
+                                let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                                let status = if n < fail_first { 503 } else { 200 };
+                                if let (200, Ok(body)) = (status, body) {
+                                    store.lock().unwrap().push((parts.headers, body));
+                                }
+                                let mut r = hyper::Response::new(http_body_util::Full::new(
+                                    bytes::Bytes::new(),
+                                ));
+                                *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                                Ok::<_, std::convert::Infallible>(r)
+                            }
+                        },
+                    );
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        HttpsSink {
+            url: format!("https://127.0.0.1:{port}/sink"),
+            ca: pki.ca_cert(),
+            received,
+            dir,
+        }
+    }
+
+    /// A scratch folder that lives as long as the sink.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Every accepted request so far: (headers, body).
+    pub fn received(&self) -> Vec<(http::HeaderMap, Vec<u8>)> {
+        self.received.lock().unwrap().clone()
+    }
+}
