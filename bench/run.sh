@@ -6,7 +6,8 @@
 #   DURATION=30s CONNECTIONS=64 bash bench/run.sh
 #
 # Palisade runs with every control of the serving core on: TLS 1.3, API key, Cedar policy,
-# input validation, audit log. MLServer runs as it ships: plain HTTP, no auth.
+# input validation, Merkle audit log with per_call durability (each answer waits for its
+# entry's fsync, shared with concurrent calls). MLServer runs as it ships: plain HTTP, no auth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-15s}"
@@ -62,9 +63,9 @@ target/release/palisade demo --state-dir "$work/palisade" --port "$PAL_PORT" --a
 PAL_PID=$!
 wait_for "https://127.0.0.1:$PAL_PORT/v2/health/ready"
 read -r pal_rps pal_p50 pal_p99 < <(run_wrk "https://127.0.0.1:$PAL_PORT/v2/models/iris/infer" "$(cat "$work/palisade/keys/client.token")")
-audit_lines=$(wc -l < "$work/palisade/audit/audit.jsonl")
 kill "$PAL_PID"; wait "$PAL_PID" 2>/dev/null || true; PAL_PID=
-target/release/palisade audit verify "$work/palisade" > /dev/null
+audit_lines=$(cat "$work"/palisade/audit/segments/*.jsonl | wc -l)
+target/release/palisade audit verify "$work/palisade" --pubkey "$work/palisade/audit/log.pub" > /dev/null
 
 ratio=$(python3 -c "print(f'{$pal_rps/$mls_rps:.1f}')")
 cat <<TABLE
@@ -73,7 +74,7 @@ Iris logistic regression, one V2 JSON inference per request, wrk -t$THREADS -c$C
 | server | transport and controls | req/s | p50 (ms) | p99 (ms) |
 |---|---|---:|---:|---:|
 | MLServer $("$venv/bin/pip" show mlserver 2>/dev/null | awk '/^Version/{print $2}') | plain HTTP, no auth | $mls_rps | $mls_p50 | $mls_p99 |
-| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, Cedar policy, validation, audit log | $pal_rps | $pal_p50 | $pal_p99 |
+| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, Cedar policy, validation, fsynced audit entry | $pal_rps | $pal_p50 | $pal_p99 |
 | ratio | Palisade / MLServer | ${ratio}x | | |
 
 Palisade recorded $audit_lines audit events in this run; \`palisade audit verify\` passed on them.
