@@ -4,6 +4,7 @@
 #
 #   bash bench/run.sh            # defaults: wrk -t1 -c32 -d15s
 #   DURATION=30s CONNECTIONS=64 bash bench/run.sh
+#   DURABILITY=interval bash bench/run.sh   # audit entries synced every 100 ms instead of per call
 #
 # Palisade runs with every control of the serving core on: TLS 1.3, API key, Cedar policy,
 # input validation, Merkle audit log with per_call durability (each answer waits for its
@@ -59,6 +60,15 @@ kill "$MLS_PID"; wait "$MLS_PID" 2>/dev/null || true; MLS_PID=
 
 # --- Palisade --------------------------------------------------------------------------
 PAL_PORT=$(free_port)
+DURABILITY="${DURABILITY:-per_call}"
+if [ "$DURABILITY" != per_call ]; then
+  # Make the demo state once, then switch its audit durability before the measured run.
+  target/release/palisade demo --state-dir "$work/palisade" --port "$PAL_PORT" --admin-port 0 > /dev/null 2>&1 &
+  PAL_PID=$!
+  wait_for "https://127.0.0.1:$PAL_PORT/v2/health/ready"
+  kill "$PAL_PID"; wait "$PAL_PID" 2>/dev/null || true; PAL_PID=
+  sed -i "s/^durability = \"per_call\"/durability = \"$DURABILITY\"/" "$work/palisade/palisade.toml"
+fi
 target/release/palisade demo --state-dir "$work/palisade" --port "$PAL_PORT" --admin-port 0 > "$work/palisade.out" 2> "$work/palisade.log" &
 PAL_PID=$!
 wait_for "https://127.0.0.1:$PAL_PORT/v2/health/ready"
@@ -74,7 +84,7 @@ Iris logistic regression, one V2 JSON inference per request, wrk -t$THREADS -c$C
 | server | transport and controls | req/s | p50 (ms) | p99 (ms) |
 |---|---|---:|---:|---:|
 | MLServer $("$venv/bin/pip" show mlserver 2>/dev/null | awk '/^Version/{print $2}') | plain HTTP, no auth | $mls_rps | $mls_p50 | $mls_p99 |
-| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, Cedar policy, validation, fsynced audit entry | $pal_rps | $pal_p50 | $pal_p99 |
+| Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, Cedar policy, validation, audit ($DURABILITY) | $pal_rps | $pal_p50 | $pal_p99 |
 | ratio | Palisade / MLServer | ${ratio}x | | |
 
 Palisade recorded $audit_lines audit events in this run; \`palisade audit verify\` passed on them.

@@ -18,20 +18,31 @@ impl Enumeration {
             return;
         };
         let caller = o.caller();
-        if !self.callers.contains_key(&caller) && self.callers.len() >= MAX_SUBJECTS {
-            return;
+        if !self.callers.contains_key(caller.as_ref()) {
+            if self.callers.len() >= MAX_SUBJECTS {
+                return;
+            }
+            self.callers.insert(caller.to_string(), VecDeque::new());
         }
-        let seen = self.callers.entry(caller.clone()).or_default();
+        let Some(seen) = self.callers.get_mut(caller.as_ref()) else {
+            return;
+        };
         while seen
             .front()
             .is_some_and(|(t, _)| t + s.enumeration_window_ms <= o.at_ms)
         {
             seen.pop_front();
         }
-        if let Some(i) = seen.iter().position(|(_, m)| m == model) {
-            seen.remove(i);
+        // A model seen again moves to the back with its new time.
+        match seen.iter().position(|(_, m)| m == model) {
+            Some(i) => {
+                if let Some(mut entry) = seen.remove(i) {
+                    entry.0 = o.at_ms;
+                    seen.push_back(entry);
+                }
+            }
+            None => seen.push_back((o.at_ms, model.clone())),
         }
-        seen.push_back((o.at_ms, model.clone()));
         if seen.len() >= s.enumeration_models as usize {
             alerts.push(Alert::new(
                 AlertKind::Enumeration,

@@ -7,7 +7,7 @@
 //! milliseconds; [`spawn`] drives them from the live call stream and a one-second tick.
 //!
 //! Memory is bounded: every rule tracks at most [`MAX_SUBJECTS`] principals or sources and
-//! forgets idle ones. Observations travel to the detector through a bounded queue; if it is
+//! forgets idle ones. Observations travel to the detector through a bounded inbox; if it is
 //! full the observation is dropped and counted (`palisade_detector_dropped_total`), never
 //! the call.
 
@@ -22,12 +22,12 @@ mod refusal_spike;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use palisade_config::detect::Detect;
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::state::State;
 
@@ -52,10 +52,11 @@ pub struct Observation {
 
 impl Observation {
     /// Who to hold responsible: the principal, else the source address.
-    pub fn caller(&self) -> String {
-        self.principal
-            .clone()
-            .unwrap_or_else(|| format!("source:{}", self.source))
+    pub fn caller(&self) -> std::borrow::Cow<'_, str> {
+        match &self.principal {
+            Some(p) => std::borrow::Cow::Borrowed(p),
+            None => std::borrow::Cow::Owned(format!("source:{}", self.source)),
+        }
     }
 }
 
@@ -222,44 +223,66 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// The live detector's inbox.
+/// The live detector's inbox: calls append to a buffer the detector drains ten times a
+/// second, so a call never wakes another task (observations carry their own time, so the
+/// rules see the same thing as if they were told at once).
 pub struct DetectorHandle {
-    tx: Option<mpsc::Sender<Observation>>,
+    inbox: Option<Arc<Mutex<Vec<Observation>>>>,
 }
 
 impl DetectorHandle {
     /// A handle that drops everything (`[detect] enabled = false`).
     pub fn off() -> DetectorHandle {
-        DetectorHandle { tx: None }
+        DetectorHandle { inbox: None }
     }
 
     /// Hand an observation over without waiting; `false` if it had to be dropped.
     pub fn observe(&self, o: Observation) -> bool {
-        match &self.tx {
-            None => true,
-            Some(tx) => tx.try_send(o).is_ok(),
+        let Some(inbox) = &self.inbox else {
+            return true;
+        };
+        let Ok(mut pending) = inbox.lock() else {
+            return false;
+        };
+        if pending.len() >= QUEUE {
+            return false;
         }
+        pending.push(o);
+        true
     }
 }
+
+/// How often the detector drains its inbox.
+const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
 /// Start the detector task for `state`'s config; alerts go to [`deliver::raise`].
 pub fn spawn(
     state: Arc<State>,
-    mut rx: mpsc::Receiver<Observation>,
+    inbox: Arc<Mutex<Vec<Observation>>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     let mut detector = Detector::new(Settings::from(&state.config.detect));
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut drain = tokio::time::interval(DRAIN_EVERY);
+        let mut last_tick = 0u64;
+        let mut batch = Vec::new();
         loop {
-            let alerts = tokio::select! {
-                o = rx.recv() => match o {
-                    Some(o) => detector.observe(&o),
-                    None => break,
-                },
-                _ = tick.tick() => detector.tick(now_ms()),
+            tokio::select! {
+                _ = drain.tick() => {}
                 _ = shutdown.changed() => break,
-            };
+            }
+            if let Ok(mut pending) = inbox.lock() {
+                std::mem::swap(&mut *pending, &mut batch);
+            }
+            let mut alerts = Vec::new();
+            for o in batch.drain(..) {
+                alerts.extend(detector.observe(&o));
+            }
+            let now = now_ms();
+            if now >= last_tick + 1000 {
+                alerts.extend(detector.tick(now));
+                last_tick = now;
+            }
             for alert in alerts {
                 deliver::raise(&state, alert);
             }
@@ -267,13 +290,18 @@ pub fn spawn(
     })
 }
 
-/// The inbox and its receiving end, for [`spawn`].
-pub fn channel(enabled: bool) -> (DetectorHandle, Option<mpsc::Receiver<Observation>>) {
+/// The inbox and the detector's end of it, for [`spawn`].
+pub fn channel(enabled: bool) -> (DetectorHandle, Option<Arc<Mutex<Vec<Observation>>>>) {
     if !enabled {
         return (DetectorHandle::off(), None);
     }
-    let (tx, rx) = mpsc::channel(QUEUE);
-    (DetectorHandle { tx: Some(tx) }, Some(rx))
+    let inbox = Arc::new(Mutex::new(Vec::with_capacity(1024)));
+    (
+        DetectorHandle {
+            inbox: Some(inbox.clone()),
+        },
+        Some(inbox),
+    )
 }
 
 #[cfg(test)]

@@ -19,9 +19,27 @@ pub struct NewNetwork {
 #[derive(Default)]
 struct Seen {
     calls: u64,
-    networks: HashSet<String>,
+    networks: HashSet<Network>,
 }
 
+/// A /24 or /48 as a number: compared on every call, so no string is built for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Network {
+    V4(u32),
+    V6(u64),
+}
+
+fn network_of(ip: IpAddr) -> Network {
+    match ip {
+        IpAddr::V4(v4) => Network::V4(u32::from(v4) >> 8),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => Network::V4(u32::from(v4) >> 8),
+            None => Network::V6((u128::from(v6) >> 80) as u64),
+        },
+    }
+}
+
+/// The network of `ip` as text, for alerts.
 pub fn network(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => {
@@ -46,12 +64,17 @@ impl NewNetwork {
         let Some(principal) = &o.principal else {
             return;
         };
-        if !self.principals.contains_key(principal) && self.principals.len() >= MAX_SUBJECTS {
-            return;
+        if !self.principals.contains_key(principal) {
+            if self.principals.len() >= MAX_SUBJECTS {
+                return;
+            }
+            self.principals.insert(principal.clone(), Seen::default());
         }
-        let seen = self.principals.entry(principal.clone()).or_default();
+        let Some(seen) = self.principals.get_mut(principal) else {
+            return;
+        };
         seen.calls += 1;
-        let net = network(o.source);
+        let net = network_of(o.source);
         if seen.networks.contains(&net) || seen.networks.len() >= MAX_NETWORKS {
             return;
         }
@@ -61,7 +84,8 @@ impl NewNetwork {
                 principal,
                 o.at_ms,
                 format!(
-                    "first call from {net} after {} calls from {} other network(s)",
+                    "first call from {} after {} calls from {} other network(s)",
+                    network(o.source),
                     seen.calls - 1,
                     seen.networks.len()
                 ),

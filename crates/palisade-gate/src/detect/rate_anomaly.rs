@@ -25,11 +25,19 @@ impl RateAnomaly {
         let Some(principal) = &o.principal else {
             return;
         };
-        if !self.principals.contains_key(principal) && self.principals.len() >= MAX_SUBJECTS {
-            return;
-        }
         let _ = s;
-        self.principals.entry(principal.clone()).or_default().count += 1;
+        // The hot path: a known principal costs one lookup and no allocation.
+        if let Some(c) = self.principals.get_mut(principal) {
+            c.count += 1;
+        } else if self.principals.len() < MAX_SUBJECTS {
+            self.principals.insert(
+                principal.clone(),
+                Counter {
+                    count: 1,
+                    ..Counter::default()
+                },
+            );
+        }
     }
 
     /// Close every bucket that ended by `now_ms`.
