@@ -117,3 +117,42 @@ pub fn read_history(dir: &Path) -> std::io::Result<(Vec<FoundLine>, u64)> {
     }
     Ok((out, complete as u64))
 }
+
+/// The last complete line of the history (none if the file is missing or empty), and the
+/// byte length of its complete lines. Reads only the tail: a long-lived log has millions of
+/// checkpoints, and opening it must not read them all.
+pub fn read_last(dir: &Path) -> std::io::Result<(Option<Result<HistoryLine, String>>, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let path = dir.join(CHECKPOINTS_FILE);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((None, 0)),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let window = len.min(2 * MAX_CHECKPOINT_LINE as u64 + 2);
+    file.seek(SeekFrom::Start(len - window))?;
+    let mut tail = Vec::with_capacity(window as usize);
+    file.read_to_end(&mut tail)?;
+    let complete = tail.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let complete_len = len - window + complete as u64;
+    let body = tail[..complete].strip_suffix(b"\n").unwrap_or_default();
+    if complete == 0 {
+        return Ok((None, complete_len));
+    }
+    let line = match body.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &body[i + 1..],
+        None if window == len => body,
+        None => {
+            return Ok((
+                Some(Err(
+                    "the last line is longer than any checkpoint line can be".into(),
+                )),
+                complete_len,
+            ))
+        }
+    };
+    let parsed = serde_json::from_slice::<HistoryLine>(line)
+        .map_err(|e| format!("not a checkpoint line: {e}"));
+    Ok((Some(parsed), complete_len))
+}

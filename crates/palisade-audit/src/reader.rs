@@ -34,7 +34,8 @@ impl LogReader {
     /// Open the log in `dir` as far as its latest checkpoint (read, not verified: proofs
     /// carry the signed notes, and whoever checks them holds the key).
     pub fn open(dir: &Path) -> Result<LogReader, ReadError> {
-        let latest = checkpoints(dir)?.pop();
+        let (last, _) = crate::checkpoints::read_last(dir).map_err(|e| io(dir, e))?;
+        let latest = last.and_then(Result::ok).and_then(|l| unverified(l.note));
         Self::open_at(dir, latest)
     }
 
@@ -220,17 +221,20 @@ fn checkpoints(dir: &Path) -> Result<Vec<Checkpoint>, ReadError> {
     Ok(lines
         .into_iter()
         .filter_map(|l| l.result.ok())
-        .filter_map(|l| {
-            let text = &l.note[..l.note.rfind("\n\n")? + 1];
-            let (origin, size, root) = note::parse_checkpoint(text).ok()?;
-            Some(Checkpoint {
-                origin: origin.to_string(),
-                size,
-                root,
-                note: l.note.clone(),
-            })
-        })
+        .filter_map(|l| unverified(l.note))
         .collect())
+}
+
+/// The checkpoint a note carries, read without checking its signature.
+fn unverified(note: String) -> Option<Checkpoint> {
+    let text = &note[..note.rfind("\n\n")? + 1];
+    let (origin, size, root) = note::parse_checkpoint(text).ok()?;
+    Some(Checkpoint {
+        origin: origin.to_string(),
+        size,
+        root,
+        note,
+    })
 }
 
 fn io(path: &Path, e: std::io::Error) -> ReadError {

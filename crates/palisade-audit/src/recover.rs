@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use crate::checkpoints::{read_history, Checkpoint};
+use crate::checkpoints::{read_last, Checkpoint};
 use crate::hashes::{read_hash, size_for_count, stored_count, StoredTree};
 use crate::layout::{create_private, list_segments, sync_dir, Segment, HASHES_FILE, SEGMENTS_DIR};
 use crate::merkle::{leaf_hash, Frontier, Subtrees};
@@ -136,11 +136,12 @@ pub fn recover(dir: &Path, key: &VerifierKey) -> Result<Recovered, String> {
     })
 }
 
-/// The latest checkpoint in the history, every line of which must verify with `key`.
+/// The latest checkpoint in the history, which must verify with `key`. Only the last line
+/// is read: checking every earlier one is `palisade audit verify`'s job, not start-up's.
 fn latest_checkpoint(dir: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>, String> {
-    let (lines, complete) =
-        read_history(dir).map_err(|e| format!("{}: {e}", crate::layout::CHECKPOINTS_FILE))?;
     let path = dir.join(crate::layout::CHECKPOINTS_FILE);
+    let name = crate::layout::CHECKPOINTS_FILE;
+    let (last, complete) = read_last(dir).map_err(|e| format!("{name}: {e}"))?;
     if path.exists() {
         // A torn last line is a checkpoint that was never published: cut it.
         let f = std::fs::OpenOptions::new()
@@ -152,32 +153,21 @@ fn latest_checkpoint(dir: &Path, key: &VerifierKey) -> Result<Option<Checkpoint>
                 .map_err(|e| format!("{}: {e}", path.display()))?;
         }
     }
-    let mut latest: Option<Checkpoint> = None;
-    for found in lines {
-        let line = found.result.map_err(|e| {
-            format!(
-                "{} line {}: {e}",
-                crate::layout::CHECKPOINTS_FILE,
-                found.line
-            )
-        })?;
-        let cp = Checkpoint::open(&line.note, key).map_err(|e| {
-            format!(
-                "{} line {}: {e} (was the signing key changed? a new key needs a new audit folder)",
-                crate::layout::CHECKPOINTS_FILE,
-                found.line
-            )
-        })?;
-        if cp.size != line.size || latest.as_ref().is_some_and(|l| l.size > cp.size) {
-            return Err(format!(
-                "{} line {}: checkpoint sizes are out of order",
-                crate::layout::CHECKPOINTS_FILE,
-                found.line
-            ));
-        }
-        latest = Some(cp);
+    let Some(line) = last else {
+        return Ok(None);
+    };
+    let line = line.map_err(|e| format!("{name}, last line: {e}"))?;
+    let cp = Checkpoint::open(&line.note, key).map_err(|e| {
+        format!(
+            "{name}, last line: {e} (was the signing key changed? a new key needs a new audit folder)"
+        )
+    })?;
+    if cp.size != line.size {
+        return Err(format!(
+            "{name}, last line: its size is not the one the note signs"
+        ));
     }
-    Ok(latest)
+    Ok(Some(cp))
 }
 
 /// Offsets of the open segment's entries, its length in bytes, and the torn bytes cut.

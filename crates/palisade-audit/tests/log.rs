@@ -387,7 +387,10 @@ fn a_log_edited_behind_the_writers_back_refuses_to_open() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("checkpoints.jsonl line 1"), "{err}");
+    assert!(
+        err.contains("checkpoints.jsonl, last line") && err.contains("new audit folder"),
+        "{err}"
+    );
 }
 
 #[test]
