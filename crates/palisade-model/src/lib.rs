@@ -11,6 +11,7 @@ mod error;
 mod manifest;
 mod repository;
 mod runtime;
+pub mod scan;
 pub mod v2;
 
 pub use datatype::DataType;
