@@ -352,13 +352,7 @@ async fn admin_manages_keys_and_models() {
         StatusCode::OK
     );
 
-    let metrics = p
-        .admin_call("GET", "/metrics", "admin")
-        .await
-        .text()
-        .await
-        .unwrap();
-    for series in [
+    p.assert_metrics(&[
         "palisade_calls_total{plane=\"data\",action=\"infer\",model=\"iris\",version=\"1\",status=\"200\",decision=\"allow\",reason=\"ok\"}",
         "palisade_models_loaded 3",
         "palisade_model_events_total{model=\"iris\",event=\"unload\"} 1",
@@ -368,9 +362,8 @@ async fn admin_manages_keys_and_models() {
         "palisade_audit_append_seconds_count",
         "palisade_audit_queue_depth",
         "palisade_tls_handshake_failures",
-    ] {
-        assert!(metrics.contains(series), "{series} missing from:\n{metrics}");
-    }
+    ])
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

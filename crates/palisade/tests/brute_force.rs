@@ -99,21 +99,11 @@ async fn every_kind_of_failure_takes_at_least_the_failure_delay() {
     assert_eq!(r.status(), StatusCode::OK);
 
     // Each failure is counted by the kind of credential presented and the reason.
-    let metrics = p
-        .admin_call("GET", "/metrics", "admin")
-        .await
-        .text()
-        .await
-        .unwrap();
-    for series in [
+    p.assert_metrics(&[
         "palisade_auth_failures_total{method=\"api_key\",reason=\"wrong_secret\"} 1",
         "palisade_auth_failures_total{method=\"api_key\",reason=\"unknown_key\"} 1",
         "palisade_auth_failures_total{method=\"jwt\",reason=\"malformed_credentials\"} 1",
         "palisade_auth_failures_total{method=\"none\",reason=\"missing_credentials\"} 1",
-    ] {
-        assert!(
-            metrics.contains(series),
-            "{series} missing from:\n{metrics}"
-        );
-    }
+    ])
+    .await;
 }

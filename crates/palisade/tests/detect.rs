@@ -190,23 +190,13 @@ async fn a_brute_force_burst_and_an_enumeration_sweep_reach_the_webhook_signed()
     assert!(alert["subject"].as_str().unwrap().starts_with("key:"));
     assert!(alert["blocked_for_s"].is_null());
 
-    let metrics = p
-        .admin_call("GET", "/metrics", "admin")
-        .await
-        .text()
-        .await
-        .unwrap();
-    for series in [
+    p.assert_metrics(&[
         "palisade_alerts_total{kind=\"auth_failure_burst\"} 1",
         "palisade_alerts_total{kind=\"enumeration\"} 1",
         "palisade_webhook_deliveries_total{outcome=\"retried\"} 1",
         "palisade_webhook_deliveries_total{outcome=\"delivered\"} 2",
-    ] {
-        assert!(
-            metrics.contains(series),
-            "{series} missing from:\n{metrics}"
-        );
-    }
+    ])
+    .await;
     // And the server log has them.
     assert!(p.stderr_text().contains("ALERT"));
 }

@@ -15,7 +15,6 @@ use http_body_util::Full;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/jwt");
 const ISSUER: &str = "https://idp.palisade.test/realms/demo";
@@ -40,19 +39,7 @@ struct Jwks {
 impl Jwks {
     async fn start(keys: Vec<Value>) -> Jwks {
         let dir = tempfile::tempdir().unwrap();
-        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
-        let pki = palisade_gate::tls::create_dev_pki(dir.path(), &names).unwrap();
-        let config = palisade_config::Tls {
-            cert: pki.server_cert(),
-            key: pki.server_key(),
-            client_ca: None,
-            client_auth: palisade_config::ClientAuth::Off,
-            allow_tls12: false,
-        };
-        let acceptor =
-            tokio_rustls::TlsAcceptor::from(palisade_gate::tls::server_config(&config).unwrap());
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
+        let (tcp, acceptor, port, ca) = https_listener(dir.path()).await;
         let state = Arc::new(Mutex::new(json!({ "keys": keys })));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (served, counter) = (state.clone(), fetches.clone());
@@ -84,7 +71,7 @@ impl Jwks {
         });
         Jwks {
             url: format!("https://127.0.0.1:{port}/jwks"),
-            ca: pki.ca_cert(),
+            ca,
             keys: state,
             fetches,
             _dir: dir,

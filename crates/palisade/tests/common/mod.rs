@@ -194,6 +194,19 @@ impl Palisade {
             .unwrap_or_else(|| panic!("no audit entry for {request_id} in {dir}"))
     }
 
+    /// Scrape `/metrics` as admin and assert every series (a prefix of its line) is there.
+    pub async fn assert_metrics(&self, series: &[&str]) {
+        let metrics = self
+            .admin_call("GET", "/metrics", "admin")
+            .await
+            .text()
+            .await
+            .unwrap();
+        for s in series {
+            assert!(metrics.contains(s), "{s} missing from:\n{metrics}");
+        }
+    }
+
     /// Wait until the audit log holds an event for `request_id` (the writer batches).
     pub fn audit_event(&self, request_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -428,23 +441,37 @@ pub struct HttpsSink {
     dir: tempfile::TempDir,
 }
 
+/// A loopback HTTPS listener for a test's own endpoint: a dev CA made in `dir`, a server
+/// certificate for localhost, and the CA's path for the server under test to trust.
+pub async fn https_listener(
+    dir: &Path,
+) -> (
+    tokio::net::TcpListener,
+    tokio_rustls::TlsAcceptor,
+    u16,
+    PathBuf,
+) {
+    let names = ["localhost".to_string(), "127.0.0.1".to_string()];
+    let pki = palisade_gate::tls::create_dev_pki(dir, &names).unwrap();
+    let config = palisade_config::Tls {
+        cert: pki.server_cert(),
+        key: pki.server_key(),
+        client_ca: None,
+        client_auth: palisade_config::ClientAuth::Off,
+        allow_tls12: false,
+    };
+    let acceptor =
+        tokio_rustls::TlsAcceptor::from(palisade_gate::tls::server_config(&config).unwrap());
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    (tcp, acceptor, port, pki.ca_cert())
+}
+
 impl HttpsSink {
     pub async fn start(fail_first: usize) -> HttpsSink {
         use http_body_util::BodyExt;
         let dir = tempfile::tempdir().unwrap();
-        let names = ["localhost".to_string(), "127.0.0.1".to_string()];
-        let pki = palisade_gate::tls::create_dev_pki(dir.path(), &names).unwrap();
-        let config = palisade_config::Tls {
-            cert: pki.server_cert(),
-            key: pki.server_key(),
-            client_ca: None,
-            client_auth: palisade_config::ClientAuth::Off,
-            allow_tls12: false,
-        };
-        let acceptor =
-            tokio_rustls::TlsAcceptor::from(palisade_gate::tls::server_config(&config).unwrap());
-        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
+        let (tcp, acceptor, port, ca) = https_listener(dir.path()).await;
         let received: Accepted = Arc::default();
         let attempts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let store = received.clone();
@@ -488,7 +515,7 @@ impl HttpsSink {
         });
         HttpsSink {
             url: format!("https://127.0.0.1:{port}/sink"),
-            ca: pki.ca_cert(),
+            ca,
             received,
             dir,
         }
