@@ -247,7 +247,7 @@ pub fn read(file: &str, data: &[u8], limits: Limits) -> Archive {
             archive.findings.push(finding(
                 "archive.name-mismatch",
                 Severity::High,
-                local as u64,
+                local,
                 format!(
                     "member '{name}' is called '{}' in its local header; extractors disagree on which name wins",
                     String::from_utf8_lossy(local_name)

@@ -18,7 +18,9 @@ const FLAGGED: &[(&str, &str)] = &[
 ];
 
 /// Length-delimited fields of one message: `(field number, bytes, offset in the buffer)`.
-fn fields(buf: &[u8]) -> Result<Vec<(u64, &[u8], usize)>, usize> {
+type Field<'a> = (u64, &'a [u8], usize);
+
+fn fields(buf: &[u8]) -> Result<Vec<Field<'_>>, usize> {
     let mut out = Vec::new();
     let mut at = 0;
     let varint = |at: &mut usize| -> Option<u64> {
