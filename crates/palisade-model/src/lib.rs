@@ -12,6 +12,8 @@ mod manifest;
 mod repository;
 mod runtime;
 pub mod scan;
+pub mod seal;
+pub mod signing;
 pub mod v2;
 
 pub use datatype::DataType;
