@@ -12,6 +12,7 @@ pub mod detect;
 mod error;
 mod findings;
 pub mod identity;
+pub mod models;
 pub mod rates;
 pub mod traces;
 
@@ -79,14 +80,6 @@ pub enum ClientAuth {
 }
 
 #[derive(Debug, Clone)]
-pub struct Models {
-    pub repository: PathBuf,
-    /// Names (or globs) of models loaded at start; the rest wait for an admin `load`.
-    pub load: Vec<String>,
-    pub max_model_bytes: u64,
-}
-
-#[derive(Debug, Clone)]
 pub struct Identity {
     pub keys_file: PathBuf,
     pub backoff: AuthBackoff,
@@ -129,6 +122,7 @@ pub struct Limits {
 }
 
 pub use audit::{Audit, Durability};
+pub use models::Models;
 
 impl Config {
     /// Read, parse and validate a config file. Warnings (dangerous options) come back too,
@@ -219,7 +213,7 @@ mod raw {
     pub struct Config {
         pub data_plane: Listener,
         pub admin_plane: Listener,
-        pub models: Models,
+        pub models: crate::models::RawModels,
         #[serde(default)]
         pub identity: Identity,
         #[serde(default)]
@@ -297,16 +291,6 @@ mod raw {
         }
         let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
         (h <= 14 && m < 60).then_some(sign * (h * 60 + m))
-    }
-
-    #[derive(Deserialize)]
-    #[serde(deny_unknown_fields)]
-    pub struct Models {
-        pub repository: PathBuf,
-        #[serde(default = "all_models")]
-        pub load: Vec<String>,
-        #[serde(default = "default_max_model_bytes")]
-        pub max_model_bytes: u64,
     }
 
     #[derive(Deserialize)]
@@ -408,14 +392,6 @@ mod raw {
         }
     }
 
-    fn all_models() -> Vec<String> {
-        vec!["*".into()]
-    }
-
-    fn default_max_model_bytes() -> u64 {
-        1 << 30
-    }
-
     impl Config {
         pub fn validate(
             self,
@@ -455,21 +431,12 @@ mod raw {
             let audit = self.audit.validate(base, findings)?;
             let detect = self.detect.validate(base, findings)?;
             let traces = self.traces.validate(base, findings)?;
-            if self.models.max_model_bytes == 0 {
-                return Err(Finding::error(
-                    "models.max_model_bytes",
-                    "must be above 0".into(),
-                ));
-            }
+            let models = self.models.validate(base, findings)?;
             Ok(super::Config {
                 source: file.to_path_buf(),
                 data_plane,
                 admin_plane,
-                models: super::Models {
-                    repository: base.join(self.models.repository),
-                    load: self.models.load,
-                    max_model_bytes: self.models.max_model_bytes,
-                },
+                models,
                 identity: super::Identity {
                     backoff,
                     keys_file: base.join(self.identity.keys_file),

@@ -32,4 +32,28 @@ pub enum ModelError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    /// The supply-chain checks refused the version: signature, sealing or scanner.
+    #[error("{}: {message}", path.display())]
+    Refused {
+        path: PathBuf,
+        /// Short machine-readable reason, recorded in the audit log.
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl ModelError {
+    /// Short machine-readable reason for the audit log.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ModelError::Io { .. } => "model_unreadable",
+            ModelError::Manifest { .. } => "bad_manifest",
+            ModelError::NotFound { .. } => "not_found",
+            ModelError::NoSuchVersion { .. } => "not_found",
+            ModelError::DigestMismatch { .. } => "digest_mismatch",
+            ModelError::UnsupportedOperator { .. } => "unsupported_operator",
+            ModelError::Invalid { .. } => "invalid_model",
+            ModelError::Refused { reason, .. } => reason,
+        }
+    }
 }

@@ -8,6 +8,7 @@
 
 mod datatype;
 mod error;
+mod load;
 mod manifest;
 mod repository;
 mod runtime;
@@ -18,6 +19,7 @@ pub mod v2;
 
 pub use datatype::DataType;
 pub use error::ModelError;
+pub use load::LoadPolicy;
 pub use manifest::{Manifest, VersionEntry};
 pub use repository::{LoadedModel, Repository};
 pub use runtime::{Runtime, TensorSpec};

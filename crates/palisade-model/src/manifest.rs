@@ -24,6 +24,11 @@ pub struct Manifest {
     pub personal_data: Vec<String>,
     /// Version served when a call names none; the highest version otherwise.
     pub default_version: Option<String>,
+    /// `"required"`: every version must be sealed (`palisade models seal`).
+    pub encryption: Option<String>,
+    /// Every version must carry a signature by a trusted key.
+    #[serde(default)]
+    pub require_signature: bool,
     pub versions: BTreeMap<String, VersionEntry>,
 }
 
@@ -95,6 +100,13 @@ impl Manifest {
                 return Err(format!(
                     "versions.{v}.file: '{}' must be a plain file name inside the version folder",
                     entry.file
+                ));
+            }
+        }
+        if let Some(e) = &m.encryption {
+            if e != "required" && e != "optional" {
+                return Err(format!(
+                    "encryption = '{e}': use \"required\" or \"optional\""
                 ));
             }
         }

@@ -1,18 +1,17 @@
 //! `<repo>/<model>/<version>/model.onnx` plus `<repo>/<model>/model.toml`.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
+use crate::load::{load_version, LoadPolicy};
 use crate::manifest::version_order;
 use crate::{valid_name, Manifest, ModelError, Runtime};
 
 pub struct Repository {
     root: PathBuf,
     max_model_bytes: u64,
+    policy: LoadPolicy,
 }
 
 /// Every version of one model, verified and planned. Immutable: switching the default
@@ -76,7 +75,18 @@ impl Repository {
         Repository {
             root: root.into(),
             max_model_bytes,
+            policy: LoadPolicy::default(),
         }
+    }
+
+    /// What every version must prove before it loads.
+    pub fn with_policy(mut self, policy: LoadPolicy) -> Repository {
+        self.policy = policy;
+        self
+    }
+
+    pub fn policy(&self) -> &LoadPolicy {
+        &self.policy
     }
 
     pub fn root(&self) -> &Path {
@@ -116,14 +126,22 @@ impl Repository {
         Manifest::read(&path)
     }
 
-    /// Read, verify and plan every version in the model's manifest.
+    /// Read, decrypt, verify, scan and plan every version in the model's manifest
+    /// (see [`crate::load`]). One refused version refuses the model.
     pub fn load(&self, model: &str) -> Result<LoadedModel, ModelError> {
         let manifest = self.manifest(model)?;
         let mut versions = BTreeMap::new();
         for (version, entry) in &manifest.versions {
-            let path = self.root.join(model).join(version).join(&entry.file);
-            let bytes = self.read_verified(&path, &entry.sha256)?;
-            versions.insert(version.clone(), Arc::new(Runtime::load(&path, &bytes)?));
+            let runtime = load_version(
+                &self.root,
+                model,
+                version,
+                entry,
+                &manifest,
+                &self.policy,
+                self.max_model_bytes,
+            )?;
+            versions.insert(version.clone(), Arc::new(runtime));
         }
         let default_version = manifest.default_version().to_string();
         Ok(LoadedModel {
@@ -133,37 +151,6 @@ impl Repository {
             default_version,
             previous_defaults: Vec::new(),
         })
-    }
-
-    fn read_verified(&self, path: &Path, expected: &str) -> Result<Vec<u8>, ModelError> {
-        let io = |e: std::io::Error| ModelError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        if len > self.max_model_bytes {
-            return Err(ModelError::Invalid {
-                path: path.to_path_buf(),
-                message: format!(
-                    "{len} bytes, over models.max_model_bytes = {}",
-                    self.max_model_bytes
-                ),
-            });
-        }
-        let mut bytes = Vec::with_capacity(len as usize);
-        file.take(self.max_model_bytes + 1)
-            .read_to_end(&mut bytes)
-            .map_err(io)?;
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if actual != expected {
-            return Err(ModelError::DigestMismatch {
-                path: path.to_path_buf(),
-                expected: expected.to_string(),
-                actual,
-            });
-        }
-        Ok(bytes)
     }
 }
 

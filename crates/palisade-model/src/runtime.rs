@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 use tract_onnx::pb::type_proto::Value as TypeValue;
-use tract_onnx::pb::{GraphProto, ValueInfoProto};
+use tract_onnx::pb::{GraphProto, ModelProto, ValueInfoProto};
 use tract_onnx::prelude::*;
 
 use crate::{DataType, ModelError};
@@ -39,14 +39,22 @@ impl std::fmt::Debug for Runtime {
 impl Runtime {
     /// Parse, check and plan an ONNX model. `path` only names the model in errors.
     pub fn load(path: &Path, bytes: &[u8]) -> Result<Runtime, ModelError> {
+        let proto = tract_onnx::onnx()
+            .proto_model_for_read(&mut &bytes[..])
+            .map_err(|e| ModelError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("not a readable ONNX model: {e}"),
+            })?;
+        Runtime::from_proto(path, &proto)
+    }
+
+    /// Check and plan a decoded model (its external data already inlined).
+    pub fn from_proto(path: &Path, proto: &ModelProto) -> Result<Runtime, ModelError> {
         let invalid = |message: String| ModelError::Invalid {
             path: path.to_path_buf(),
             message,
         };
         let onnx = tract_onnx::onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut &bytes[..])
-            .map_err(|e| invalid(format!("not a readable ONNX model: {e}")))?;
         let graph = proto
             .graph
             .as_ref()
@@ -88,7 +96,7 @@ impl Runtime {
             .map_err(&invalid)?;
 
         let mut model = onnx
-            .model_for_proto_model(&proto)
+            .model_for_proto_model(proto)
             .map_err(|e| invalid(format!("cannot build the model graph: {e:#}")))?;
         // skl2onnx leaves the batch dimension unnamed; tract plans only with a symbol there.
         for (ix, info) in input_infos.iter().enumerate() {

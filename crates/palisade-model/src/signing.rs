@@ -419,9 +419,11 @@ pub fn check(
                     "'{name}' is not covered by the signature"
                 )))
             }
-            Some(d) if d != digest => return Err(mismatch(format!(
+            Some(d) if d != digest => {
+                return Err(mismatch(format!(
                 "'{name}' has SHA-256 {digest} but {d} was signed; the file changed after signing"
-            ))),
+            )))
+            }
             Some(_) => {}
         }
     }

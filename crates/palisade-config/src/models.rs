@@ -1,0 +1,168 @@
+//! `[models]`: where models live, which load at start, and what a version must prove before
+//! it loads (a trusted signature, encryption at rest).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::Finding;
+
+#[derive(Debug, Clone)]
+pub struct Models {
+    pub repository: PathBuf,
+    /// Names (or globs) of models loaded at start; the rest wait for an admin `load`.
+    pub load: Vec<String>,
+    pub max_model_bytes: u64,
+    /// Key-encryption key for sealed models: `file:PATH` (resolved) or `env:NAME`.
+    pub kek: Option<String>,
+    /// Public keys (PEM files) whose signatures are trusted.
+    pub trusted_keys: Vec<PathBuf>,
+    pub require_signature: bool,
+    /// Risk levels (from `model.toml`) whose models must be signed, lowercase.
+    pub require_signature_for_risk: Vec<String>,
+    /// Models that must be signed.
+    pub require_signature_for: Vec<String>,
+    /// Every model must be sealed.
+    pub require_encryption: bool,
+    /// Models that must be sealed.
+    pub require_encryption_for: Vec<String>,
+    /// Scanner findings at or above this refuse a load: `medium`, `high` or `critical`.
+    pub refuse_findings_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModels {
+    repository: PathBuf,
+    #[serde(default = "all_models")]
+    load: Vec<String>,
+    #[serde(default = "default_max_model_bytes")]
+    max_model_bytes: u64,
+    kek: Option<String>,
+    #[serde(default)]
+    trusted_keys: Vec<PathBuf>,
+    #[serde(default)]
+    require_signature: bool,
+    #[serde(default)]
+    require_signature_for_risk: Vec<String>,
+    #[serde(default)]
+    require_signature_for: Vec<String>,
+    #[serde(default = "optional")]
+    encryption: String,
+    #[serde(default)]
+    encryption_required_for: Vec<String>,
+    #[serde(default = "high")]
+    refuse_findings_at: String,
+}
+
+fn all_models() -> Vec<String> {
+    vec!["*".into()]
+}
+
+fn default_max_model_bytes() -> u64 {
+    1 << 30
+}
+
+fn optional() -> String {
+    "optional".into()
+}
+
+fn high() -> String {
+    "high".into()
+}
+
+impl RawModels {
+    pub fn validate(self, base: &Path, findings: &mut Vec<Finding>) -> Result<Models, Finding> {
+        if self.max_model_bytes == 0 {
+            return Err(Finding::error(
+                "models.max_model_bytes",
+                "must be above 0".into(),
+            ));
+        }
+        let kek = match self.kek {
+            None => None,
+            Some(spec) => Some(if let Some(path) = spec.strip_prefix("file:") {
+                format!("file:{}", base.join(path).display())
+            } else if spec.starts_with("env:") && spec.len() > 4 {
+                spec
+            } else {
+                return Err(Finding::error(
+                    "models.kek",
+                    format!("'{spec}' is not a key source: use \"file:PATH\" (64 hex digits; `palisade models keygen --kek PATH` makes one) or \"env:NAME\""),
+                ));
+            }),
+        };
+        let require_encryption = match self.encryption.as_str() {
+            "optional" => false,
+            "required" => true,
+            other => {
+                return Err(Finding::error(
+                    "models.encryption",
+                    format!("'{other}' is not \"optional\" or \"required\""),
+                ))
+            }
+        };
+        if !matches!(
+            self.refuse_findings_at.as_str(),
+            "medium" | "high" | "critical"
+        ) {
+            return Err(Finding::error(
+                "models.refuse_findings_at",
+                format!(
+                    "'{}' must be \"medium\", \"high\" or \"critical\"",
+                    self.refuse_findings_at
+                ),
+            ));
+        }
+        if self.refuse_findings_at == "critical" {
+            findings.push(Finding::warning(
+                "models.refuse_findings_at",
+                "models with high-severity scanner findings (network imports, Lambda layers, file-system ops) will load; keep \"high\"".into(),
+            ));
+        }
+        let any_signature_rule = self.require_signature
+            || !self.require_signature_for_risk.is_empty()
+            || !self.require_signature_for.is_empty();
+        if any_signature_rule && self.trusted_keys.is_empty() {
+            return Err(Finding::error(
+                "models.trusted_keys",
+                "signatures are required but no key is trusted; list the signers' public keys (PEM) in models.trusted_keys".into(),
+            ));
+        }
+        if !any_signature_rule {
+            findings.push(Finding::warning(
+                "models.require_signature",
+                "unsigned models load; set require_signature = true (or require_signature_for_risk) and list trusted_keys".into(),
+            ));
+        }
+        let sealing_required = require_encryption || !self.encryption_required_for.is_empty();
+        if sealing_required && kek.is_none() {
+            return Err(Finding::error(
+                "models.kek",
+                "encryption is required but no key-encryption key is configured; set models.kek"
+                    .into(),
+            ));
+        }
+        Ok(Models {
+            repository: base.join(self.repository),
+            load: self.load,
+            max_model_bytes: self.max_model_bytes,
+            kek,
+            trusted_keys: self
+                .trusted_keys
+                .into_iter()
+                .map(|p| base.join(p))
+                .collect(),
+            require_signature: self.require_signature,
+            require_signature_for_risk: self
+                .require_signature_for_risk
+                .iter()
+                .map(|r| r.to_ascii_lowercase())
+                .collect(),
+            require_signature_for: self.require_signature_for,
+            require_encryption,
+            require_encryption_for: self.encryption_required_for,
+            refuse_findings_at: self.refuse_findings_at,
+        })
+    }
+}
