@@ -16,6 +16,8 @@ client_ca = "tls/ca.pem"
 
 [models]
 repository = "models"
+trusted_keys = ["keys/model-signing.pub"]
+require_signature = true
 
 [roles.client]
 grants = [{ actions = ["infer", "read_metadata"], models = ["iris", "fraud-*"] }]
@@ -298,4 +300,30 @@ fn detectors_and_webhooks_are_checked() {
     assert!(findings
         .iter()
         .any(|f| f.key.contains("dangerous_plaintext")));
+}
+
+#[test]
+fn model_supply_chain_rules_are_checked() {
+    let unsigned = GOOD.replace("require_signature = true\n", "");
+    let (_, findings) = parse(&unsigned).unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].key, "models.require_signature");
+
+    let no_keys = GOOD.replace("trusted_keys = [\"keys/model-signing.pub\"]\n", "");
+    let err = parse(&no_keys).unwrap_err().to_string();
+    assert!(err.contains("models.trusted_keys"), "{err}");
+
+    let sealed = GOOD.replace("require_signature = true\n", "require_signature = true\nencryption = \"required\"\n");
+    let err = parse(&sealed).unwrap_err().to_string();
+    assert!(err.contains("models.kek"), "{err}");
+    let (c, _) = parse(&sealed.replace("encryption =", "kek = \"file:keys/model.kek\"\nencryption =")).unwrap();
+    assert!(c.models.require_encryption);
+    assert_eq!(c.models.kek.as_deref(), Some("file:/etc/palisade/keys/model.kek"));
+    assert_eq!(c.models.trusted_keys, [Path::new("/etc/palisade/keys/model-signing.pub")]);
+
+    let bad_kek = GOOD.replace("require_signature = true\n", "require_signature = true\nkek = \"keys/model.kek\"\n");
+    let err = parse(&bad_kek).unwrap_err().to_string();
+    assert!(err.contains("models.kek") && err.contains("file:PATH"), "{err}");
+    let bad = GOOD.replace("require_signature = true\n", "require_signature = true\nencryption = \"maybe\"\n");
+    assert!(parse(&bad).unwrap_err().to_string().contains("models.encryption"));
 }

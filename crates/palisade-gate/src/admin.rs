@@ -176,11 +176,11 @@ async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply
         Err(ModelError::NotFound { .. }) => Err(Refusal::not_found_model(name, false)),
         Err(e) => {
             state.metrics.model_event(name, "load_refused");
-            tracing::warn!(model = %name, error = %e, "model load refused");
-            Err(Refusal::BadRequest(format!(
-                "model '{}' was not loaded: {e}",
-                printable(name)
-            )))
+            tracing::warn!(model = %name, reason = e.reason(), error = %e, "model load refused");
+            Err(Refusal::ModelRefused {
+                reason: e.reason(),
+                message: format!("model '{}' was not loaded: {e}", printable(name)),
+            })
         }
     }
 }

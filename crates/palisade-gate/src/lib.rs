@@ -34,6 +34,7 @@ pub mod routes;
 pub mod server;
 pub mod shared_limits;
 pub mod state;
+pub mod supply_chain;
 pub mod tls;
 pub mod traces;
 

@@ -127,6 +127,17 @@ pub fn system_event(
     subject: Option<&str>,
     outcome: Result<(), &str>,
 ) {
+    system_event_to(&state.audit, principal, action, subject, outcome);
+}
+
+/// [`system_event`] before the server state exists (models refused at start).
+pub fn system_event_to(
+    audit: &palisade_audit::AuditLog,
+    principal: &str,
+    action: &str,
+    subject: Option<&str>,
+    outcome: Result<(), &str>,
+) {
     let event = AuditEvent {
         time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
         request_id: format!("system-{}", crate::context::next_request_id()),
@@ -149,7 +160,7 @@ pub fn system_event(
         subject: subject.map(str::to_string),
     };
     // Nobody waits on a system event; the writer syncs it with the next batch or checkpoint.
-    if let Err(e) = state.audit.record(&event).map(drop) {
+    if let Err(e) = audit.record(&event).map(drop) {
         tracing::error!(error = %e, action, "system event not recorded in the audit log");
     }
 }

@@ -33,6 +33,13 @@ pub enum Refusal {
     /// 422: well-formed, but not acceptable (an invalid policy set).
     #[error("{0}")]
     Unprocessable(String),
+    /// 422: a model version the supply-chain checks refused at load (signature, sealing,
+    /// scanner, digest); `reason` names the check in the audit log.
+    #[error("{message}")]
+    ModelRefused {
+        reason: &'static str,
+        message: String,
+    },
     /// 429 from the `limit` stage.
     #[error(
         "limit '{}' reached ({} calls per {} s); retry in {} s",
@@ -72,7 +79,9 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
-            Refusal::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::Unprocessable(_) | Refusal::ModelRefused { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Refusal::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -96,6 +105,7 @@ impl Refusal {
             Refusal::BadRequest(_) => "bad_request",
             Refusal::Conflict(_) => "conflict",
             Refusal::Unprocessable(_) => "unprocessable",
+            Refusal::ModelRefused { reason, .. } => reason,
             Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
             Refusal::TooManyRequests(e) if e.policy == "failed_authentication" => "auth_blocked",
             Refusal::TooManyRequests(_) => "rate_limited",

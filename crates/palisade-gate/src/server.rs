@@ -54,6 +54,8 @@ pub enum StartError {
     Jwt(#[from] crate::jwt::JwksError),
     #[error("limits: {0}")]
     Limits(String),
+    #[error("models: {0}")]
+    Models(String),
     #[error("models.load: pattern '{0}' is not a valid glob")]
     LoadPattern(String),
 }
@@ -74,11 +76,11 @@ impl Server {
         let keys = KeyStore::open(&config.identity.keys_file)?;
         let policies = PolicyStore::load(&config)?;
         let jwt = JwtVerifier::start(&config.identity.jwt).await?;
-        let models = Registry::new(Repository::new(
-            &config.models.repository,
-            config.models.max_model_bytes,
-        ));
-        load_startup_models(&models, &config.models.load)?;
+        let models = Registry::new(
+            Repository::new(&config.models.repository, config.models.max_model_bytes)
+                .with_policy(crate::supply_chain::load_policy(&config.models)?),
+        );
+        load_startup_models(&models, &config.models.load, &audit)?;
 
         let data_tls = listener_tls("data_plane", &config.data_plane)?;
         let admin_tls = listener_tls("admin_plane", &config.admin_plane)?;
@@ -261,7 +263,13 @@ async fn bind(plane: &'static str, addr: SocketAddr) -> Result<TcpListener, Star
         })
 }
 
-fn load_startup_models(models: &Registry, patterns: &[String]) -> Result<(), StartError> {
+/// Load the models `[models] load` names. A model the supply-chain checks refuse is left
+/// out (audited and logged); the server serves the rest.
+fn load_startup_models(
+    models: &Registry,
+    patterns: &[String],
+    audit: &AuditLog,
+) -> Result<(), StartError> {
     let mut globs = Vec::new();
     for p in patterns {
         globs.push(
@@ -272,8 +280,21 @@ fn load_startup_models(models: &Registry, patterns: &[String]) -> Result<(), Sta
     }
     for name in models.repository().model_names()? {
         if globs.iter().any(|g| g.is_match(&name)) {
-            let model = models.load(&name)?;
-            tracing::info!(model = %name, versions = ?model.version_names(), "model loaded");
+            match models.load(&name) {
+                Ok(model) => {
+                    tracing::info!(model = %name, versions = ?model.version_names(), "model loaded")
+                }
+                Err(e) => {
+                    tracing::error!(model = %name, reason = e.reason(), error = %e, "model refused at start; serving without it");
+                    crate::record::system_event_to(
+                        audit,
+                        "system:startup",
+                        "load_model",
+                        Some(&name),
+                        Err(e.reason()),
+                    );
+                }
+            }
         }
     }
     Ok(())

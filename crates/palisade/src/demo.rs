@@ -68,9 +68,15 @@ key = "tls/server.key"
 client_ca = "tls/ca.pem"
 client_auth = "optional"
 
+# Every version is read, decrypted (in memory), verified, scanned, then planned; see
+# `palisade models --help`. The demo signs every version and seals `diabetes`.
 [models]
 repository = "models"
 load = ["*"]                   # models loaded at start (names or globs)
+trusted_keys = ["keys/model-signing.pub"]  # signers whose model.sig is accepted
+require_signature = true       # an unsigned version is refused (also: require_signature_for_risk)
+kek = "file:keys/model.kek"    # unwraps the data keys of sealed versions (or "env:NAME")
+encryption_required_for = ["diabetes"]  # these must be sealed (encryption = "required": all)
 
 [identity]
 keys_file = "keys/keys.json"   # API keys, stored as SHA-256 hashes only
@@ -174,22 +180,13 @@ pub fn prepare(dir: &Path) -> Result<PathBuf> {
             .collect();
         palisade_gate::tls::create_dev_pki(&tls_dir, &names)?;
     }
-    for (name, manifest, versions) in MODELS {
-        let model_dir = dir.join("models").join(name);
-        for (version, onnx) in versions {
-            let version_dir = model_dir.join(version);
-            std::fs::create_dir_all(&version_dir)
-                .with_context(|| format!("creating {}", version_dir.display()))?;
-            std::fs::write(version_dir.join("model.onnx"), onnx)?;
-        }
-        std::fs::write(model_dir.join("model.toml"), manifest)?;
-    }
+    create_private_dir(&dir.join("keys"))?;
+    write_models(dir)?;
     palisade_gate::tls::issue_dev_client(&tls_dir, "admin", 365)?;
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies)?;
     std::fs::write(policies.join("require-owner.cedar"), REQUIRE_OWNER)?;
     create_private_dir(&dir.join("audit"))?;
-    create_private_dir(&dir.join("keys"))?;
     let tmp_config = dir.join("palisade.toml.partial");
     std::fs::write(&tmp_config, CONFIG)?;
     let (config, _) = Config::load(&tmp_config)?;
@@ -207,6 +204,54 @@ pub fn prepare(dir: &Path) -> Result<PathBuf> {
     std::fs::rename(&tmp_config, &config_path)?;
     tracing::info!(dir = %dir.display(), "demo state created");
     Ok(config_path)
+}
+
+/// The bundled models, each version signed with a fresh demo key; `diabetes` (health data)
+/// also sealed under a fresh key-encryption key, so the demo runs the whole load pipeline.
+fn write_models(dir: &Path) -> Result<()> {
+    use palisade_model::seal::{self, LocalKek};
+    use palisade_model::signing::{self, SigningKey};
+
+    let keys = dir.join("keys");
+    let (private, public) = SigningKey::generate().map_err(anyhow::Error::msg)?;
+    create_private(&keys.join("model-signing.key"), private.as_bytes())?;
+    std::fs::write(keys.join("model-signing.pub"), public)?;
+    let signer = SigningKey::read(&keys.join("model-signing.key"))?;
+    let kek_text = LocalKek::generate_text()?;
+    create_private(&keys.join("model.kek"), kek_text.as_bytes())?;
+    let kek = LocalKek::load(&seal::KekSource::File(keys.join("model.kek")))?;
+
+    for (name, manifest, versions) in MODELS {
+        let model_dir = dir.join("models").join(name);
+        for (version, onnx) in versions {
+            let version_dir = model_dir.join(version);
+            let staging = if name == "diabetes" {
+                dir.join("models")
+                    .join(format!(".staging-{name}-{version}"))
+            } else {
+                version_dir.clone()
+            };
+            std::fs::create_dir_all(&staging)
+                .with_context(|| format!("creating {}", staging.display()))?;
+            std::fs::write(staging.join("model.onnx"), onnx)?;
+            let digests = signing::digest_dir(&staging)?;
+            let bundle = signing::sign(&format!("{name}@{version}"), &digests, &signer);
+            std::fs::write(staging.join(signing::SIGNATURE_FILE), bundle)?;
+            if staging != version_dir {
+                seal::seal_version(
+                    &staging,
+                    &version_dir,
+                    name,
+                    version,
+                    &kek,
+                    seal::DEFAULT_CHUNK,
+                )?;
+                std::fs::remove_dir_all(&staging)?;
+            }
+        }
+        std::fs::write(model_dir.join("model.toml"), manifest)?;
+    }
+    Ok(())
 }
 
 /// What to paste to call the demo.

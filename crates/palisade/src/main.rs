@@ -4,6 +4,7 @@
 
 mod audit_cmd;
 mod demo;
+mod models_cmd;
 mod run;
 
 use std::path::PathBuf;
@@ -94,6 +95,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Model supply chain: scan, seal, sign, verify, rotate the key-encryption key.
+    Models {
+        #[command(subcommand)]
+        command: models_cmd::ModelsCommand,
     },
 }
 
@@ -246,6 +252,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             None => bail!("name the config to check: `palisade config check FILE`"),
         },
         Command::Audit { command } => audit_cmd::run(command),
+        Command::Models { command } => models_cmd::run(command),
         Command::Policies {
             command: PoliciesCommand::Schema,
         } => {

@@ -56,14 +56,26 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
             }
         }
     }
+    // Models go through the same pipeline as at start: decrypt, verify, scan, plan.
+    let policy = match palisade_gate::supply_chain::load_policy(&config.models) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            out.push(Finding::error("models", e.to_string()));
+            None
+        }
+    };
     let repo =
-        palisade_model::Repository::new(&config.models.repository, config.models.max_model_bytes);
+        palisade_model::Repository::new(&config.models.repository, config.models.max_model_bytes)
+            .with_policy(policy.unwrap_or_default());
     match repo.model_names() {
         Err(e) => out.push(Finding::error("models.repository", e.to_string())),
         Ok(names) => {
             for name in names {
-                if let Err(e) = repo.manifest(&name) {
-                    out.push(Finding::error("models.repository", e.to_string()));
+                if let Err(e) = repo.load(&name) {
+                    out.push(Finding::error(
+                        "models.repository",
+                        format!("model '{name}' would be refused ({}): {e}", e.reason()),
+                    ));
                 }
             }
         }

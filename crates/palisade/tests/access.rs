@@ -258,6 +258,7 @@ async fn a_model_outside_the_role_looks_exactly_like_a_missing_one() {
         models.join("payroll/model.toml"),
     )
     .unwrap();
+    p.sign_model("payroll");
     let c = p.client();
     let r = p
         .admin_call("POST", "/admin/models/payroll/load", "admin")
@@ -396,12 +397,13 @@ async fn tampered_and_unsupported_models_are_refused_at_load() {
     )
     .unwrap();
 
+    p.sign_model("unsupported");
     let c = p.client();
     let admin = format!("Bearer {}", p.token("admin"));
     let r = p
         .admin_call("POST", "/admin/models/tampered/load", "admin")
         .await;
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let e = r.text().await.unwrap();
     assert!(
         e.contains("SHA-256") && e.contains("tampered/1/model.onnx"),

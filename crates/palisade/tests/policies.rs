@@ -105,6 +105,7 @@ async fn a_model_without_an_owner_cannot_be_run() {
         manifest[1].lines().next().unwrap()
     );
     std::fs::write(models.join("orphan/model.toml"), text).unwrap();
+    p.sign_model("orphan");
     let r = p
         .admin_call("POST", "/admin/models/orphan/load", "admin")
         .await;

@@ -175,6 +175,14 @@ impl Palisade {
 
     /// The entry for `request_id` in the audit folder `dir` of the state.
     pub fn audit_event_in(&self, dir: &str, request_id: &str) -> Value {
+        self.audit_entries_in(dir)
+            .into_iter()
+            .find(|e| e["request_id"] == request_id)
+            .unwrap_or_else(|| panic!("no audit entry for {request_id} in {dir}"))
+    }
+
+    /// Every entry in the audit folder `dir` of the state, oldest first.
+    pub fn audit_entries_in(&self, dir: &str) -> Vec<Value> {
         let mut segments: Vec<PathBuf> = std::fs::read_dir(self.state().join(dir).join("segments"))
             .unwrap()
             .map(|e| e.unwrap().path())
@@ -190,8 +198,7 @@ impl Palisade {
                     .map(|l| serde_json::from_str::<Value>(l).unwrap())
                     .collect::<Vec<_>>()
             })
-            .find(|e| e["request_id"] == request_id)
-            .unwrap_or_else(|| panic!("no audit entry for {request_id} in {dir}"))
+            .collect()
     }
 
     /// Scrape `/metrics` as admin and assert every series (a prefix of its line) is there.
@@ -229,6 +236,30 @@ impl Palisade {
 
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         Command::new(BIN).args(args).output().unwrap()
+    }
+
+    /// Sign every version folder of `model` with the demo's model-signing key (the demo
+    /// config requires signatures), as an operator would with `palisade models sign`.
+    pub fn sign_model(&self, model: &str) {
+        let key = self.state().join("keys/model-signing.key");
+        let dir = self.state().join("models").join(model);
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let version = entry.unwrap().path();
+            if version.is_dir() {
+                let out = self.cli(&[
+                    "models",
+                    "sign",
+                    version.to_str().unwrap(),
+                    "--key",
+                    key.to_str().unwrap(),
+                ]);
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
     }
 
     pub fn config_path(&self) -> String {

@@ -1,0 +1,513 @@
+//! `palisade models scan|seal|rotate-kek|sign|verify|keygen`: thin shells over
+//! `palisade_model::{scan, seal, signing}`, which the server's load pipeline uses too.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Subcommand, ValueEnum};
+use palisade_model::scan::{self, Report, Severity};
+use palisade_model::seal::{self, KekSource, KeyProvider, LocalKek};
+use palisade_model::signing::{self, SigningKey, VerifyingKey};
+use serde_json::json;
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ScanFormat {
+    Text,
+    Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Low => Severity::Low,
+            FailOn::Medium => Severity::Medium,
+            FailOn::High => Severity::High,
+            FailOn::Critical => Severity::Critical,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum ModelsCommand {
+    /// Scan model files without loading them. Exit 0: nothing at or above --fail-on;
+    /// 1: something is; 2: usage or I/O error.
+    Scan {
+        /// A file, or a folder scanned recursively (symbolic links reported, not followed).
+        path: PathBuf,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ScanFormat,
+        #[arg(long, value_enum, default_value = "high")]
+        fail_on: FailOn,
+    },
+    /// Encrypt every file of SRC into REPO/NAME/VERSION (chunked AES-256-GCM, a fresh data
+    /// key per file wrapped by the KEK), and pin model.onnx in REPO/NAME/model.toml.
+    Seal {
+        src: PathBuf,
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        version: String,
+        #[arg(long)]
+        repo: PathBuf,
+        /// Key-encryption key: `file:PATH` or `env:NAME`.
+        #[arg(long)]
+        kek: String,
+        /// Plaintext bytes per chunk.
+        #[arg(long, default_value_t = seal::DEFAULT_CHUNK)]
+        chunk_size: u32,
+    },
+    /// Rewrap every data key in REPO from the old KEK to the new one (data is not touched).
+    RotateKek {
+        #[arg(long)]
+        repo: PathBuf,
+        #[arg(long)]
+        old: String,
+        #[arg(long)]
+        new: String,
+    },
+    /// Sign a version folder: a DSSE/in-toto manifest of every file's SHA-256 in DIR/model.sig.
+    Sign {
+        dir: PathBuf,
+        /// Ed25519 private key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Model and version signed for (default: DIR's parent folder and DIR's name).
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        /// For a sealed folder: the KEK to read the plaintext digests with.
+        #[arg(long)]
+        kek: Option<String>,
+    },
+    /// Verify DIR/model.sig against trusted public keys and the files in DIR.
+    Verify {
+        dir: PathBuf,
+        /// Trusted Ed25519 public key (SPKI PEM); repeatable.
+        #[arg(long = "trusted-key", required = true)]
+        trusted_keys: Vec<PathBuf>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        kek: Option<String>,
+    },
+    /// Make a key: a key-encryption key (`--kek PATH`) or a signing key pair
+    /// (`--signing-key PATH`, public key at PATH.pub). Files are created 0600, never overwritten.
+    Keygen {
+        #[arg(
+            long,
+            conflicts_with = "signing_key",
+            required_unless_present = "signing_key"
+        )]
+        kek: Option<PathBuf>,
+        #[arg(long)]
+        signing_key: Option<PathBuf>,
+    },
+}
+
+pub fn run(command: ModelsCommand) -> Result<ExitCode> {
+    match command {
+        ModelsCommand::Scan {
+            path,
+            format,
+            fail_on,
+        } => Ok(scan_cmd(&path, format, fail_on.severity())),
+        ModelsCommand::Seal {
+            src,
+            model,
+            version,
+            repo,
+            kek,
+            chunk_size,
+        } => seal_cmd(&src, &model, &version, &repo, &kek, chunk_size),
+        ModelsCommand::RotateKek { repo, old, new } => rotate(&repo, &old, &new),
+        ModelsCommand::Sign {
+            dir,
+            key,
+            model,
+            version,
+            kek,
+        } => {
+            let subject = subject(&dir, model, version)?;
+            let digests = digests(&dir, &subject, kek.as_deref())?;
+            let key = SigningKey::read(&key)?;
+            let bundle = signing::sign(&subject, &digests, &key);
+            std::fs::write(dir.join(signing::SIGNATURE_FILE), bundle).with_context(|| {
+                format!("writing {}", dir.join(signing::SIGNATURE_FILE).display())
+            })?;
+            println!(
+                "signed {subject}: {} files, key {}",
+                digests.len(),
+                key.public().id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Verify {
+            dir,
+            trusted_keys,
+            model,
+            version,
+            kek,
+        } => {
+            let subject = subject(&dir, model, version)?;
+            let trusted = trusted_keys
+                .iter()
+                .map(|p| VerifyingKey::read(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let sig_path = dir.join(signing::SIGNATURE_FILE);
+            let Some(text) = signing::read_signature(&dir)? else {
+                println!("FAIL {}: no signature", sig_path.display());
+                return Ok(ExitCode::FAILURE);
+            };
+            let outcome = signing::verify(&sig_path, &text, &trusted).and_then(|signed| {
+                let actual = digests(&dir, &subject, kek.as_deref()).map_err(|e| {
+                    signing::SignError::Io {
+                        path: dir.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+                signing::check(&sig_path, &signed, &subject, &actual).map(|()| signed)
+            });
+            match outcome {
+                Ok(signed) => {
+                    println!(
+                        "ok {subject}: {} files signed by {}",
+                        signed.files.len(),
+                        signed.key_id
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    println!("FAIL {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        ModelsCommand::Keygen { kek, signing_key } => {
+            if let Some(path) = kek {
+                write_secret(&path, LocalKek::generate_text()?.as_bytes())?;
+                let id = LocalKek::load(&KekSource::File(path.clone()))?
+                    .kek_id()
+                    .to_string();
+                println!("key-encryption key {id} written to {}", path.display());
+            } else if let Some(path) = signing_key {
+                let (private, public) = SigningKey::generate().map_err(anyhow::Error::msg)?;
+                let pub_path = PathBuf::from(format!("{}.pub", path.display()));
+                write_secret(&path, private.as_bytes())?;
+                std::fs::write(&pub_path, &public)
+                    .with_context(|| format!("writing {}", pub_path.display()))?;
+                let id = VerifyingKey::parse_pem(&public)
+                    .map_err(anyhow::Error::msg)?
+                    .id;
+                println!(
+                    "signing key written to {} (public key {}, id {id})",
+                    path.display(),
+                    pub_path.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Create a file only its owner can read; refuse to overwrite.
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).with_context(|| {
+        format!(
+            "creating {} (an existing key is never overwritten)",
+            path.display()
+        )
+    })?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+fn load_kek(spec: &str) -> Result<LocalKek> {
+    let source = KekSource::parse(spec).map_err(anyhow::Error::msg)?;
+    Ok(LocalKek::load(&source)?)
+}
+
+/// `model@version`, from the flags or from `<repo>/<model>/<version>`.
+fn subject(dir: &Path, model: Option<String>, version: Option<String>) -> Result<String> {
+    let abs = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
+    let name = |p: Option<&Path>| {
+        p.and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    let version = version.or_else(|| name(Some(&abs)));
+    let model = model.or_else(|| name(abs.parent()));
+    match (model, version) {
+        (Some(m), Some(v)) if palisade_model::valid_name(&m) && palisade_model::valid_name(&v) => {
+            Ok(format!("{m}@{v}"))
+        }
+        _ => bail!(
+            "cannot tell the model and version from {}; pass --model and --version",
+            dir.display()
+        ),
+    }
+}
+
+/// Plaintext digests of a version folder, decrypting in memory when it is sealed.
+fn digests(dir: &Path, subject: &str, kek: Option<&str>) -> Result<BTreeMap<String, String>> {
+    if !seal::is_sealed(dir) {
+        return Ok(signing::digest_dir(dir)?);
+    }
+    let Some(spec) = kek else {
+        bail!(
+            "{} is sealed: pass --kek to read its plaintext digests",
+            dir.display()
+        );
+    };
+    let kek = load_kek(spec)?;
+    let envelope = seal::Envelope::read(dir)?;
+    if format!("{}@{}", envelope.model, envelope.version) != subject {
+        bail!(
+            "{} is sealed for {}@{}, not {subject}",
+            dir.display(),
+            envelope.model,
+            envelope.version
+        );
+    }
+    let mut out = BTreeMap::new();
+    for name in envelope.files.keys() {
+        let opened = seal::open_file(dir, &envelope, name, &kek, u64::MAX)?;
+        out.insert(name.clone(), hex::encode(opened.sha256));
+    }
+    Ok(out)
+}
+
+fn seal_cmd(
+    src: &Path,
+    model: &str,
+    version: &str,
+    repo: &Path,
+    kek: &str,
+    chunk_size: u32,
+) -> Result<ExitCode> {
+    if chunk_size == 0 || chunk_size > 64 << 20 {
+        bail!("--chunk-size must be between 1 byte and 64 MiB");
+    }
+    let kek = load_kek(kek)?;
+    // Refuse to seal what the server would refuse to load.
+    let reports = scan::scan_path(src, scan::Limits::default()).map_err(anyhow::Error::msg)?;
+    if let Some(f) = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .find(|f| f.severity >= Severity::High)
+    {
+        bail!(
+            "not sealed: {} has scanner finding {} ({}): {}",
+            f.file,
+            f.rule,
+            f.severity.as_str(),
+            f.message
+        );
+    }
+    let dst = repo.join(model).join(version);
+    let sealed = seal::seal_version(src, &dst, model, version, &kek, chunk_size)?;
+    for r in &sealed {
+        println!(
+            "sealed {} ({} bytes, sha256 {})",
+            r.file, r.plaintext_bytes, r.sha256
+        );
+    }
+    if let Some(onnx) = sealed.iter().find(|r| r.file == "model.onnx") {
+        pin(&repo.join(model).join("model.toml"), version, &onnx.sha256)?;
+    }
+    println!(
+        "{model}@{version} sealed under {} in {}",
+        kek.kek_id(),
+        dst.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Add `[versions.V] sha256 = ...` to a manifest (made if missing); an existing pin must match.
+fn pin(manifest: &Path, version: &str, sha256: &str) -> Result<()> {
+    let text = match std::fs::read_to_string(manifest) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| manifest.display().to_string()),
+    };
+    if !text.is_empty() {
+        let parsed = palisade_model::Manifest::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
+        if let Some(entry) = parsed.versions.get(version) {
+            if entry.sha256 != sha256 {
+                bail!(
+                    "{}: version {version} already pins {}; seal into a new version",
+                    manifest.display(),
+                    entry.sha256
+                );
+            }
+            return Ok(());
+        }
+    }
+    let mut text = text;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!("[versions.{version}]\nsha256 = \"{sha256}\"\n"));
+    std::fs::write(manifest, text).with_context(|| manifest.display().to_string())?;
+    println!("pinned {version} in {}", manifest.display());
+    Ok(())
+}
+
+fn rotate(repo: &Path, old: &str, new: &str) -> Result<ExitCode> {
+    let (old, new) = (load_kek(old)?, load_kek(new)?);
+    let (mut versions, mut keys) = (0, 0);
+    let mut models: Vec<PathBuf> = std::fs::read_dir(repo)
+        .with_context(|| repo.display().to_string())?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    models.sort();
+    for model in models {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&model)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| seal::is_sealed(p))
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let n = seal::rotate_version(&dir, &old, &new)
+                .with_context(|| format!("rotating {}", dir.display()))?;
+            versions += 1;
+            keys += n;
+        }
+    }
+    println!(
+        "{keys} data keys in {versions} sealed versions rewrapped from {} to {}",
+        old.kek_id(),
+        new.kek_id()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scan_cmd(path: &Path, format: ScanFormat, fail_on: Severity) -> ExitCode {
+    let reports = match scan::scan_path(path, scan::Limits::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let out = match format {
+        ScanFormat::Text => text(&reports),
+        ScanFormat::Json => format!(
+            "{:#}\n",
+            json!({ "files": reports, "summary": summary(&reports) })
+        ),
+        ScanFormat::Sarif => format!("{:#}\n", sarif(&reports)),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(out.as_bytes()).is_err() {
+        return ExitCode::from(2);
+    }
+    let failed = reports
+        .iter()
+        .flat_map(|r| &r.findings)
+        .any(|f| f.severity >= fail_on);
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn summary(reports: &[Report]) -> serde_json::Value {
+    let mut counts = BTreeMap::new();
+    for f in reports.iter().flat_map(|r| &r.findings) {
+        *counts.entry(f.severity.as_str()).or_insert(0u64) += 1;
+    }
+    json!({ "files": reports.len(), "findings": counts })
+}
+
+fn text(reports: &[Report]) -> String {
+    let mut out = String::new();
+    let mut total = 0;
+    for r in reports {
+        for f in &r.findings {
+            total += 1;
+            out.push_str(&format!(
+                "{:<8} {:<30} {}@{}  {}\n",
+                f.severity.as_str().to_uppercase(),
+                f.rule,
+                f.file,
+                f.offset,
+                f.message
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "{} files scanned, {total} findings {}\n",
+        reports.len(),
+        summary(reports)["findings"]
+    ));
+    out
+}
+
+/// SARIF 2.1.0, as code-scanning dashboards read it.
+fn sarif(reports: &[Report]) -> serde_json::Value {
+    let mut rules = BTreeMap::new();
+    let mut results = Vec::new();
+    for r in reports {
+        for f in &r.findings {
+            rules.entry(f.rule).or_insert_with(|| {
+                json!({ "id": f.rule, "shortDescription": { "text": f.rule.replace(['.', '-'], " ") } })
+            });
+            let level = match f.severity {
+                Severity::Critical | Severity::High => "error",
+                Severity::Medium => "warning",
+                Severity::Low => "note",
+            };
+            let member = f.file.strip_prefix(&format!("{}:", r.file));
+            results.push(json!({
+                "ruleId": f.rule,
+                "level": level,
+                "message": { "text": f.message },
+                "locations": [{ "physicalLocation": {
+                    "artifactLocation": { "uri": r.file },
+                    "region": { "byteOffset": f.offset },
+                }}],
+                "properties": { "severity": f.severity.as_str(), "member": member },
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "palisade",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rules.into_values().collect::<Vec<_>>(),
+            }},
+            "results": results,
+        }],
+    })
+}

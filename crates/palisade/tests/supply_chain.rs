@@ -1,0 +1,292 @@
+//! The model supply chain through the real binary: refusals at load (admin plane and start),
+//! with their audit entries, and the `palisade models` commands.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use sha2::Digest;
+
+/// A copy of iris version 1 as model `name`, pinned, unsigned.
+fn copy_iris(p: &Palisade, name: &str) -> std::path::PathBuf {
+    let models = p.state().join("models");
+    let dir = models.join(name).join("1");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bytes = std::fs::read(models.join("iris/1/model.onnx")).unwrap();
+    std::fs::write(dir.join("model.onnx"), &bytes).unwrap();
+    std::fs::write(
+        models.join(name).join("model.toml"),
+        format!(
+            "owner = \"ml-team\"\nrisk = \"high\"\n[versions.1]\nsha256 = \"{}\"\n",
+            hex::encode(sha2::Sha256::digest(&bytes))
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+async fn load(p: &Palisade, name: &str) -> (StatusCode, String, serde_json::Value) {
+    let r = p
+        .admin_call("POST", &format!("/admin/models/{name}/load"), "admin")
+        .await;
+    let id = request_id(&r);
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, text, p.audit_event(&id))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsigned_untrusted_and_unsafe_versions_are_refused_and_audited() {
+    let p = Palisade::demo();
+    let dir = copy_iris(&p, "credit");
+
+    let (status, text, event) = load(&p, "credit").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains("model.sig") && text.contains("palisade models sign"),
+        "{text}"
+    );
+    assert_eq!(event["reason"], "signature_required");
+    assert_eq!(event["decision"], "deny");
+
+    // Signed, but by a key the server does not trust.
+    let stranger = p.state().join("stranger.key");
+    let out = p.cli(&[
+        "models",
+        "keygen",
+        "--signing-key",
+        stranger.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let out = p.cli(&[
+        "models",
+        "sign",
+        dir.to_str().unwrap(),
+        "--key",
+        stranger.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, text, event) = load(&p, "credit").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("trusted_keys"), "{text}");
+    assert_eq!(event["reason"], "signature_untrusted");
+
+    // Signed by the trusted key: loads and serves.
+    p.sign_model("credit");
+    let (status, text, event) = load(&p, "credit").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(event["reason"], "ok");
+
+    // A pickle that runs os.system, added and even signed: the scanner refuses it, and the
+    // verified copy already loaded keeps serving.
+    let evil = hex::decode("80049525000000000000008c05706f736978948c0673797374656d9493948c0a6563686f2070776e656494859452942e").unwrap();
+    std::fs::write(dir.join("tokenizer.pkl"), evil).unwrap();
+    p.sign_model("credit");
+    let (status, text, event) = load(&p, "credit").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text.contains("pickle.dangerous-import") && text.contains("posix.system"),
+        "{text}"
+    );
+    assert_eq!(event["reason"], "unsafe_artifact");
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/credit/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("admin")))
+        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    p.assert_metrics(&["palisade_model_events_total{model=\"credit\",event=\"load_refused\"}"])
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_models_serve_and_tampering_is_refused() {
+    let p = Palisade::demo();
+    let sealed = p.state().join("models/diabetes/1");
+    assert!(sealed.join("seal.json").is_file() && !sealed.join("model.onnx").exists());
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/diabetes/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .json(&serde_json::json!({"inputs": [{"name": "input", "shape": [1, 10], "datatype": "FP32", "data": vec![0.03f32; 10]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+
+    // Flip one byte of ciphertext and reload: refused, named, audited.
+    let path = sealed.join("model.onnx.sealed");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[200] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let (status, text, event) = load(&p, "diabetes").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        text.contains("fails authentication") && text.contains("model.onnx.sealed"),
+        "{text}"
+    );
+    assert_eq!(event["reason"], "sealed_tampered");
+    bytes[200] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // Rotate the KEK; the old key no longer opens it, the new one does.
+    let new_kek = p.state().join("keys/model-2.kek");
+    assert!(p
+        .cli(&["models", "keygen", "--kek", new_kek.to_str().unwrap()])
+        .status
+        .success());
+    let repo = p.state().join("models");
+    let old = format!("file:{}", p.state().join("keys/model.kek").display());
+    let new = format!("file:{}", new_kek.display());
+    let out = p.cli(&[
+        "models",
+        "rotate-kek",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--old",
+        &old,
+        "--new",
+        &new,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, text, event) = load(&p, "diabetes").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text.contains("rotate-kek"), "{text}");
+    assert_eq!(event["reason"], "sealed_wrong_kek");
+    let out = p.cli(&[
+        "models",
+        "verify",
+        sealed.to_str().unwrap(),
+        "--trusted-key",
+        p.state().join("keys/model-signing.pub").to_str().unwrap(),
+        "--kek",
+        &new,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_model_at_start_is_left_out_and_audited() {
+    let p = Palisade::demo();
+    copy_iris(&p, "unsigned");
+    let config = |t: String| {
+        t.replace("127.0.0.1:8443", "127.0.0.1:0")
+            .replace("127.0.0.1:9443", "127.0.0.1:0")
+            .replace("dir = \"audit\"", "dir = \"audit-r2\"")
+    };
+    let r2 = p.replica("r2", config);
+    let models: Vec<&str> = r2.ready["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["breast-cancer", "diabetes", "iris"]);
+    assert!(r2.stderr_text().contains("model refused at start"));
+    let entry = p
+        .audit_entries_in("audit-r2")
+        .into_iter()
+        .find(|e| e["action"] == "load_model")
+        .expect("a load_model entry");
+    assert_eq!(entry["principal"], "system:startup");
+    assert_eq!(entry["subject"], "unsigned");
+    assert_eq!(entry["reason"], "signature_required");
+
+    // `palisade check` names it too.
+    let out = p.cli(&["check", &p.config_path()]);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && text.contains("unsigned") && text.contains("signature_required"),
+        "{text}"
+    );
+}
+
+#[test]
+fn models_scan_exit_codes_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    std::fs::create_dir_all(&clean).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/iris/1/model.onnx"),
+        clean.join("model.onnx"),
+    )
+    .unwrap();
+    let scan = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("models")
+            .arg("scan")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = scan(&[clean.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let evil = dir.path().join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    // A protocol-0 pickle reaching builtins.eval through the memo-free GLOBAL opcode.
+    std::fs::write(evil.join("model.pkl"), b"cbuiltins\neval\n(Vprint(1)\ntR.").unwrap();
+    let out = scan(&[evil.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("CRITICAL") && text.contains("builtins.eval"),
+        "{text}"
+    );
+    let out = scan(&[
+        evil.to_str().unwrap(),
+        "--fail-on",
+        "critical",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["files"][0]["findings"][0]["rule"],
+        "pickle.dangerous-import"
+    );
+    assert_eq!(json["summary"]["findings"]["critical"], 1);
+
+    let out = scan(&[evil.to_str().unwrap(), "--format", "sarif"]);
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "pickle.dangerous-import");
+    assert_eq!(result["level"], "error");
+    assert!(
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("model.pkl")
+    );
+
+    assert_eq!(scan(&["/no/such/path"]).status.code(), Some(2));
+    assert_eq!(
+        scan(&[evil.to_str().unwrap(), "--fail-on", "severe"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
