@@ -313,17 +313,42 @@ fn model_supply_chain_rules_are_checked() {
     let err = parse(&no_keys).unwrap_err().to_string();
     assert!(err.contains("models.trusted_keys"), "{err}");
 
-    let sealed = GOOD.replace("require_signature = true\n", "require_signature = true\nencryption = \"required\"\n");
+    let sealed = GOOD.replace(
+        "require_signature = true\n",
+        "require_signature = true\nencryption = \"required\"\n",
+    );
     let err = parse(&sealed).unwrap_err().to_string();
     assert!(err.contains("models.kek"), "{err}");
-    let (c, _) = parse(&sealed.replace("encryption =", "kek = \"file:keys/model.kek\"\nencryption =")).unwrap();
+    let (c, _) = parse(&sealed.replace(
+        "encryption =",
+        "kek = \"file:keys/model.kek\"\nencryption =",
+    ))
+    .unwrap();
     assert!(c.models.require_encryption);
-    assert_eq!(c.models.kek.as_deref(), Some("file:/etc/palisade/keys/model.kek"));
-    assert_eq!(c.models.trusted_keys, [Path::new("/etc/palisade/keys/model-signing.pub")]);
+    assert_eq!(
+        c.models.kek.as_deref(),
+        Some("file:/etc/palisade/keys/model.kek")
+    );
+    assert_eq!(
+        c.models.trusted_keys,
+        [Path::new("/etc/palisade/keys/model-signing.pub")]
+    );
 
-    let bad_kek = GOOD.replace("require_signature = true\n", "require_signature = true\nkek = \"keys/model.kek\"\n");
+    let bad_kek = GOOD.replace(
+        "require_signature = true\n",
+        "require_signature = true\nkek = \"keys/model.kek\"\n",
+    );
     let err = parse(&bad_kek).unwrap_err().to_string();
-    assert!(err.contains("models.kek") && err.contains("file:PATH"), "{err}");
-    let bad = GOOD.replace("require_signature = true\n", "require_signature = true\nencryption = \"maybe\"\n");
-    assert!(parse(&bad).unwrap_err().to_string().contains("models.encryption"));
+    assert!(
+        err.contains("models.kek") && err.contains("file:PATH"),
+        "{err}"
+    );
+    let bad = GOOD.replace(
+        "require_signature = true\n",
+        "require_signature = true\nencryption = \"maybe\"\n",
+    );
+    assert!(parse(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("models.encryption"));
 }
