@@ -544,6 +544,9 @@ fn allowed(module: &str, name: &str) -> bool {
         ("numpy.core.multiarray", "scalar"),
         ("numpy._core.multiarray", "_reconstruct"),
         ("numpy._core.multiarray", "scalar"),
+        // Protocol 5 arrays: a dtype, a shape and bytes, nothing callable.
+        ("numpy.core.numeric", "_frombuffer"),
+        ("numpy._core.numeric", "_frombuffer"),
         ("numpy.random._pickle", "__randomstate_ctor"),
         ("numpy.random._pickle", "__bit_generator_ctor"),
         ("joblib.numpy_pickle", "NumpyArrayWrapper"),
