@@ -403,40 +403,58 @@ pub fn open_file(
             "{actual_len} bytes where {sealed_len} were sealed: the file was truncated or extended"
         )));
     }
-    let mut buf = vec![0u8; sealed_len as usize];
-    file.read_exact(&mut buf).map_err(io(&path))?;
-    if &buf[..8] != MAGIC || buf[8..12] != envelope.chunk_size.to_le_bytes() {
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact(&mut header).map_err(io(&path))?;
+    if &header[..8] != MAGIC || header[8..12] != envelope.chunk_size.to_le_bytes() {
         return Err(tampered(
             "not a sealed file of this envelope (bad header)".into(),
         ));
     }
-    let mut hasher = Sha256::new();
-    let (mut read_at, mut write_at) = (HEADER_LEN, 0usize);
-    for index in 0..chunks {
-        let plain = (expected - index * chunk).min(chunk) as usize;
-        let last = index + 1 == chunks;
-        let aad = chunk_aad(&envelope.model, &envelope.version, name, index, last);
-        // Decrypt and shift left over the header and earlier tags: one buffer, no copy.
-        let opened = key
-            .open_within(
-                chunk_nonce(index, last),
-                Aad::from(&aad),
-                &mut buf[write_at..read_at + plain + TAG_LEN],
-                read_at - write_at..,
-            )
-            .map_err(|_| {
-                tampered(format!(
-                    "chunk {index} of {chunks} fails authentication: the file was modified, its chunks reordered or cut, or it belongs to another model@version"
-                ))
-            })?;
-        hasher.update(&*opened);
-        read_at += plain + TAG_LEN;
-        write_at += plain;
-    }
-    buf.truncate(write_at);
+    // Two stages in step: this thread reads and decrypts chunk by chunk, a second hashes
+    // each chunk once it is plaintext. One buffer: each chunk is read in after the
+    // plaintext so far and decrypted onto its final place (over the previous tags).
+    let mut buf = vec![0u8; expected as usize + TAG_LEN];
+    let (tx, rx) = std::sync::mpsc::sync_channel::<&[u8]>(64);
+    let outcome = std::thread::scope(|scope| {
+        let hasher = scope.spawn(move || {
+            let mut hasher = Sha256::new();
+            for chunk in rx {
+                hasher.update(chunk);
+            }
+            hasher.finalize()
+        });
+        let mut rest: &mut [u8] = &mut buf[..];
+        let mut decrypted = 0usize;
+        for index in 0..chunks {
+            let plain = (expected - index * chunk).min(chunk) as usize;
+            let last = index + 1 == chunks;
+            file.read_exact(&mut rest[..plain + TAG_LEN])
+                .map_err(io(&path))?;
+            let aad = chunk_aad(&envelope.model, &envelope.version, name, index, last);
+            key.open_in_place(chunk_nonce(index, last), Aad::from(&aad), &mut rest[..plain + TAG_LEN])
+                .map_err(|_| {
+                    tampered(format!(
+                        "chunk {index} of {chunks} fails authentication: the file was modified, its chunks reordered or cut, or it belongs to another model@version"
+                    ))
+                })?;
+            let (done, tail) = std::mem::take(&mut rest).split_at_mut(plain);
+            if tx.send(done).is_err() {
+                return Err(SealError::Crypto("hashing stopped"));
+            }
+            rest = tail;
+            decrypted += plain;
+        }
+        drop(tx);
+        let digest = hasher
+            .join()
+            .map_err(|_| SealError::Crypto("hashing failed"))?;
+        Ok((decrypted, digest))
+    });
+    let (decrypted, digest) = outcome?;
+    buf.truncate(decrypted);
     Ok(Opened {
         bytes: buf,
-        sha256: hasher.finalize().into(),
+        sha256: digest.into(),
     })
 }
 
