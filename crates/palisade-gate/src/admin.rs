@@ -139,6 +139,7 @@ fn list_models(state: &State) -> Result<Reply, Refusal> {
                 "name": name,
                 "loaded": true,
                 "versions": m.version_names(),
+                "provenance": m.provenance,
                 "default_version": m.default_version(),
                 "owner": m.manifest.owner,
                 "risk": m.manifest.risk,

@@ -237,6 +237,18 @@ fn read_sealed(
     Ok(files)
 }
 
+/// What a loaded version proved: shown by the admin plane, so an operator can say which
+/// bytes, signed by whom, are serving.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    /// SHA-256 of the served model file (plaintext).
+    pub sha256: String,
+    /// Id of the trusted key whose signature verified, if the version is signed.
+    pub signed_by: Option<String>,
+    /// Whether the version was sealed (decrypted in memory at load).
+    pub sealed: bool,
+}
+
 /// Load one version through the whole pipeline.
 pub(crate) fn load_version(
     root: &Path,
@@ -246,7 +258,7 @@ pub(crate) fn load_version(
     manifest: &Manifest,
     policy: &LoadPolicy,
     max_bytes: u64,
-) -> Result<Runtime, ModelError> {
+) -> Result<(Runtime, Provenance), ModelError> {
     let dir = root.join(model).join(version);
     let model_path = dir.join(&entry.file);
 
@@ -279,7 +291,9 @@ pub(crate) fn load_version(
             actual: actual.clone(),
         });
     }
+    let provenance_sha = actual.clone();
     let sig_path = dir.join(signing::SIGNATURE_FILE);
+    let mut signed_by = None;
     match signing::read_signature(&dir)? {
         Some(text) => {
             let signed = signing::verify(&sig_path, &text, &policy.trusted_keys)?;
@@ -289,6 +303,7 @@ pub(crate) fn load_version(
                 &format!("{model}@{version}"),
                 &files.digests,
             )?;
+            signed_by = Some(signed.key_id);
         }
         None if policy.signature_required(model, manifest) => {
             return Err(refused(
@@ -354,7 +369,15 @@ pub(crate) fn load_version(
         path: model_path.clone(),
         message,
     })?;
-    Runtime::from_proto(&model_path, &proto)
+    let runtime = Runtime::from_proto(&model_path, &proto)?;
+    Ok((
+        runtime,
+        Provenance {
+            sha256: provenance_sha,
+            signed_by,
+            sealed,
+        },
+    ))
 }
 
 /// Replace every external-data reference with the bytes it names, from the verified files.

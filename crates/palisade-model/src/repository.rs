@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::load::{load_version, LoadPolicy};
+use crate::load::{load_version, LoadPolicy, Provenance};
 use crate::manifest::version_order;
 use crate::{valid_name, Manifest, ModelError, Runtime};
 
@@ -22,6 +22,8 @@ pub struct LoadedModel {
     pub name: String,
     pub manifest: Manifest,
     pub versions: BTreeMap<String, Arc<Runtime>>,
+    /// What each version proved at load.
+    pub provenance: BTreeMap<String, Provenance>,
     default_version: String,
     /// Earlier defaults, most recent last: what a rollback returns to.
     previous_defaults: Vec<String>,
@@ -131,8 +133,9 @@ impl Repository {
     pub fn load(&self, model: &str) -> Result<LoadedModel, ModelError> {
         let manifest = self.manifest(model)?;
         let mut versions = BTreeMap::new();
+        let mut provenance = BTreeMap::new();
         for (version, entry) in &manifest.versions {
-            let runtime = load_version(
+            let (runtime, proved) = load_version(
                 &self.root,
                 model,
                 version,
@@ -142,12 +145,14 @@ impl Repository {
                 self.max_model_bytes,
             )?;
             versions.insert(version.clone(), Arc::new(runtime));
+            provenance.insert(version.clone(), proved);
         }
         let default_version = manifest.default_version().to_string();
         Ok(LoadedModel {
             name: model.to_string(),
             manifest,
             versions,
+            provenance,
             default_version,
             previous_defaults: Vec::new(),
         })

@@ -61,9 +61,10 @@ pub enum ModelsCommand {
         version: String,
         #[arg(long)]
         repo: PathBuf,
-        /// Key-encryption key: `file:PATH` or `env:NAME`.
+        /// Key-encryption key: `file:PATH` or `env:NAME` (default: env:PALISADE_MODEL_KEK,
+        /// when that variable is set).
         #[arg(long)]
-        kek: String,
+        kek: Option<String>,
         /// Plaintext bytes per chunk.
         #[arg(long, default_value_t = seal::DEFAULT_CHUNK)]
         chunk_size: u32,
@@ -119,6 +120,9 @@ pub enum ModelsCommand {
     },
 }
 
+/// Where `seal` finds the key-encryption key when `--kek` is not given.
+const DEFAULT_KEK_ENV: &str = "PALISADE_MODEL_KEK";
+
 pub fn run(command: ModelsCommand) -> Result<ExitCode> {
     match command {
         ModelsCommand::Scan {
@@ -133,7 +137,14 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             repo,
             kek,
             chunk_size,
-        } => seal_cmd(&src, &model, &version, &repo, &kek, chunk_size),
+        } => {
+            let kek = match kek {
+                Some(k) => k,
+                None if std::env::var_os(DEFAULT_KEK_ENV).is_some() => format!("env:{DEFAULT_KEK_ENV}"),
+                None => bail!("name the key-encryption key: --kek file:PATH or --kek env:NAME (or set {DEFAULT_KEK_ENV})"),
+            };
+            seal_cmd(&src, &model, &version, &repo, &kek, chunk_size)
+        }
         ModelsCommand::RotateKek { repo, old, new } => rotate(&repo, &old, &new),
         ModelsCommand::Sign {
             dir,

@@ -56,6 +56,19 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
             }
         }
     }
+    if let Some(path) = config
+        .models
+        .kek
+        .as_deref()
+        .and_then(|k| k.strip_prefix("file:"))
+    {
+        if palisade_gate::fsutil::readable_by_others(std::path::Path::new(path)) {
+            out.push(Finding::warning(
+                "models.kek",
+                format!("{path} is readable by group or others; chmod 600 it (it unlocks every sealed model)"),
+            ));
+        }
+    }
     // Models go through the same pipeline as at start: decrypt, verify, scan, plan.
     let policy = match palisade_gate::supply_chain::load_policy(&config.models) {
         Ok(p) => Some(p),

@@ -120,6 +120,27 @@ async fn sealed_models_serve_and_tampering_is_refused() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    // The admin plane says what each serving version proved.
+    let listing: serde_json::Value = p
+        .admin_call("GET", "/admin/models", "admin")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let diabetes = listing["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "diabetes")
+        .unwrap();
+    let proved = &diabetes["provenance"]["1"];
+    assert_eq!(proved["sealed"], true, "{diabetes}");
+    assert_eq!(
+        proved["signed_by"].as_str().unwrap().len(),
+        64,
+        "{diabetes}"
+    );
+    assert_eq!(proved["sha256"].as_str().unwrap().len(), 64);
 
     // Flip one byte of ciphertext and reload: refused, named, audited.
     let path = sealed.join("model.onnx.sealed");
@@ -289,4 +310,84 @@ fn models_scan_exit_codes_and_formats() {
             .code(),
         Some(2)
     );
+}
+
+#[test]
+fn models_seal_scans_first_and_pins_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: Option<&str>| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.arg("models")
+            .args(args)
+            .env_remove("PALISADE_MODEL_KEK");
+        if let Some(kek) = env {
+            cmd.env("PALISADE_MODEL_KEK", kek);
+        }
+        cmd.output().unwrap()
+    };
+    let kek_path = dir.path().join("model.kek");
+    assert!(run(&["keygen", "--kek", kek_path.to_str().unwrap()], None)
+        .status
+        .success());
+    assert!(
+        !run(&["keygen", "--kek", kek_path.to_str().unwrap()], None)
+            .status
+            .success(),
+        "never overwritten"
+    );
+    let kek = std::fs::read_to_string(&kek_path).unwrap();
+    let src = dir.path().join("export");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/iris/1/model.onnx"),
+        src.join("model.onnx"),
+    )
+    .unwrap();
+    let repo = dir.path().join("repo");
+    let seal = |env: Option<&str>| {
+        run(
+            &[
+                "seal",
+                src.to_str().unwrap(),
+                "--model",
+                "iris",
+                "--version",
+                "7",
+                "--repo",
+                repo.to_str().unwrap(),
+            ],
+            env,
+        )
+    };
+    let out = seal(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PALISADE_MODEL_KEK"));
+    // A pickle that runs code is refused before anything is written.
+    std::fs::write(src.join("extra.pkl"), b"cos\nsystem\n(Vid\ntR.").unwrap();
+    let out = seal(Some(kek.trim()));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pickle.dangerous-import") && !repo.exists(),
+        "{err}"
+    );
+    assert!(!err.contains(kek.trim()), "the key never reaches an error");
+    std::fs::remove_file(src.join("extra.pkl")).unwrap();
+
+    let out = seal(Some(kek.trim()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let manifest = std::fs::read_to_string(repo.join("iris/model.toml")).unwrap();
+    assert!(
+        manifest.starts_with("[versions.7]\nsha256 = \""),
+        "{manifest}"
+    );
+    assert!(
+        repo.join("iris/7/model.onnx.sealed").is_file() && !repo.join("iris/7/model.onnx").exists()
+    );
+    // Sealing the same version again is refused rather than overwriting it.
+    assert!(!seal(Some(kek.trim())).status.success());
 }
