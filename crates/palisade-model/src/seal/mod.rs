@@ -213,25 +213,47 @@ pub fn seal_version(
             ),
         });
     }
+    // SRC is a version folder, or one file (sealed as the version's only file).
+    let single = std::fs::symlink_metadata(src).map_err(io(src))?.is_file();
+    let entries: Vec<(String, PathBuf, std::fs::FileType)> = if single {
+        let name = src
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let ft = std::fs::symlink_metadata(src).map_err(io(src))?.file_type();
+        vec![(name, src.to_path_buf(), ft)]
+    } else {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(src).map_err(io(src))? {
+            let entry = entry.map_err(io(src))?;
+            let ft = entry.file_type().map_err(io(&entry.path()))?;
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+                ft,
+            ));
+        }
+        out
+    };
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(src).map_err(io(src))? {
-        let entry = entry.map_err(io(src))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let ft = entry.file_type().map_err(io(&entry.path()))?;
+    let mut paths = BTreeMap::new();
+    for (name, path, ft) in entries {
+        let entry_path = path.clone();
         if !ft.is_file() {
             return Err(SealError::Io {
-                path: entry.path(),
+                path: entry_path,
                 message: "not a regular file (folders and symbolic links are not sealed); flatten the version folder".into(),
             });
         }
         if !crate::valid_name(&name) || name.ends_with(SEALED_SUFFIX) || name == ENVELOPE_FILE {
             return Err(SealError::Io {
-                path: entry.path(),
+                path: entry_path,
                 message:
                     "file names use letters, digits, '-', '_' and '.' and are not already sealed"
                         .into(),
             });
         }
+        paths.insert(name.clone(), path);
         names.push(name);
     }
     names.sort();
@@ -251,7 +273,7 @@ pub fn seal_version(
     };
     let mut reports = Vec::new();
     for name in names {
-        let from = src.join(&name);
+        let from = paths[&name].clone();
         if name == crate::signing::SIGNATURE_FILE {
             std::fs::copy(&from, dst.join(&name)).map_err(io(&from))?;
             continue;

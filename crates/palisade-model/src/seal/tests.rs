@@ -180,3 +180,14 @@ fn key_sources_parse_and_load() {
         "key material never echoed"
     );
 }
+
+#[test]
+fn a_single_file_seals_as_the_only_file_of_its_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("model.onnx");
+    std::fs::write(&file, b"weights").unwrap();
+    let dst = tmp.path().join("repo/m/1");
+    let reports = seal_version(&file, &dst, "m", "1", &kek(1), 64).unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(open(&dst, &kek(1)).unwrap().bytes, b"weights");
+}
