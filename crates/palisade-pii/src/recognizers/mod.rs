@@ -1,0 +1,85 @@
+//! Recognizers, as *shapes*: one regex per shape of text, and a classifier that decides,
+//! from checksums and the words around it, which entity (if any) a candidate is.
+//!
+//! Why shapes and not one regex per entity: many entities share a shape (nine digits can be
+//! an SSN, an ITIN, a passport or a bank account; 3-3-4 digits a phone or an NHS number). All
+//! shapes are compiled into one multi-pattern automaton and the text is searched once; the
+//! classifier then looks at each candidate's checksum and context. Order matters: at one
+//! start position the first shape wins, and a candidate its classifier rejects gives the
+//! later shapes their turn at that position.
+
+mod contact;
+mod health;
+mod network;
+mod numbers;
+mod secrets;
+
+use crate::context::Hints;
+use crate::Entity;
+
+/// A piece of text that has a shape, with what its surroundings say.
+pub struct Candidate<'a> {
+    pub text: &'a [u8],
+    pub start: usize,
+    pub end: usize,
+    pub hints: Hints,
+}
+
+impl Candidate<'_> {
+    pub fn value(&self) -> &[u8] {
+        &self.text[self.start..self.end]
+    }
+
+    /// The byte just before the candidate.
+    pub fn before(&self) -> Option<u8> {
+        self.start.checked_sub(1).map(|i| self.text[i])
+    }
+
+    pub fn after(&self, n: usize) -> Option<u8> {
+        self.text.get(self.end + n).copied()
+    }
+}
+
+/// What a classifier decided.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Found {
+    pub entity: Entity,
+    pub score: f32,
+    pub recognizer: &'static str,
+    /// End of the entity when it is shorter than the shape (trailing punctuation of a URL).
+    pub end: Option<usize>,
+}
+
+impl Found {
+    pub fn new(entity: Entity, score: f32, recognizer: &'static str) -> Option<Found> {
+        Some(Found {
+            entity,
+            score: score.clamp(0.0, 1.0),
+            recognizer,
+            end: None,
+        })
+    }
+}
+
+pub struct Shape {
+    pub name: &'static str,
+    pub regex: &'static str,
+    pub classify: fn(&Candidate) -> Option<Found>,
+    /// Whether a rejected candidate's whole span can be skipped (nothing else can start
+    /// inside it); otherwise the search resumes at the next word.
+    pub skip_rejected: bool,
+}
+
+/// Every shape, in priority order.
+pub fn shapes() -> Vec<Shape> {
+    let mut all = Vec::new();
+    all.extend(secrets::shapes_first());
+    all.extend(contact::shapes_first());
+    all.extend(network::shapes());
+    all.extend(numbers::shapes_structured());
+    all.extend(health::shapes());
+    all.extend(contact::shapes_phone());
+    all.extend(numbers::shapes_runs());
+    all.extend(secrets::shapes_last());
+    all
+}

@@ -1,0 +1,189 @@
+//! One sentence per recognizer, and the hard negatives next to them.
+
+use crate::{Engine, Entity};
+
+fn found(text: &str) -> Vec<(Entity, String)> {
+    let engine = Engine::new().unwrap();
+    engine
+        .scan_str(text)
+        .into_iter()
+        .map(|s| (s.entity, text[s.start..s.end].to_string()))
+        .collect()
+}
+
+fn one(text: &str, entity: Entity, value: &str) {
+    let got = found(text);
+    assert_eq!(got, [(entity, value.to_string())], "in {text:?}");
+}
+
+fn none(text: &str) {
+    let got = found(text);
+    assert!(got.is_empty(), "in {text:?}: {got:?}");
+}
+
+#[test]
+fn positives() {
+    use Entity::*;
+    one(
+        "Write to jane.doe+billing@example.co.uk today.",
+        EMAIL_ADDRESS,
+        "jane.doe+billing@example.co.uk",
+    );
+    one(
+        "Call me on +44 20 7946 0958 after six.",
+        PHONE_NUMBER,
+        "+44 20 7946 0958",
+    );
+    one("My cell is (415) 555-2671.", PHONE_NUMBER, "(415) 555-2671");
+    one("Phone: 415-555-2671", PHONE_NUMBER, "415-555-2671");
+    one(
+        "Reach the office on 020 7946 0958.",
+        PHONE_NUMBER,
+        "020 7946 0958",
+    );
+    one("Her SSN is 536-22-1234.", US_SSN, "536-22-1234");
+    one("ssn 536221234 on file", US_SSN, "536221234");
+    one(
+        "Paid with 4111 1111 1111 1111 yesterday",
+        CREDIT_CARD,
+        "4111 1111 1111 1111",
+    );
+    one(
+        "Amex 3782-822463-10005 on file",
+        CREDIT_CARD,
+        "3782-822463-10005",
+    );
+    one(
+        "IBAN GB82 WEST 1234 5698 7654 32, thanks",
+        IBAN_CODE,
+        "GB82 WEST 1234 5698 7654 32",
+    );
+    one("from 203.0.113.42 at noon", IP_ADDRESS, "203.0.113.42");
+    one(
+        "client 2001:db8::8a2e:370:7334 connected",
+        IP_ADDRESS,
+        "2001:db8::8a2e:370:7334",
+    );
+    one(
+        "device 00:1A:2B:3C:4D:5E joined",
+        MAC_ADDRESS,
+        "00:1A:2B:3C:4D:5E",
+    );
+    one(
+        "see https://example.com/a?b=1.",
+        URL,
+        "https://example.com/a?b=1",
+    );
+}
+
+#[test]
+fn more_positives() {
+    use Entity::*;
+    one(
+        "login https://admin:hunter2@db.example.com/x now",
+        URL,
+        "https://admin:hunter2@db.example.com/x",
+    );
+    one(
+        "She was born on 14/03/1987 in Leeds.",
+        DATE_TIME,
+        "14/03/1987",
+    );
+    one("DOB: March 3, 1990", DATE_TIME, "March 3, 1990");
+    one(
+        "passport number 912345678 expires",
+        US_PASSPORT,
+        "912345678",
+    );
+    one(
+        "driver's license D1234567 issued",
+        US_DRIVER_LICENSE,
+        "D1234567",
+    );
+    one(
+        "bank account 000123456789 at Chase",
+        US_BANK_NUMBER,
+        "000123456789",
+    );
+    one("ITIN 912-70-1234 for the filing", US_ITIN, "912-70-1234");
+    one("NHS number 943 476 5919", UK_NHS, "943 476 5919");
+    one("NI number AB 12 34 56 C", UK_NINO, "AB 12 34 56 C");
+    one(
+        "send to 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 please",
+        CRYPTO,
+        "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+    );
+    one(
+        "or bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+        CRYPTO,
+        "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+    );
+    one(
+        "prescriber DEA AB1234563 on the script",
+        MEDICAL_LICENSE,
+        "AB1234563",
+    );
+    one("MRN 00482913 admitted", MEDICAL_RECORD_NUMBER, "00482913");
+    one(
+        "aws key AKIAIOSFODNN7EXAMPLE leaked",
+        AWS_ACCESS_KEY,
+        "AKIAIOSFODNN7EXAMPLE",
+    );
+    let jwt =
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    one(&format!("Authorization: Bearer {jwt}"), JWT, jwt);
+    one(
+        "api_key = q8Zr3LxW9mPf2VtK7sNcYe4H",
+        SECRET_TOKEN,
+        "q8Zr3LxW9mPf2VtK7sNcYe4H",
+    );
+    let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKLs1Pt8Qu\n-----END RSA PRIVATE KEY-----";
+    one(&format!("key:\n{pem}\n"), PRIVATE_KEY, pem);
+}
+
+#[test]
+fn hard_negatives() {
+    none("card 4111 1111 1111 1112 declined"); // Luhn fails
+    none("SSN 000-12-3456 is not valid"); // area 000
+    none("ref 666-12-3456");
+    none("Order number 555-123-4567 shipped"); // not a phone by context
+    none("IBAN GB83 WEST 1234 5698 7654 32"); // bad check digit
+    none("upgraded to version 1.2.3.4 today");
+    none("release v10.0.19041.1 is out");
+    none("born in 1987, she moved"); // a year is not a date of birth
+    none("the meeting is on 14/03/2024"); // a date without birth context
+    none("the token is short abc123");
+    none("recall 415-555 numbers"); // not a full number
+    none("id 123456789 in the table"); // nine digits without context
+}
+
+#[test]
+fn offsets_are_byte_offsets_in_utf8_text() {
+    let text = "Grüße 🙂 — écrivez à jean@exemple.fr ou 📞 +33 1 42 68 53 00";
+    let engine = Engine::new().unwrap();
+    let spans = engine.scan_str(text);
+    assert_eq!(spans.len(), 2, "{spans:?}");
+    assert_eq!(&text[spans[0].start..spans[0].end], "jean@exemple.fr");
+    assert_eq!(&text[spans[1].start..spans[1].end], "+33 1 42 68 53 00");
+}
+
+#[test]
+fn streamed_scans_find_what_whole_scans_find() {
+    let engine = Engine::new().unwrap();
+    let mut text = String::new();
+    for i in 0..40_000 {
+        text.push_str(&format!(
+            "row {i}: mail user{i}@example.com, ssn 536-22-{:04}; ",
+            1000 + i % 9000
+        ));
+    }
+    let whole = engine.scan_str(&text);
+    let mut streamed = Vec::new();
+    let n = engine
+        .scan_reader(std::io::Cursor::new(text.as_bytes()), |s| streamed.push(s))
+        .unwrap();
+    assert_eq!(n as usize, text.len());
+    assert!(text.len() > 2 << 20, "spans several blocks");
+    assert_eq!(whole.len(), 80_000);
+    assert_eq!(streamed, whole);
+}
