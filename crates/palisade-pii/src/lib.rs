@@ -11,6 +11,7 @@
 //! model; [`NamedEntityRecognizer`] is the seam for one, and none ships.
 #![forbid(unsafe_code)]
 
+pub mod actions;
 mod checks;
 mod context;
 mod engine;
@@ -19,6 +20,7 @@ mod recognizers;
 #[cfg(test)]
 mod tests;
 
+pub use actions::{Action, Keys, Outcome, Policy};
 pub use engine::{Engine, Span};
 pub use entity::Entity;
 
@@ -26,6 +28,10 @@ pub use entity::Entity;
 pub enum PiiError {
     #[error("building the recognizers failed: {0}")]
     Build(String),
+    #[error("the `{0}` action needs a key: set it under [pii] (hash_key / encrypt_key)")]
+    MissingKey(&'static str),
+    #[error("PII key: {0}")]
+    Key(String),
 }
 
 /// A recognizer backed by a statistical model (names, locations, organisations): given a
