@@ -89,6 +89,9 @@ pub struct AuditEvent {
     /// What a system event acted on (the principal or source a detector blocked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// Personal data found in the call's text tensors, by entity type (counts, never values).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub pii: std::collections::BTreeMap<String, u32>,
     /// The request and response bodies sealed with the capture key, when capture is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<capture::SealedPayload>,
@@ -145,6 +148,7 @@ pub(crate) fn sample_event(n: u64) -> AuditEvent {
         request_sha256: Some("00".repeat(32)),
         response_sha256: None,
         subject: None,
+        pii: Default::default(),
         payload: None,
     }
 }

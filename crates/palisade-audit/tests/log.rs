@@ -30,6 +30,7 @@ fn event(n: u64) -> AuditEvent {
         request_sha256: Some("ab".repeat(32)),
         response_sha256: Some("cd".repeat(32)),
         subject: None,
+        pii: Default::default(),
         payload: None,
     }
 }

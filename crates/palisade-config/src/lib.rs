@@ -13,6 +13,7 @@ mod error;
 mod findings;
 pub mod identity;
 pub mod models;
+pub mod pii;
 pub mod rates;
 pub mod traces;
 
@@ -48,6 +49,7 @@ pub struct Config {
     pub detect: detect::Detect,
     /// OpenTelemetry export, when `[traces] otlp_endpoint` is set.
     pub traces: Option<traces::Traces>,
+    pub pii: pii::Pii,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +232,8 @@ mod raw {
         pub detect: detect::RawDetect,
         #[serde(default)]
         pub traces: traces::RawTraces,
+        #[serde(default)]
+        pub pii: crate::pii::RawPii,
     }
 
     #[derive(Deserialize)]
@@ -431,6 +435,7 @@ mod raw {
             let audit = self.audit.validate(base, findings)?;
             let detect = self.detect.validate(base, findings)?;
             let traces = self.traces.validate(base, findings)?;
+            let pii = self.pii.validate(base, findings)?;
             let models = self.models.validate(base, findings)?;
             Ok(super::Config {
                 source: file.to_path_buf(),
@@ -450,6 +455,7 @@ mod raw {
                 audit,
                 detect,
                 traces,
+                pii,
             })
         }
     }

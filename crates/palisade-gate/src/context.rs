@@ -52,6 +52,8 @@ pub struct Call {
     pub requested_model: Option<String>,
     /// The request body, kept only when payload capture is on (it is sealed at record).
     pub captured_request: Option<bytes::Bytes>,
+    /// Personal data found in the call's text tensors, by entity type.
+    pub pii: std::collections::BTreeMap<&'static str, u32>,
 }
 
 impl Call {
@@ -72,6 +74,7 @@ impl Call {
             stages: Vec::with_capacity(8),
             trace_parent: None,
             captured_request: None,
+            pii: Default::default(),
             requested_model: None,
         }
     }

@@ -1,7 +1,7 @@
 //! The gate: the whole path of one call, in order. Read this file first.
 //!
 //! ```text
-//! listen ─▶ identify ─▶ authorize ─▶ limit ─▶ inspect ─▶ infer ─▶ (harden) ─▶ respond
+//! listen ─▶ identify ─▶ authorize ─▶ limit ─▶ inspect ─▶ infer ─▶ harden ─▶ respond
 //!                      every call, allowed or refused ──▶ record
 //! ```
 //!
@@ -20,6 +20,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::context::{Call, Plane};
+use crate::metrics::PiiLabels;
+use crate::pii::Direction;
 use crate::policy::ModelResource;
 use crate::principal::Peer;
 use crate::refusal::Refusal;
@@ -72,6 +74,7 @@ async fn finish(state: &State, call: &Call, outcome: Result<Reply, Refusal>) -> 
         Ok(reply) => record::call(state, call, reply, None).await,
         Err(refusal) => {
             if let Refusal::Internal(detail) = &refusal {
+                let detail = crate::pii::scrub(detail);
                 tracing::error!(request_id = %call.id, %detail, "internal error");
             }
             let reply = refusal.clone().into_response();
@@ -165,6 +168,14 @@ async fn data_plane(
             let inspected = inspect::infer_request(&parts.headers, &body, state.decode_limits())
                 .and_then(|mut request| {
                     let inputs = inspect::bind(&model.name, &mut request, runtime)?;
+                    let inputs = minimize(
+                        state,
+                        call,
+                        &model.name,
+                        Direction::Input,
+                        &runtime.inputs,
+                        inputs,
+                    )?;
                     Ok((request, inputs))
                 });
             let t = call.timed("inspect", t);
@@ -173,7 +184,18 @@ async fn data_plane(
             let outputs = infer::run(&model.name, runtime, inputs);
             let t = call.timed("infer", t);
             let outputs = outputs?;
-            // (harden: output policy goes here) respond
+            // harden
+            let outputs = minimize(
+                state,
+                call,
+                &model.name,
+                Direction::Output,
+                &runtime.outputs,
+                outputs,
+            );
+            let t = call.timed("harden", t);
+            let outputs = outputs?;
+            // respond
             let reply = respond::inference(&model.name, version, &request, runtime, &outputs);
             call.timed("respond", t);
             reply
@@ -239,4 +261,32 @@ fn refuse_blocked(state: &State, call: &Call) -> Result<(), Refusal> {
         Some(left) => Err(Refusal::Blocked(left)),
         None => Ok(()),
     }
+}
+
+/// PII minimization of a call's text tensors, counted into the call and the metrics.
+fn minimize(
+    state: &State,
+    call: &mut Call,
+    model: &str,
+    direction: Direction,
+    specs: &[palisade_model::TensorSpec],
+    values: palisade_model::TVec<palisade_model::TValue>,
+) -> Result<palisade_model::TVec<palisade_model::TValue>, Refusal> {
+    let mut counts = std::collections::BTreeMap::new();
+    let result = state
+        .pii
+        .minimize(model, direction, specs, values, &mut counts);
+    for (entity, n) in counts {
+        *call.pii.entry(entity).or_insert(0) += n;
+        state
+            .metrics
+            .pii_findings
+            .get_or_create(&PiiLabels {
+                model: model.to_string(),
+                direction: direction.as_str(),
+                entity,
+            })
+            .inc_by(u64::from(n));
+    }
+    result
 }

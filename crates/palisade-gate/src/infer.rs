@@ -8,7 +8,7 @@ use crate::refusal::Refusal;
 pub fn run(model: &str, runtime: &Runtime, inputs: TVec<TValue>) -> Result<TVec<TValue>, Refusal> {
     runtime.run(inputs).map_err(|e| {
         // The runtime's message may describe input values: it goes to the log, not the caller.
-        tracing::warn!(model, error = %e, "inference failed");
+        tracing::warn!(model, error = %crate::pii::scrub(&e), "inference failed");
         Refusal::Internal(format!("model '{model}' failed to run"))
     })
 }

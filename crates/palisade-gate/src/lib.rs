@@ -24,6 +24,7 @@ pub mod limit;
 pub mod listen;
 pub mod metrics;
 pub mod outbound;
+pub mod pii;
 pub mod policy;
 pub mod principal;
 pub mod record;

@@ -59,6 +59,15 @@ pub struct PlaneLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PiiLabels {
+    pub model: String,
+    /// `input` or `output`.
+    pub direction: &'static str,
+    /// The entity type (`US_SSN`, `EMAIL_ADDRESS`, ...).
+    pub entity: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: &'static str,
 }
@@ -76,6 +85,7 @@ pub struct Metrics {
     pub auth_failures: Family<AuthLabels, Counter>,
     pub stage_latency: Family<StageLabels, Histogram>,
     pub limit_refusals: Family<ReasonLabels, Counter>,
+    pub pii_findings: Family<PiiLabels, Counter>,
     pub model_events: Family<ModelEventLabels, Counter>,
     pub alerts: Family<KindLabels, Counter>,
     pub webhook_deliveries: Family<OutcomeLabels, Counter>,
@@ -122,6 +132,7 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.000001, 2.0, 22))
         });
         let limit_refusals = Family::default();
+        let pii_findings = Family::default();
         let model_events = Family::default();
         let alerts = Family::default();
         let webhook_deliveries = Family::default();
@@ -145,6 +156,11 @@ impl Metrics {
             "stage_duration_seconds",
             "Time spent in each stage of a call (identify, authorize, limit, inspect, infer, ...)",
             stage_latency.clone(),
+        );
+        registry.register(
+            "pii_findings",
+            "Personal data found in model text, by model, direction and entity type",
+            pii_findings.clone(),
         );
         registry.register(
             "limit_refusals",
@@ -219,6 +235,7 @@ impl Metrics {
             auth_failures,
             stage_latency,
             limit_refusals,
+            pii_findings,
             model_events,
             alerts,
             webhook_deliveries,

@@ -51,6 +51,7 @@ pub async fn call(
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
         subject: None,
+        pii: call.pii.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         payload: state.capture.as_ref().and_then(|sealer| {
             let request = call.captured_request.as_deref().unwrap_or_default();
             (!request.is_empty() || !reply.body().is_empty())
@@ -156,6 +157,7 @@ pub fn system_event_to(
         stages_us: Vec::new(),
         request_sha256: None,
         response_sha256: None,
+        pii: Default::default(),
         payload: None,
         subject: subject.map(str::to_string),
     };

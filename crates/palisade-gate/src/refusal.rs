@@ -119,7 +119,8 @@ impl Refusal {
     }
 
     pub fn into_response(self) -> Response<Bytes> {
-        let mut message = self.to_string();
+        // Messages can quote caller input; personal data in it is not sent back or logged.
+        let mut message = crate::pii::scrub(&self.to_string());
         if message.len() > MAX_MESSAGE_BYTES {
             // Parser messages can quote caller input (an unknown field name): keep them short.
             let cut = (0..=MAX_MESSAGE_BYTES)

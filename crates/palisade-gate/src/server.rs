@@ -56,6 +56,8 @@ pub enum StartError {
     Limits(String),
     #[error("models: {0}")]
     Models(String),
+    #[error("{0}")]
+    Pii(String),
     #[error("models.load: pattern '{0}' is not a valid glob")]
     LoadPattern(String),
 }
@@ -81,6 +83,7 @@ impl Server {
                 .with_policy(crate::supply_chain::load_policy(&config.models)?),
         );
         load_startup_models(&models, &config.models.load, &audit)?;
+        let pii = crate::pii::PiiGuard::compile(&config.pii).map_err(StartError::Pii)?;
 
         let data_tls = listener_tls("data_plane", &config.data_plane)?;
         let admin_tls = listener_tls("admin_plane", &config.admin_plane)?;
@@ -153,6 +156,7 @@ impl Server {
             blocks: Default::default(),
             webhooks,
             traces,
+            pii,
         });
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = JoinSet::new();

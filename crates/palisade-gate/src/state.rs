@@ -33,6 +33,8 @@ pub struct State {
     pub webhooks: Vec<Arc<crate::detect::deliver::WebhookSender>>,
     /// OpenTelemetry export, when `[traces]` is configured.
     pub traces: Option<crate::traces::Traces>,
+    /// PII policies for model text, compiled from `[pii]`.
+    pub pii: crate::pii::PiiGuard,
 }
 
 impl State {

@@ -36,3 +36,23 @@ pub fn valid_name(name: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
+
+/// Rewrite every element of a string (BYTES) tensor; tensors of other types pass through.
+pub fn rewrite_strings<E>(
+    value: TValue,
+    mut f: impl FnMut(&mut String) -> Result<(), E>,
+) -> Result<TValue, E> {
+    use tract_onnx::prelude::{DatumType, IntoTValue, IntoTensor};
+    if value.datum_type() != DatumType::String {
+        return Ok(value);
+    }
+    let mut tensor = value.into_tensor();
+    if let Ok(mut view) = tensor.try_as_plain_ram_mut() {
+        if let Ok(strings) = view.as_slice_mut::<String>() {
+            for s in strings {
+                f(s)?;
+            }
+        }
+    }
+    Ok(tensor.into_tvalue())
+}

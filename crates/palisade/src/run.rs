@@ -93,6 +93,9 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
             }
         }
     }
+    if let Err(e) = palisade_gate::pii::PiiGuard::compile(&config.pii) {
+        out.push(Finding::error("pii", e));
+    }
     if let Err(e) = palisade_gate::keys::KeyStore::open(&config.identity.keys_file) {
         out.push(Finding::error("identity.keys_file", e.to_string()));
     }

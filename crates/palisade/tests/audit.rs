@@ -436,6 +436,7 @@ async fn entries_name_the_limit_decision_and_stage_times_and_capture_is_sealed()
             "read_body",
             "inspect",
             "infer",
+            "harden",
             "respond"
         ]
     );

@@ -45,6 +45,12 @@ impl Palisade {
 
     /// A demo state whose palisade.toml was edited by `edit`, served with `serve --config`.
     pub fn with_config(edit: impl FnOnce(String) -> String) -> Palisade {
+        Self::with_setup(|_, text| edit(text))
+    }
+
+    /// A demo state prepared by `setup` (given the state folder and the config text, it
+    /// returns the new config text), served with `serve --config`.
+    pub fn with_setup(setup: impl FnOnce(&Path, String) -> String) -> Palisade {
         let dir = tempfile::tempdir().unwrap();
         create_demo_state(dir.path());
         let path = dir.path().join("palisade.toml");
@@ -52,7 +58,8 @@ impl Palisade {
         let text = text
             .replace("127.0.0.1:8443", "127.0.0.1:0")
             .replace("127.0.0.1:9443", "127.0.0.1:0");
-        std::fs::write(&path, edit(text)).unwrap();
+        let text = setup(dir.path(), text);
+        std::fs::write(&path, text).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.arg("serve").arg("--config").arg(&path);
         Self::spawn(dir, cmd)

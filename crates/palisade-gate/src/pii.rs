@@ -1,0 +1,215 @@
+//! PII minimization of model text: in `inspect` for string (BYTES) inputs before the model
+//! sees them, in `harden` for string outputs before they leave. Each model has an action per
+//! entity type (`[pii.models.<name>]`, else `[pii.default]`, which redacts everything).
+//! What was found is counted by type into the call's audit event and the metrics; values
+//! never are. [`scrub`] is the same engine for text on its way to a log line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use palisade_model::{TValue, TVec, TensorSpec};
+use palisade_pii::{Action, Engine, Entity, Keys, Outcome, Policy};
+
+use crate::refusal::Refusal;
+
+/// Input and output policies of one model.
+pub struct ModelPolicies {
+    pub inputs: Policy,
+    pub outputs: Policy,
+}
+
+pub struct PiiGuard {
+    engine: Engine,
+    keys: Keys,
+    default: ModelPolicies,
+    models: HashMap<String, ModelPolicies>,
+}
+
+/// Where text was minimized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Input,
+    Output,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Input => "input",
+            Direction::Output => "output",
+        }
+    }
+}
+
+fn read_key(path: &Path, key: &str) -> Result<[u8; 32], String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("pii.{key}: {}: {e}", path.display()))?;
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut out).map_err(|_| {
+        format!(
+            "pii.{key}: {} must hold 64 hex digits (32 random bytes): `openssl rand -hex 32 > {}`",
+            path.display(),
+            path.display()
+        )
+    })?;
+    Ok(out)
+}
+
+fn policy(table: &BTreeMap<String, String>, at: &str) -> Result<Policy, String> {
+    let mut policy = Policy::uniform(Action::Redact);
+    for (entity, action) in table {
+        let parsed = Action::parse(action).ok_or_else(|| {
+            format!("{at}.{entity}: '{action}' is not an action; use redact, mask, hash, encrypt, reject or allow")
+        })?;
+        if entity == "default" {
+            policy.default = parsed;
+        } else {
+            let e = Entity::parse(entity).ok_or_else(|| {
+                let all: Vec<&str> = Entity::ALL.iter().map(|e| e.as_str()).collect();
+                format!(
+                    "{at}.{entity}: not an entity type; use one of {} (or default)",
+                    all.join(", ")
+                )
+            })?;
+            policy.per_entity.insert(e, parsed);
+        }
+    }
+    Ok(policy)
+}
+
+impl PiiGuard {
+    /// Compile `[pii]`: every entity and action name checked, every key the policies need read.
+    pub fn compile(config: &palisade_config::pii::Pii) -> Result<PiiGuard, String> {
+        let compile =
+            |m: &palisade_config::pii::ModelPii, at: &str| -> Result<ModelPolicies, String> {
+                Ok(ModelPolicies {
+                    inputs: policy(&m.inputs, &format!("{at}.inputs"))?,
+                    outputs: policy(&m.outputs, &format!("{at}.outputs"))?,
+                })
+            };
+        let default = compile(&config.default, "pii.default")?;
+        let mut models = HashMap::new();
+        for (name, m) in &config.models {
+            models.insert(name.clone(), compile(m, &format!("pii.models.{name}"))?);
+        }
+        let all: Vec<&ModelPolicies> = models.values().chain([&default]).collect();
+        let needs = |a: Action| all.iter().any(|m| m.inputs.needs(a) || m.outputs.needs(a));
+        let hash =
+            match (&config.hash_key, needs(Action::Hash)) {
+                (Some(p), _) => Some(read_key(p, "hash_key")?),
+                (None, true) => return Err(
+                    "pii.hash_key: a policy uses \"hash\"; set hash_key to a file of 64 hex digits"
+                        .into(),
+                ),
+                (None, false) => None,
+            };
+        let encrypt = match (&config.encrypt_key, needs(Action::Encrypt)) {
+            (Some(p), _) => Some(read_key(p, "encrypt_key")?),
+            (None, true) => return Err("pii.encrypt_key: a policy uses \"encrypt\"; set encrypt_key to a file of 64 hex digits".into()),
+            (None, false) => None,
+        };
+        Ok(PiiGuard {
+            engine: Engine::new()
+                .map_err(|e| e.to_string())?
+                .with_min_score(config.min_score),
+            keys: Keys::new(hash.as_ref(), encrypt.as_ref()).map_err(|e| e.to_string())?,
+            default,
+            models,
+        })
+    }
+
+    fn policies(&self, model: &str) -> &ModelPolicies {
+        self.models.get(model).unwrap_or(&self.default)
+    }
+
+    /// Minimize every string tensor in `values` (named by `specs`) under the model's policy
+    /// for `direction`; counts go into `counts`.
+    pub fn minimize(
+        &self,
+        model: &str,
+        direction: Direction,
+        specs: &[TensorSpec],
+        values: TVec<TValue>,
+        counts: &mut BTreeMap<&'static str, u32>,
+    ) -> Result<TVec<TValue>, Refusal> {
+        let policies = self.policies(model);
+        let policy = match direction {
+            Direction::Input => &policies.inputs,
+            Direction::Output => &policies.outputs,
+        };
+        let mut out = TVec::new();
+        for (ix, value) in values.into_iter().enumerate() {
+            let name = specs.get(ix).map_or("?", |s| s.name.as_str());
+            let rewritten = palisade_model::rewrite_strings(value, |text| {
+                let spans = self.engine.scan_str(text);
+                if spans.is_empty() {
+                    return Ok(());
+                }
+                match palisade_pii::actions::apply(text, &spans, policy, &self.keys) {
+                    Ok(Outcome::Minimized {
+                        text: minimized,
+                        counts: found,
+                    }) => {
+                        for (entity, n) in found {
+                            *counts.entry(entity.as_str()).or_insert(0) += n;
+                        }
+                        *text = minimized;
+                        Ok(())
+                    }
+                    Ok(Outcome::Rejected {
+                        entity,
+                        counts: found,
+                    }) => {
+                        for (entity, n) in found {
+                            *counts.entry(entity.as_str()).or_insert(0) += n;
+                        }
+                        Err(match direction {
+                            Direction::Input => Refusal::BadRequest(format!(
+                                "{} '{name}' contains {entity}, which model '{model}' does not accept; remove it and retry",
+                                "input"
+                            )),
+                            // An output the policy refuses is withheld: the caller learns why, not what.
+                            Direction::Output => Refusal::Unprocessable(format!(
+                                "the output '{name}' of model '{model}' contained {entity} and was withheld"
+                            )),
+                        })
+                    }
+                    Err(e) => Err(Refusal::Internal(format!("PII minimization failed: {e}"))),
+                }
+            })?;
+            out.push(rewritten);
+        }
+        Ok(out)
+    }
+
+    /// Every entity in `text` redacted: for messages on their way to a log line.
+    pub fn scrub(&self, text: &str) -> String {
+        scrub_with(&self.engine, text)
+    }
+}
+
+fn scrub_with(engine: &Engine, text: &str) -> String {
+    let spans = engine.scan_str(text);
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    match palisade_pii::actions::apply(
+        text,
+        &spans,
+        &Policy::uniform(Action::Redact),
+        &Keys::default(),
+    ) {
+        Ok(Outcome::Minimized { text, .. }) => text,
+        _ => "[text withheld: it held personal data]".to_string(),
+    }
+}
+
+/// Redact personal data from text that may reach a log line or an error message, with a
+/// process-wide engine (built on first use).
+pub fn scrub(text: &str) -> String {
+    static ENGINE: std::sync::OnceLock<Option<Engine>> = std::sync::OnceLock::new();
+    match ENGINE.get_or_init(|| Engine::new().ok()) {
+        Some(engine) => scrub_with(engine, text),
+        None => "[text withheld: the PII engine is unavailable]".to_string(),
+    }
+}

@@ -1,0 +1,252 @@
+//! PII minimization on the data plane: a string model under `reject`, `redact`, `hash` and
+//! output policies, and planted values that must never reach a log or an audit line.
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sha2::Digest;
+
+fn varint(mut v: u64, out: &mut Vec<u8>) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        out.push(if v == 0 { b } else { b | 0x80 });
+        if v == 0 {
+            return;
+        }
+    }
+}
+
+fn field(num: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(num << 3 | 2, &mut out);
+    varint(body.len() as u64, &mut out);
+    out.extend_from_slice(body);
+    out
+}
+
+fn int_field(num: u64, v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    varint(num << 3, &mut out);
+    varint(v, &mut out);
+    out
+}
+
+/// An ONNX model that returns its string input: Identity over a STRING tensor [batch].
+fn echo_model() -> Vec<u8> {
+    let value_info = |name: &str| {
+        let dim = field(1, &field(2, b"batch"));
+        let tensor = [int_field(1, 8), field(2, &dim)].concat();
+        field(2, &field(1, &tensor))
+            .into_iter()
+            .chain(field(1, name.as_bytes()))
+            .collect::<Vec<u8>>()
+    };
+    let node = [
+        field(1, b"text"),
+        field(2, b"echo"),
+        field(3, b"echo"),
+        field(4, b"Identity"),
+    ]
+    .concat();
+    let graph = [
+        field(1, &node),
+        field(2, b"echo"),
+        field(11, &value_info("text")),
+        field(12, &value_info("echo")),
+    ]
+    .concat();
+    [
+        int_field(1, 8),
+        field(8, &int_field(2, 13)),
+        field(7, &graph),
+    ]
+    .concat()
+}
+
+const SSN: &str = "536-22-1234";
+const EMAIL: &str = "jane.doe@example.com";
+const CARD: &str = "4111 1111 1111 1111";
+
+/// Demo state plus models `echo` (inputs: SSN rejected, email hashed, the rest redacted;
+/// outputs allowed, so the response shows what the model saw) and `echo-out` (inputs
+/// allowed, outputs redacted).
+fn server() -> Palisade {
+    Palisade::with_setup(|dir, config| {
+        let key = dir.join("keys/model-signing.key");
+        for name in ["echo", "echo-out"] {
+            let version = dir.join("models").join(name).join("1");
+            std::fs::create_dir_all(&version).unwrap();
+            let model = echo_model();
+            std::fs::write(version.join("model.onnx"), &model).unwrap();
+            std::fs::write(
+                dir.join("models").join(name).join("model.toml"),
+                format!(
+                    "owner = \"support\"\n[versions.1]\nsha256 = \"{}\"\n",
+                    hex::encode(sha2::Sha256::digest(&model))
+                ),
+            )
+            .unwrap();
+            let out = std::process::Command::new(BIN)
+                .args([
+                    "models",
+                    "sign",
+                    version.to_str().unwrap(),
+                    "--key",
+                    key.to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::fs::write(dir.join("keys/pii-hash.key"), "11".repeat(32)).unwrap();
+        config.replace(
+            "models = [\"iris\", \"diabetes\", \"breast-cancer\"]",
+            "models = [\"iris\", \"diabetes\", \"breast-cancer\", \"echo\", \"echo-out\"]",
+        ) + r#"
+[pii]
+hash_key = "keys/pii-hash.key"
+[pii.models.echo]
+inputs = { default = "redact", US_SSN = "reject", EMAIL_ADDRESS = "hash" }
+outputs = { default = "allow" }
+[pii.models.echo-out]
+inputs = { default = "allow" }
+outputs = { default = "redact" }
+"#
+    })
+}
+
+async fn echo(p: &Palisade, model: &str, text: &str) -> (StatusCode, Value, String) {
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/{model}/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .json(&json!({"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": [text]}]}))
+        .send()
+        .await
+        .unwrap();
+    let id = request_id(&r);
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    (status, body, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_reject_redact_and_hash_and_nothing_leaks() {
+    let p = server();
+
+    // reject: 400 naming the type, never the value.
+    let (status, body, id) = echo(&p, "echo", &format!("my ssn is {SSN}, call me")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("US_SSN") && !error.contains(SSN), "{error}");
+    let event = p.audit_event(&id);
+    assert_eq!(event["pii"]["US_SSN"], 1, "{event}");
+
+    // redact and hash: the model sees minimized text (its output is its input).
+    let (status, body, id) = echo(&p, "echo", &format!("card {CARD}, mail {EMAIL}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let seen = body["outputs"][0]["data"][0].as_str().unwrap();
+    assert!(
+        seen.starts_with("card <CREDIT_CARD>, mail <EMAIL_ADDRESS:"),
+        "{seen}"
+    );
+    assert!(!seen.contains("jane") && !seen.contains("4111"), "{seen}");
+    let event = p.audit_event(&id);
+    assert_eq!(
+        (
+            event["pii"]["CREDIT_CARD"].clone(),
+            event["pii"]["EMAIL_ADDRESS"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+    // Hash pseudonyms are stable across calls.
+    let (_, again, _) = echo(&p, "echo", &format!("card {CARD}, mail {EMAIL}")).await;
+    assert_eq!(
+        again["outputs"][0]["data"][0],
+        body["outputs"][0]["data"][0]
+    );
+
+    // Output policy: the model sees the value, the caller does not.
+    let (status, body, _) = echo(&p, "echo-out", &format!("ssn {SSN}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outputs"][0]["data"][0], "ssn <US_SSN>");
+
+    // A planted value in places that reach messages: the model name and the body.
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/{SSN}/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .body(format!("{{\"inputs\": [{{\"name\": \"{EMAIL}\"}}]}}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(!r.text().await.unwrap().contains(SSN));
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/echo/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("client")))
+        .body(format!("{{\"inputs\": [], \"{EMAIL}\": 1}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(!r.text().await.unwrap().contains(EMAIL));
+
+    p.assert_metrics(&[
+        "palisade_pii_findings_total{model=\"echo\",direction=\"input\",entity=\"US_SSN\"} 1",
+        "palisade_pii_findings_total{model=\"echo-out\",direction=\"output\",entity=\"US_SSN\"} 1",
+    ])
+    .await;
+    let logs = p.stderr_text() + &audit_text(p.state());
+    for planted in [SSN, EMAIL, "4111 1111", "jane.doe"] {
+        assert!(
+            !logs.contains(planted),
+            "{planted} reached a log or audit line"
+        );
+    }
+}
+
+#[test]
+fn bad_pii_config_is_named_by_palisade_check() {
+    let dir = tempfile::tempdir().unwrap();
+    create_demo_state(dir.path());
+    let path = dir.path().join("palisade.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.clone() + "\n[pii.models.iris]\ninputs = { US_SSNN = \"redact\" }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("pii.models.iris.inputs.US_SSNN"),
+        "{said}"
+    );
+    std::fs::write(
+        &path,
+        text + "\n[pii.models.iris]\ninputs = { default = \"hash\" }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("pii.hash_key"),
+        "{said}"
+    );
+}
