@@ -5,6 +5,7 @@
 mod audit_cmd;
 mod demo;
 mod models_cmd;
+mod pii_cmd;
 mod run;
 
 use std::path::PathBuf;
@@ -100,6 +101,11 @@ enum Command {
     Models {
         #[command(subcommand)]
         command: models_cmd::ModelsCommand,
+    },
+    /// Personal data in text, JSON Lines and CSV: scan, or write it minimized.
+    Pii {
+        #[command(subcommand)]
+        command: pii_cmd::PiiCommand,
     },
 }
 
@@ -253,6 +259,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         },
         Command::Audit { command } => audit_cmd::run(command),
         Command::Models { command } => models_cmd::run(command),
+        Command::Pii { command } => pii_cmd::run(command),
         Command::Policies {
             command: PoliciesCommand::Schema,
         } => {

@@ -250,3 +250,84 @@ fn bad_pii_config_is_named_by_palisade_check() {
         "{said}"
     );
 }
+
+#[test]
+fn pii_cli_scans_and_redacts_text_jsonl_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("pii")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // Byte offsets from the start of the input, through multi-byte text, with lines.
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, format!("Grüße 🙂\nmail {EMAIL} or ssn {SSN}\n")).unwrap();
+    let out = run(&["scan", text.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "findings exit 1");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let raw = std::fs::read(&text).unwrap();
+    let spans = report["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2);
+    for (span, want) in spans.iter().zip([EMAIL, SSN]) {
+        let (s, e) = (
+            span["start"].as_u64().unwrap() as usize,
+            span["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&raw[s..e], want.as_bytes());
+        assert_eq!(span["line"], 2);
+    }
+    let out = run(&["redact", text.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Grüße 🙂\nmail <EMAIL_ADDRESS> or ssn <US_SSN>\n"
+    );
+
+    // JSON Lines: only the chosen field; redaction keeps it valid JSON.
+    let jsonl = dir.path().join("tickets.jsonl");
+    std::fs::write(
+        &jsonl,
+        format!("{{\"user\": {{\"email\": \"{EMAIL}\"}}, \"body\": \"ssn {SSN}\"}}\n"),
+    )
+    .unwrap();
+    let out = run(&[
+        "scan",
+        jsonl.to_str().unwrap(),
+        "--fields",
+        "user.email",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["counts"], json!({"EMAIL_ADDRESS": 1}));
+    let out = run(&["redact", jsonl.to_str().unwrap()]);
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["body"], "ssn <US_SSN>");
+
+    // CSV: chosen columns by header name.
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        format!("name,email,ssn\n\"Doe, Jane\",{EMAIL},{SSN}\n"),
+    )
+    .unwrap();
+    let out = run(&[
+        "redact",
+        csv.to_str().unwrap(),
+        "--fields",
+        "ssn",
+        "--action",
+        "mask",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("name,email,ssn\n\"Doe, Jane\",{EMAIL},***-**-1234\n")
+    );
+    let out = run(&["scan", csv.to_str().unwrap(), "--fields", "nope"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad column is an error, not a clean result"
+    );
+}

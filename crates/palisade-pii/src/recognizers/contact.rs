@@ -27,7 +27,7 @@ pub fn shapes_phone() -> Vec<Shape> {
         Shape {
             name: "phone_international",
             regex: r"\+[1-9][0-9 ().\-]{6,22}[0-9]\b",
-            classify: phone_international,
+            classify: |c| super::longest_accepted(c, b" .-", phone_international),
             skip_rejected: false,
         },
         Shape {
@@ -117,7 +117,8 @@ fn phone_international(c: &Candidate) -> Option<Found> {
     let doubled = v
         .windows(2)
         .any(|w| !w[0].is_ascii_digit() && !w[1].is_ascii_digit() && w[0] != b')' && w[1] != b'(');
-    if !(8..=15).contains(&d.len()) || !balanced || doubled {
+    let runs_on = super::runs_on(c);
+    if !(8..=15).contains(&d.len()) || !balanced || doubled || runs_on {
         return None;
     }
     // +1: the North American plan has its own rules.

@@ -61,6 +61,43 @@ impl Found {
     }
 }
 
+/// Try `classify` on the candidate, then on its shorter prefixes that end on a digit before a
+/// separator, longest first: a greedy shape can swallow the next number.
+pub fn longest_accepted(
+    c: &Candidate,
+    separators: &[u8],
+    classify: fn(&Candidate) -> Option<Found>,
+) -> Option<Found> {
+    let v = c.value();
+    let mut ends: Vec<usize> = vec![v.len()];
+    ends.extend(
+        (1..v.len())
+            .rev()
+            .filter(|&i| separators.contains(&v[i]) && v[i - 1].is_ascii_digit()),
+    );
+    ends.into_iter().find_map(|end| {
+        let sub = Candidate {
+            text: c.text,
+            start: c.start,
+            end: c.start + end,
+            hints: c.hints,
+        };
+        let mut found = classify(&sub)?;
+        if end < v.len() {
+            found.end = Some(c.start + end);
+        }
+        Some(found)
+    })
+}
+
+/// The candidate ends just before ".x", "-x", ":x" or "/x" (x a letter or digit): its
+/// characters run on as something else (an address, a dashed number, a MAC, a date), so this
+/// is not where an entity ends.
+pub fn runs_on(c: &Candidate) -> bool {
+    matches!(c.after(0), Some(b'.' | b'-' | b':' | b'/'))
+        && c.after(1).is_some_and(|b| b.is_ascii_alphanumeric())
+}
+
 pub struct Shape {
     pub name: &'static str,
     pub regex: &'static str,

@@ -115,7 +115,16 @@ fn ssn_grouped(c: &Candidate) -> Option<Found> {
     Found::new(Entity::US_SSN, score, "us_ssn")
 }
 
+/// A digit run, or its longest prefix ending at a separator that is an entity: a run can
+/// swallow the next number ("4111 1111 1111 1111 00:1A:..." reads 18 digits).
 fn digit_run(c: &Candidate) -> Option<Found> {
+    super::longest_accepted(c, b" -", digit_run_exact)
+}
+
+fn digit_run_exact(c: &Candidate) -> Option<Found> {
+    if super::runs_on(c) {
+        return None;
+    }
     let d = checks::digits(c.value());
     let h = c.hints;
     let n = d.len();
