@@ -16,7 +16,8 @@ for t in "${targets[@]}"; do
   RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$t" 2>/dev/null
   mkdir -p "corpus/$t"
   log=$(mktemp)
-  RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -max_total_time="$seconds" >"$log" 2>&1 || { cat "$log"; exit 1; }
+  # -timeout: one input taking over 2 s counts as a crash (super-linear blow-ups).
+  RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -max_total_time="$seconds" -timeout=2 >"$log" 2>&1 || { cat "$log"; exit 1; }
   runs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' || true)
   printf '%-22s %4s s  %12s runs  no crash\n' "$t" "$seconds" "${runs:-?}"
   rm -f "$log"

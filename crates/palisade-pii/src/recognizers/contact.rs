@@ -160,7 +160,7 @@ pub fn three_three_four(c: &Candidate) -> Option<Found> {
     if checks::nanp(&d) && (c.hints.has(Hints::PHONE) || !spaced || !nhs) {
         return Found::new(Entity::PHONE_NUMBER, phone_score(c, 0.6), "phone_nanp");
     }
-    if nhs {
+    if nhs && !c.hints.has(Hints::NOT_PERSONAL) {
         return Found::new(Entity::UK_NHS, 0.6, "uk_nhs");
     }
     None

@@ -19,7 +19,8 @@ pub fn shapes_structured() -> Vec<Shape> {
                 checks::iban(c.value()).then_some(())?;
                 Found::new(Entity::IBAN_CODE, 1.0, "iban_mod97")
             },
-            skip_rejected: false,
+            // An IBAN with a bad check digit is not a bank account number in pieces.
+            skip_rejected: true,
         },
         Shape {
             name: "crypto",
@@ -97,7 +98,9 @@ fn ssn_grouped(c: &Candidate) -> Option<Found> {
     let v = c.value();
     let d = checks::digits(v);
     let dashed = v.contains(&b'-');
-    if checks::itin(&d) {
+    // Called an SSN, a 9xx number is an invalid SSN, not an ITIN.
+    let called_ssn = c.hints.has(Hints::SSN) && !c.hints.has(Hints::ITIN);
+    if checks::itin(&d) && !called_ssn {
         let score = if c.hints.has(Hints::ITIN) { 1.0 } else { 0.85 };
         return Found::new(Entity::US_ITIN, score, "us_itin");
     }
