@@ -44,7 +44,12 @@ fn ipv6(c: &Candidate) -> Option<Found> {
     // The shape may run into trailing colons ("fe80::1: up"); try shorter ends.
     let mut end = text.len();
     while end > 2 {
-        if text[..end].parse::<Ipv6Addr>().is_ok() {
+        // A shorter end must not cut a hex group in two ("4492::4496|9992").
+        let cuts_group = text
+            .as_bytes()
+            .get(end)
+            .is_some_and(u8::is_ascii_alphanumeric);
+        if !cuts_group && text[..end].parse::<Ipv6Addr>().is_ok() {
             let colons = text[..end].matches(':').count();
             if colons < 2 {
                 return None;
