@@ -137,11 +137,31 @@ impl Context {
                 let after = hay.get(m.end()).copied();
                 let word_char = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphabetic());
                 // "call" in "recall" is not a phone hint; plurals ("cards") still count.
-                if !word_char(before) && (!word_char(after) || after == Some(b's')) {
+                if !word_char(before)
+                    && (!word_char(after) || after == Some(b's'))
+                    && !in_marker(hay, m.start(), m.end())
+                {
                     bits |= WORDS[m.pattern().as_usize()].1;
                 }
             }
         }
         Hints(bits)
     }
+}
+
+/// Inside a redaction marker (`<PHONE_NUMBER>`, `<US_SSN:...>`)? Markers name entity types,
+/// and those names are not context: redacting must not make the next number look personal.
+fn in_marker(hay: &[u8], start: usize, end: usize) -> bool {
+    let marker_char = |b: &u8| b.is_ascii_uppercase() || *b == b'_';
+    let opened = hay[..start]
+        .iter()
+        .rev()
+        .take_while(|b| marker_char(b))
+        .count();
+    let open_at = start - opened;
+    let closed = hay[end..].iter().take_while(|b| marker_char(b)).count();
+    open_at > 0
+        && hay[open_at - 1] == b'<'
+        && hay[start..end].iter().all(marker_char)
+        && matches!(hay.get(end + closed), Some(b'>' | b':'))
 }

@@ -269,3 +269,10 @@ fn fuzz_findings_stay_fixed() {
     // A shortened IPv6 candidate cut a hex group; redacting it exposed the rest.
     none("4492::44969992::");
 }
+
+#[test]
+fn redaction_markers_are_not_context() {
+    // "<PHONE_NUMBER>" must not make the digits before it a phone number.
+    none("3 58034443 54<PHONE_NUMBER>");
+    none("ref 123456789 <US_SSN>");
+}
