@@ -139,7 +139,7 @@ impl Context {
                 // "call" in "recall" is not a phone hint; plurals ("cards") still count.
                 if !word_char(before)
                     && (!word_char(after) || after == Some(b's'))
-                    && !in_marker(hay, m.start(), m.end())
+                    && !in_marker(text, region.0 + m.start(), region.0 + m.end())
                 {
                     bits |= WORDS[m.pattern().as_usize()].1;
                 }

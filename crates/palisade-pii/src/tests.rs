@@ -276,3 +276,8 @@ fn redaction_markers_are_not_context() {
     none("3 58034443 54<PHONE_NUMBER>");
     none("ref 123456789 <US_SSN>");
 }
+
+#[test]
+fn markers_cut_by_the_context_window_are_still_markers() {
+    none("3 780345733 9 3434649803\u{10}<PHONE_NUMBER>\0\0\044");
+}
