@@ -281,3 +281,8 @@ fn redaction_markers_are_not_context() {
 fn markers_cut_by_the_context_window_are_still_markers() {
     none("3 780345733 9 3434649803\u{10}<PHONE_NUMBER>\0\0\044");
 }
+
+#[test]
+fn an_address_does_not_start_inside_a_longer_token() {
+    none("6(:B+39 575805:73::E9&:5:B5:"); // "73::E9" is the tail of "575805:73::E9"
+}

@@ -38,6 +38,12 @@ fn mac(c: &Candidate) -> Option<Found> {
 }
 
 fn ipv6(c: &Candidate) -> Option<Found> {
+    // Starting right after ':' or a hex digit, the address is the tail of a longer token.
+    if c.before()
+        .is_some_and(|b| b == b':' || b.is_ascii_alphanumeric())
+    {
+        return None;
+    }
     let v = c.value();
     let addr = v.split(|&b| b == b'%').next()?;
     let text = std::str::from_utf8(addr).ok()?;
