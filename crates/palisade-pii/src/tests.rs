@@ -285,4 +285,6 @@ fn markers_cut_by_the_context_window_are_still_markers() {
 #[test]
 fn an_address_does_not_start_inside_a_longer_token() {
     none("6(:B+39 575805:73::E9&:5:B5:"); // "73::E9" is the tail of "575805:73::E9"
+    none("8::::8"); // "8::" is not where this token ends
+    one("link fe80::1: up", Entity::IP_ADDRESS, "fe80::1");
 }

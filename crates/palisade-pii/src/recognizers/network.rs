@@ -51,10 +51,10 @@ fn ipv6(c: &Candidate) -> Option<Found> {
     let mut end = text.len();
     while end > 2 {
         // A shorter end must not cut a hex group in two ("4492::4496|9992").
-        let cuts_group = text
-            .as_bytes()
-            .get(end)
-            .is_some_and(u8::is_ascii_alphanumeric);
+        let rest = &text.as_bytes()[end..];
+        let addressy = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b':');
+        let cuts_group = rest.first().is_some_and(u8::is_ascii_alphanumeric)
+            || (rest.first() == Some(&b':') && addressy(rest.get(1)));
         if !cuts_group && text[..end].parse::<Ipv6Addr>().is_ok() {
             let colons = text[..end].matches(':').count();
             if colons < 2 {
