@@ -95,7 +95,8 @@ pub fn longest_accepted(
 /// is not where an entity ends.
 pub fn runs_on(c: &Candidate) -> bool {
     matches!(c.after(0), Some(b'.' | b'-' | b':' | b'/'))
-        && c.after(1).is_some_and(|b| b.is_ascii_alphanumeric())
+        && c.after(1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
 }
 
 pub struct Shape {
