@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# PII engine vs Microsoft Presidio's AnalyzerEngine on the same labeled corpus, same machine,
+# one run. Prints Markdown tables (paste them into docs/benchmarks.md): throughput (scan and
+# redact MB/s, single-threaded) and per-entity precision / recall / F1 (exact type and span).
+#
+#   bash bench/pii.sh            # REPEAT=100 copies of the corpus for Palisade's throughput
+#
+# Presidio runs its predefined pattern recognizers only (the spaCy NER recognizer removed) on
+# a blank spaCy English pipeline saved to disk, so no model is downloaded; it is scored at its
+# default threshold. Palisade runs `palisade pii` (release build, one thread).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPEAT="${REPEAT:-100}"
+venv=bench/.venv-pii
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check presidio-analyzer
+fi
+cargo build --release --quiet --bin palisade
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+"$venv/bin/python" - tests/fixtures/pii-corpus.jsonl "$work" "$REPEAT" target/release/palisade <<'PY'
+import json, subprocess, sys, time
+from collections import defaultdict
+
+corpus, work, repeat, palisade = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rows = [json.loads(l) for l in open(corpus, encoding="utf-8")]
+texts = [r["text"] for r in rows]
+labels = [{(s["start"], s["end"], s["type"]) for s in r["spans"]} for r in rows]
+one = "\n".join(texts) + "\n"
+one_bytes = len(one.encode())
+with open(f"{work}/corpus.txt", "w", encoding="utf-8") as f:
+    f.write(one)
+with open(f"{work}/big.txt", "w", encoding="utf-8") as f:
+    f.write(one * repeat)
+
+def best(cmd, runs=3):
+    t = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL)
+        t = min(t, time.perf_counter() - start)
+    return t
+
+# Palisade: spans over the one-copy file, mapped back to rows by line.
+out = subprocess.run([palisade, "pii", "scan", f"{work}/corpus.txt", "--format", "json"], capture_output=True, text=True)
+starts, at = [], 0
+for t in texts:
+    starts.append(at)
+    at += len(t.encode()) + 1
+ours = [set() for _ in rows]
+for s in json.loads(out.stdout)["spans"]:
+    line = s["line"] - 1
+    ours[line].add((s["start"] - starts[line], s["end"] - starts[line], s["type"]))
+scan_s = best([palisade, "pii", "scan", f"{work}/big.txt", "--format", "json"])
+redact_s = best([palisade, "pii", "redact", f"{work}/big.txt"])
+big_mb = one_bytes * repeat / 1e6
+
+# Presidio: pattern recognizers, blank spaCy pipeline from disk.
+import spacy
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NlpEngineProvider
+spacy.blank("en").to_disk(f"{work}/blank_en")
+nlp = NlpEngineProvider(nlp_configuration={"nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": f"{work}/blank_en"}]}).create_engine()
+registry = RecognizerRegistry()
+registry.load_predefined_recognizers(nlp_engine=nlp)
+for r in list(registry.recognizers):
+    if r.name in ("SpacyRecognizer",):
+        registry.remove_recognizer(r.name)
+analyzer = AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
+supported = set(analyzer.get_supported_entities("en"))
+start = time.perf_counter()
+theirs = []
+for t in texts:
+    found = set()
+    for r in analyzer.analyze(text=t, language="en"):
+        b0 = len(t[:r.start].encode()); b1 = len(t[:r.end].encode())
+        found.add((b0, b1, r.entity_type))
+    theirs.append(found)
+presidio_s = time.perf_counter() - start
+
+def prf(pred, gold, types):
+    tally = defaultdict(lambda: [0, 0, 0])
+    for p, g in zip(pred, gold):
+        for x in p:
+            if x[2] in types:
+                tally[x[2]][0 if x in g else 1] += 1
+        for x in g:
+            if x[2] in types and x not in p:
+                tally[x[2]][2] += 1
+    out = {}
+    for t in types:
+        tp, fp, fn = tally[t]
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        out[t] = (p, r, 2 * p * r / (p + r) if p + r else 0.0)
+    return out
+
+types = sorted({x[2] for g in labels for x in g})
+both = [t for t in types if t in supported]
+six = ["CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PHONE_NUMBER", "US_SSN"]
+mine, yours = prf(ours, labels, types), prf(theirs, labels, types)
+mb = one_bytes / 1e6
+print(f"Corpus: {len(rows)} rows, {one_bytes / 1e3:.0f} kB; Palisade throughput over {repeat} copies ({big_mb:.1f} MB).\n")
+print("| | Palisade | Presidio | Palisade / Presidio |")
+print("|---|---|---|---|")
+print(f"| scan MB/s | {big_mb / scan_s:.1f} | {mb / presidio_s:.3f} | {(big_mb / scan_s) / (mb / presidio_s):,.0f}x |")
+print(f"| redact MB/s | {big_mb / redact_s:.1f} | — | — |")
+macro = lambda m, ts: sum(m[t][2] for t in ts) / len(ts)
+print(f"| macro F1, six common types | {macro(mine, six):.3f} | {macro(yours, six):.3f} | |")
+print(f"| macro F1, the {len(both)} types both detect | {macro(mine, both):.3f} | {macro(yours, both):.3f} | |\n")
+print("| entity | Palisade P / R / F1 | Presidio P / R / F1 |")
+print("|---|---|---|")
+for t in types:
+    p = "%.3f / %.3f / %.3f" % mine[t]
+    q = "%.3f / %.3f / %.3f" % yours[t] if t in supported else "not detected"
+    print(f"| {t} | {p} | {q} |")
+PY
