@@ -42,7 +42,13 @@ impl Engine {
         let shapes = recognizers::shapes();
         let regex = Regex::builder()
             .syntax(syntax::Config::new().unicode(false).utf8(false))
-            .configure(Regex::config().utf8_empty(false))
+            // Many shapes make many DFA states; a small cache thrashes and falls back to the
+            // PikeVM (perf showed 60% of a dense scan in determinization and the PikeVM).
+            .configure(
+                Regex::config()
+                    .utf8_empty(false)
+                    .hybrid_cache_capacity(64 << 20),
+            )
             .build_many(&shapes.iter().map(|s| s.regex).collect::<Vec<_>>())
             .map_err(|e| {
                 let shape = e.pattern().map_or("?", |p| shapes[p.as_usize()].name);
