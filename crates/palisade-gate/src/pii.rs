@@ -42,17 +42,7 @@ impl Direction {
 }
 
 fn read_key(path: &Path, key: &str) -> Result<[u8; 32], String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("pii.{key}: {}: {e}", path.display()))?;
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(text.trim(), &mut out).map_err(|_| {
-        format!(
-            "pii.{key}: {} must hold 64 hex digits (32 random bytes): `openssl rand -hex 32 > {}`",
-            path.display(),
-            path.display()
-        )
-    })?;
-    Ok(out)
+    palisade_pii::actions::read_key_file(path).map_err(|e| format!("pii.{key}: {e}"))
 }
 
 fn policy(table: &BTreeMap<String, String>, at: &str) -> Result<Policy, String> {

@@ -386,22 +386,9 @@ fn inline_external_data(
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Result<(), String> {
     let mut fill = |t: &mut TensorProto| -> Result<(), String> {
-        if t.data_location != Some(1) && t.external_data.is_empty() {
+        let Some(r) = scan::onnx::external_ref(t)? else {
             return Ok(());
-        }
-        let refs = scan::onnx::external_refs(&ModelProto {
-            graph: Some(GraphProto {
-                initializer: vec![TensorProto {
-                    name: t.name.clone(),
-                    data_location: Some(1),
-                    external_data: t.external_data.clone(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }),
-            ..Default::default()
-        })?;
-        let r = refs.first().ok_or("external data without a location")?;
+        };
         let data = files.get(r.location.as_str()).ok_or_else(|| {
             format!(
                 "tensor '{}' reads external data from '{}', which is not a file of this version",

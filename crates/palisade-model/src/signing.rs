@@ -522,8 +522,8 @@ mod tests {
 
     #[test]
     fn forged_and_untrusted_signatures_are_refused() {
+        let (_, stranger) = key();
         let (key, public) = key();
-        let (_, stranger) = key_pair_other();
         let bundle = sign("iris@1", &files(), &key);
         let p = Path::new("model.sig");
         assert!(matches!(
@@ -558,10 +558,6 @@ mod tests {
             verify(p, "{}", &[public]),
             Err(SignError::Malformed { .. })
         ));
-    }
-
-    fn key_pair_other() -> (SigningKey, VerifyingKey) {
-        key()
     }
 
     #[test]

@@ -76,6 +76,21 @@ pub struct Keys {
     encrypt: Option<LessSafeKey>,
 }
 
+/// Read a key file of 64 hex digits (32 random bytes), as `hash_key` and `encrypt_key` are.
+pub fn read_key_file(path: &std::path::Path) -> Result<[u8; 32], PiiError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| PiiError::Key(format!("{}: {e}", path.display())))?;
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut out).map_err(|_| {
+        PiiError::Key(format!(
+            "{} must hold 64 hex digits (32 random bytes): `openssl rand -hex 32 > {}`",
+            path.display(),
+            path.display()
+        ))
+    })?;
+    Ok(out)
+}
+
 impl Keys {
     pub fn new(hash: Option<&[u8; 32]>, encrypt: Option<&[u8; 32]>) -> Result<Keys, PiiError> {
         Ok(Keys {

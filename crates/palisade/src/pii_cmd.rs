@@ -123,14 +123,10 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
                 policy.per_entity.insert(e, parse_action(action)?);
             }
             let key = |p: &Option<PathBuf>, flag: &str| -> Result<Option<[u8; 32]>> {
-                let Some(p) = p else { return Ok(None) };
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("{flag} {}", p.display()))?;
-                let mut k = [0u8; 32];
-                hex::decode_to_slice(text.trim(), &mut k).map_err(|_| {
-                    anyhow::anyhow!("{flag} {}: must hold 64 hex digits", p.display())
-                })?;
-                Ok(Some(k))
+                p.as_deref()
+                    .map(palisade_pii::actions::read_key_file)
+                    .transpose()
+                    .with_context(|| flag.to_string())
             };
             let keys = Keys::new(
                 key(&hash_key, "--hash-key")?.as_ref(),

@@ -47,35 +47,7 @@ pub fn decode(data: &[u8]) -> Result<ModelProto, String> {
 pub fn external_refs(model: &ModelProto) -> Result<Vec<ExternalRef>, String> {
     let mut refs = Vec::new();
     let mut visit = |t: &TensorProto| -> Result<(), String> {
-        if t.data_location != Some(1) && t.external_data.is_empty() {
-            return Ok(());
-        }
-        let mut location = None;
-        let (mut offset, mut length) = (0u64, None);
-        for kv in &t.external_data {
-            let number = || {
-                kv.value.parse::<u64>().map_err(|_| {
-                    format!(
-                        "tensor '{}': external_data {} '{}' is not a number",
-                        t.name, kv.key, kv.value
-                    )
-                })
-            };
-            match kv.key.as_str() {
-                "location" => location = Some(kv.value.clone()),
-                "offset" => offset = number()?,
-                "length" => length = Some(number()?),
-                _ => {}
-            }
-        }
-        let location = location
-            .ok_or_else(|| format!("tensor '{}': external data without a location", t.name))?;
-        refs.push(ExternalRef {
-            tensor: t.name.clone(),
-            location,
-            offset,
-            length,
-        });
+        refs.extend(external_ref(t)?);
         Ok(())
     };
     if let Some(g) = &model.graph {
@@ -87,6 +59,39 @@ pub fn external_refs(model: &ModelProto) -> Result<Vec<ExternalRef>, String> {
         }
     }
     Ok(refs)
+}
+
+/// The external-data reference of one tensor, if its data lives in another file.
+pub fn external_ref(t: &TensorProto) -> Result<Option<ExternalRef>, String> {
+    if t.data_location != Some(1) && t.external_data.is_empty() {
+        return Ok(None);
+    }
+    let mut location = None;
+    let (mut offset, mut length) = (0u64, None);
+    for kv in &t.external_data {
+        let number = || {
+            kv.value.parse::<u64>().map_err(|_| {
+                format!(
+                    "tensor '{}': external_data {} '{}' is not a number",
+                    t.name, kv.key, kv.value
+                )
+            })
+        };
+        match kv.key.as_str() {
+            "location" => location = Some(kv.value.clone()),
+            "offset" => offset = number()?,
+            "length" => length = Some(number()?),
+            _ => {}
+        }
+    }
+    let location =
+        location.ok_or_else(|| format!("tensor '{}': external data without a location", t.name))?;
+    Ok(Some(ExternalRef {
+        tensor: t.name.clone(),
+        location,
+        offset,
+        length,
+    }))
 }
 
 fn walk_tensors(
