@@ -106,6 +106,19 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// The stable pseudonym of `value` within `domain` (an entity type, or a dataset column):
+    /// 80 bits of HMAC-SHA256 under the deployment's hash key, as hex.
+    pub fn pseudonym(&self, domain: &str, value: &str) -> Result<String, PiiError> {
+        let key = self.hash.as_ref().ok_or(PiiError::MissingKey("hash"))?;
+        let mut ctx = hmac::Context::with_key(key);
+        ctx.update(domain.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(value.as_bytes());
+        Ok(hex(&ctx.sign().as_ref()[..10]))
+    }
+}
+
 /// What minimizing a text did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -163,9 +176,7 @@ pub fn apply(
             }
             Action::Mask => out.push_str(&mask(value)),
             Action::Hash => {
-                let key = keys.hash.as_ref().ok_or(PiiError::MissingKey("hash"))?;
-                let tag = hmac::sign(key, format!("{name}\0{value}").as_bytes());
-                out.push_str(&format!("<{name}:{}>", hex(&tag.as_ref()[..10])));
+                out.push_str(&format!("<{name}:{}>", keys.pseudonym(name, value)?));
             }
             Action::Encrypt => {
                 let key = keys

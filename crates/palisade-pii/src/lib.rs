@@ -14,6 +14,7 @@
 pub mod actions;
 mod checks;
 mod context;
+pub mod dataset;
 mod engine;
 mod entity;
 mod recognizers;

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod audit_cmd;
+mod data_cmd;
 mod demo;
 mod models_cmd;
 mod pii_cmd;
@@ -106,6 +107,12 @@ enum Command {
     Pii {
         #[command(subcommand)]
         command: pii_cmd::PiiCommand,
+    },
+    /// Datasets without the people in them: anonymize (k-anonymity, l-diversity) or
+    /// synthesize (Gaussian copula, with fidelity and privacy reports).
+    Data {
+        #[command(subcommand)]
+        command: data_cmd::DataCommand,
     },
 }
 
@@ -260,6 +267,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Audit { command } => audit_cmd::run(command),
         Command::Models { command } => models_cmd::run(command),
         Command::Pii { command } => pii_cmd::run(command),
+        Command::Data { command } => data_cmd::run(command),
         Command::Policies {
             command: PoliciesCommand::Schema,
         } => {
