@@ -1,5 +1,5 @@
 //! Single-threaded scan throughput on prose with PII sprinkled in (about one entity per
-//! 400 bytes), and on prose without any.
+//! 400 bytes), on prose without any, and on the dense labeled corpus.
 //!
 //! `cargo bench -p palisade-pii --bench scan` prints MB/s. Under `cargo test` it runs once on
 //! a small text so the code stays exercised.
@@ -36,14 +36,36 @@ fn text(bytes: usize, with_pii: bool) -> String {
     out
 }
 
+/// The rows of `tests/fixtures/pii-corpus.jsonl` (positives and hard negatives, about one
+/// candidate per 40 bytes), one per line, repeated to `bytes`: the corpus of bench/pii.sh,
+/// without the CLI around the engine.
+fn corpus(bytes: usize) -> String {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/pii-corpus.jsonl"
+    );
+    let rows: Vec<String> = std::fs::read_to_string(path)
+        .expect("the labeled corpus")
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| Some(v["text"].as_str()?.to_string()))
+        .collect();
+    let one = rows.join("\n") + "\n";
+    one.repeat(bytes / one.len() + 1)
+}
+
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
     let size = if benching { 64 << 20 } else { 64 << 10 };
     let engine = Engine::new().expect("engine");
     println!("| text | MB | spans | MB/s (best of 5) |");
     println!("|---|---|---|---|");
-    for (label, with_pii) in [("prose with PII", true), ("prose only", false)] {
-        let t = text(size, with_pii);
+    let texts = [
+        ("prose with PII", text(size, true)),
+        ("prose only", text(size, false)),
+        ("labeled corpus (dense)", corpus(size)),
+    ];
+    for (label, t) in texts {
         let mut best = f64::MAX;
         let mut spans = 0;
         for _ in 0..if benching { 5 } else { 1 } {

@@ -3,7 +3,7 @@
 //! One Aho-Corasick automaton over every context word, run only on the few bytes around a
 //! candidate (never over the whole text), so context costs nothing where nothing matched.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// What a context word suggests. A bit set: one word can say several things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -120,6 +120,10 @@ impl Context {
         let words = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
+            // A full DFA: the windows are a few dozen bytes, where a prefilter costs more than
+            // it saves and one table lookup per byte is the fastest there is.
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(WORDS.iter().map(|(w, _)| w))
             .map_err(|e| format!("context words: {e}"))?;
         Ok(Context { words })

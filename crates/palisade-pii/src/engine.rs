@@ -70,12 +70,7 @@ impl Engine {
 
     fn classify(&self, pid: usize, text: &[u8], start: usize, end: usize) -> Option<Found> {
         let shape = &self.shapes[pid];
-        let candidate = Candidate {
-            text,
-            start,
-            end,
-            hints: self.context.around(text, start, end),
-        };
+        let candidate = Candidate::new(text, start, end, &self.context);
         (shape.classify)(&candidate).filter(|f| f.score >= self.min_score)
     }
 

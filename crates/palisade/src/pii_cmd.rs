@@ -14,7 +14,6 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use palisade_pii::{Action, Engine, Entity, Keys, Outcome, Policy, Span};
-use serde_json::json;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputKind {
@@ -54,6 +53,15 @@ pub enum PiiCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: OutFormat,
     },
+    /// Re-identify: write the input with every `<TYPE:enc:...>` token made by `encrypt`
+    /// replaced by its value (tokens that do not decrypt under the key stay as they are).
+    Reveal {
+        /// A file, or `-` for standard input.
+        input: String,
+        /// 64 hex digits: the key `encrypt` used.
+        #[arg(long)]
+        encrypt_key: PathBuf,
+    },
     /// Write the input with personal data minimized to standard output.
     Redact {
         #[command(flatten)]
@@ -80,22 +88,19 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
             // Exit 1 means "found something": errors get 2, so a failed scan never looks clean.
             let scanned = (|| -> Result<bool> {
                 let engine = engine(source.min_score)?;
-                let mut found = Vec::new();
+                let stdout = std::io::stdout();
+                let mut sink = Findings::new(format, std::io::BufWriter::new(stdout.lock()))?;
                 let bytes = if kind(&source) == InputKind::Text {
-                    scan_text_stream(&source, &engine, &mut found)?
+                    scan_text_stream(&source, &engine, &mut sink)?
                 } else {
                     each_record(&source, &engine, |record| {
-                        found.extend(
-                            record
-                                .spans
-                                .iter()
-                                .map(|s| (record.line, record.offset, *s)),
-                        );
+                        for s in &record.spans {
+                            sink.push(record.line, record.offset, s)?;
+                        }
                         Ok(())
                     })?
                 };
-                report(&found, bytes, format)?;
-                Ok(!found.is_empty())
+                sink.finish(bytes)
             })();
             match scanned {
                 Ok(true) => Ok(ExitCode::from(1)),
@@ -106,6 +111,7 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
                 }
             }
         }
+        PiiCommand::Reveal { input, encrypt_key } => reveal(&input, &encrypt_key),
         PiiCommand::Redact {
             source,
             action,
@@ -135,6 +141,11 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
             let engine = engine(source.min_score)?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
+            if kind(&source) == InputKind::Text && source.input != "-" {
+                redact_text_file(Path::new(&source.input), &engine, &policy, &keys, &mut out)?;
+                out.flush()?;
+                return Ok(ExitCode::SUCCESS);
+            }
             each_record(&source, &engine, |record| {
                 let text = std::str::from_utf8(record.text).context("input is not UTF-8 text")?;
                 match palisade_pii::actions::apply(text, &record.spans, &policy, &keys)? {
@@ -149,6 +160,86 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The longest line `reveal` holds (tokens never span lines).
+const MAX_REVEAL_LINE: u64 = 64 << 20;
+
+fn reveal(input: &str, key: &Path) -> Result<ExitCode> {
+    let key = palisade_pii::actions::read_key_file(key).context("--encrypt-key")?;
+    let keys = Keys::new(None, Some(&key))?;
+    let mut reader = std::io::BufReader::new(open(input)?);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut line = Vec::new();
+    for number in 1u64.. {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_REVEAL_LINE + 1)
+            .read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        if n as u64 > MAX_REVEAL_LINE {
+            bail!("{input}: line {number} is over {MAX_REVEAL_LINE} bytes");
+        }
+        let text = std::str::from_utf8(&line)
+            .with_context(|| format!("{input}: line {number} is not UTF-8 text"))?;
+        out.write_all(palisade_pii::actions::reveal(text, &keys)?.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plain text from a file, in constant memory whatever its size: a streamed pass finds the
+/// spans, a second copies the file with each one replaced. (Entities such as key blocks span
+/// lines, so the text cannot be redacted a line at a time.) A file that changes between the
+/// passes is an error: the offsets would no longer point at what was found.
+fn redact_text_file(
+    path: &Path,
+    engine: &Engine,
+    policy: &Policy,
+    keys: &Keys,
+    out: &mut impl Write,
+) -> Result<()> {
+    let shown = path.display().to_string();
+    let stamp = |f: &std::fs::File| -> Result<(u64, Option<std::time::SystemTime>)> {
+        let m = f.metadata().with_context(|| shown.clone())?;
+        Ok((m.len(), m.modified().ok()))
+    };
+    let mut file = std::fs::File::open(path).with_context(|| shown.clone())?;
+    let before = stamp(&file)?;
+    let mut spans = Vec::new();
+    engine.scan_reader(&file, |s| spans.push(s))?;
+    std::io::Seek::rewind(&mut file)?;
+    let mut reader = std::io::BufReader::new(&file);
+    let (mut at, mut value) = (0u64, Vec::new());
+    for s in spans {
+        let (start, end) = (s.start as u64, s.end as u64);
+        if start < at {
+            continue;
+        }
+        std::io::copy(&mut (&mut reader).take(start - at), out)?;
+        value.clear();
+        (&mut reader).take(end - start).read_to_end(&mut value)?;
+        let text = std::str::from_utf8(&value)
+            .with_context(|| format!("{shown}: changed while being redacted"))?;
+        let whole = Span {
+            start: 0,
+            end: value.len(),
+            ..s
+        };
+        match palisade_pii::actions::apply(text, &[whole], policy, keys)? {
+            Outcome::Minimized { text, .. } => out.write_all(text.as_bytes())?,
+            Outcome::Rejected { entity, .. } => bail!("{shown}: {entity} found"),
+        }
+        at = end;
+    }
+    std::io::copy(&mut reader, out)?;
+    if stamp(&file)? != before {
+        bail!("{shown}: changed while being redacted; the output cannot be trusted");
+    }
+    Ok(())
 }
 
 fn parse_action(s: &str) -> Result<Action> {
@@ -422,7 +513,7 @@ impl<R: Read> Read for NewlineTee<R> {
 fn scan_text_stream(
     source: &Source,
     engine: &Engine,
-    found: &mut Vec<(u64, u64, Span)>,
+    sink: &mut Findings<impl Write>,
 ) -> Result<u64> {
     let newlines = std::rc::Rc::new(std::cell::RefCell::new(std::collections::VecDeque::new()));
     let tee = NewlineTee {
@@ -431,59 +522,83 @@ fn scan_text_stream(
         newlines: newlines.clone(),
     };
     let mut line = 1u64;
+    let mut failed = None;
     let bytes = engine.scan_reader(tee, |span| {
         let mut q = newlines.borrow_mut();
         while q.front().is_some_and(|&nl| nl < span.start as u64) {
             q.pop_front();
             line += 1;
         }
-        found.push((line, 0, span));
+        if failed.is_none() {
+            failed = sink.push(line, 0, &span).err();
+        }
     })?;
-    Ok(bytes)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(bytes),
+    }
 }
 
-fn report(found: &[(u64, u64, Span)], bytes: u64, format: OutFormat) -> Result<()> {
-    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
-    for (_, _, s) in found {
-        *counts.entry(s.entity.as_str()).or_insert(0) += 1;
-    }
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match format {
-        OutFormat::Json => {
-            let spans: Vec<_> = found
-                .iter()
-                .map(|(line, offset, s)| {
-                    json!({
-                        "start": offset + s.start as u64,
-                        "end": offset + s.end as u64,
-                        "type": s.entity,
-                        "score": (s.score * 100.0).round() / 100.0,
-                        "recognizer": s.recognizer,
-                        "line": line,
-                    })
-                })
-                .collect();
-            writeln!(
-                out,
-                "{:#}",
-                json!({ "bytes": bytes, "counts": counts, "spans": spans })
-            )?;
+/// The scan report, written as spans are found (a dense file has millions; none is held):
+/// a line per span as text, or one JSON object whose `spans` array is written span by span,
+/// with `bytes` and `counts` after it.
+struct Findings<W: Write> {
+    out: W,
+    format: OutFormat,
+    counts: BTreeMap<&'static str, u64>,
+    total: u64,
+}
+
+impl<W: Write> Findings<W> {
+    fn new(format: OutFormat, mut out: W) -> Result<Self> {
+        if format == OutFormat::Json {
+            out.write_all(b"{\"spans\": [")?;
         }
-        OutFormat::Text => {
-            for (line, offset, s) in found {
-                writeln!(
-                    out,
-                    "line {line}  {}..{}  {:<22} {:.2}  {}",
-                    offset + s.start as u64,
-                    offset + s.end as u64,
-                    s.entity.as_str(),
-                    s.score,
-                    s.recognizer
-                )?;
-            }
-            writeln!(out, "{} bytes, {} findings {counts:?}", bytes, found.len())?;
-        }
+        Ok(Findings {
+            out,
+            format,
+            counts: BTreeMap::new(),
+            total: 0,
+        })
     }
-    Ok(())
+
+    fn push(&mut self, line: u64, offset: u64, s: &Span) -> Result<()> {
+        let (start, end) = (offset + s.start as u64, offset + s.end as u64);
+        let name = s.entity.as_str();
+        match self.format {
+            OutFormat::Json => write!(
+                self.out,
+                "{}\n  {{\"start\": {start}, \"end\": {end}, \"type\": \"{name}\", \"score\": {:?}, \"recognizer\": {}, \"line\": {line}}}",
+                if self.total == 0 { "" } else { "," },
+                (s.score * 100.0).round() / 100.0,
+                serde_json::to_string(s.recognizer)?,
+            )?,
+            OutFormat::Text => writeln!(
+                self.out,
+                "line {line}  {start}..{end}  {name:<22} {:.2}  {}",
+                s.score, s.recognizer
+            )?,
+        }
+        *self.counts.entry(name).or_insert(0) += 1;
+        self.total += 1;
+        Ok(())
+    }
+
+    /// Close the report; whether anything was found.
+    fn finish(mut self, bytes: u64) -> Result<bool> {
+        match self.format {
+            OutFormat::Json => writeln!(
+                self.out,
+                "\n], \"bytes\": {bytes}, \"counts\": {}}}",
+                serde_json::to_string(&self.counts)?
+            )?,
+            OutFormat::Text => writeln!(
+                self.out,
+                "{bytes} bytes, {} findings {:?}",
+                self.total, self.counts
+            )?,
+        }
+        self.out.flush()?;
+        Ok(self.total > 0)
+    }
 }

@@ -100,10 +100,10 @@ fn url(c: &Candidate) -> Option<Found> {
 
 fn phone_score(c: &Candidate, base: f32) -> f32 {
     let mut score = base;
-    if c.hints.has(Hints::PHONE) {
+    if c.hints().has(Hints::PHONE) {
         score += 0.3;
     }
-    if c.hints.has(Hints::NOT_PERSONAL) && !c.hints.has(Hints::PHONE) {
+    if c.hints().has(Hints::NOT_PERSONAL) && !c.hints().has(Hints::PHONE) {
         score -= 0.5;
     }
     score
@@ -154,13 +154,13 @@ pub fn three_three_four(c: &Candidate) -> Option<Found> {
     let d = checks::digits(v);
     let spaced = v.contains(&b' ');
     let nhs = checks::nhs(&d);
-    if nhs && c.hints.has(Hints::NHS) {
+    if nhs && c.hints().has(Hints::NHS) {
         return Found::new(Entity::UK_NHS, 1.0, "uk_nhs");
     }
-    if checks::nanp(&d) && (c.hints.has(Hints::PHONE) || !spaced || !nhs) {
+    if checks::nanp(&d) && (c.hints().has(Hints::PHONE) || !spaced || !nhs) {
         return Found::new(Entity::PHONE_NUMBER, phone_score(c, 0.6), "phone_nanp");
     }
-    if nhs && !c.hints.has(Hints::NOT_PERSONAL) {
+    if nhs && !c.hints().has(Hints::NOT_PERSONAL) {
         return Found::new(Entity::UK_NHS, 0.6, "uk_nhs");
     }
     None

@@ -28,7 +28,7 @@ pub fn shapes() -> Vec<Shape> {
 }
 
 fn birth(c: &Candidate, y: u32, m: u32, d: u32) -> Option<Found> {
-    if !c.hints.has(Hints::BIRTH) || !checks::date(y, m, d) {
+    if !c.hints().has(Hints::BIRTH) || !checks::date(y, m, d) {
         return None;
     }
     Found::new(Entity::DATE_TIME, 0.85, "date_of_birth")

@@ -14,7 +14,9 @@ mod network;
 mod numbers;
 mod secrets;
 
-use crate::context::Hints;
+use std::cell::Cell;
+
+use crate::context::{Context, Hints};
 use crate::Entity;
 
 /// A piece of text that has a shape, with what its surroundings say.
@@ -22,10 +24,45 @@ pub struct Candidate<'a> {
     pub text: &'a [u8],
     pub start: usize,
     pub end: usize,
-    pub hints: Hints,
+    context: &'a Context,
+    /// The span whose surroundings the hints describe (a shortened candidate keeps its
+    /// original's).
+    around: (usize, usize),
+    /// Looked up on first use: most classifiers decide on shape and checksum alone.
+    hints: Cell<Option<Hints>>,
 }
 
-impl Candidate<'_> {
+impl<'a> Candidate<'a> {
+    pub fn new(text: &'a [u8], start: usize, end: usize, context: &'a Context) -> Candidate<'a> {
+        Candidate {
+            text,
+            start,
+            end,
+            context,
+            around: (start, end),
+            hints: Cell::new(None),
+        }
+    }
+
+    /// What the words around the candidate say it is.
+    pub fn hints(&self) -> Hints {
+        if let Some(h) = self.hints.get() {
+            return h;
+        }
+        let h = self.context.around(self.text, self.around.0, self.around.1);
+        self.hints.set(Some(h));
+        h
+    }
+
+    /// The same candidate ending at `end`, with the same surroundings.
+    fn shortened(&self, end: usize) -> Candidate<'a> {
+        Candidate {
+            end,
+            hints: Cell::new(self.hints.get()),
+            ..*self
+        }
+    }
+
     pub fn value(&self) -> &[u8] {
         &self.text[self.start..self.end]
     }
@@ -76,12 +113,7 @@ pub fn longest_accepted(
             .filter(|&i| separators.contains(&v[i]) && v[i - 1].is_ascii_digit()),
     );
     ends.into_iter().find_map(|end| {
-        let sub = Candidate {
-            text: c.text,
-            start: c.start,
-            end: c.start + end,
-            hints: c.hints,
-        };
+        let sub = c.shortened(c.start + end);
         let mut found = classify(&sub)?;
         if end < v.len() {
             found.end = Some(c.start + end);

@@ -82,7 +82,7 @@ fn ipv4(c: &Candidate) -> Option<Found> {
     // Version strings: v1.2.3.4, "version 10.0.19041.1", 1.2.3.4.5.
     let dotted_on = c.after(0) == Some(b'.') && c.after(1).is_some_and(|b| b.is_ascii_digit());
     let v_prefix = matches!(c.before(), Some(b'v' | b'V' | b'.'));
-    if dotted_on || v_prefix || c.hints.has(Hints::VERSION) {
+    if dotted_on || v_prefix || c.hints().has(Hints::VERSION) {
         return None;
     }
     Found::new(Entity::IP_ADDRESS, 0.85, "ipv4")

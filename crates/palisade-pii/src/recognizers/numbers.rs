@@ -56,7 +56,11 @@ pub fn shapes_structured() -> Vec<Shape> {
                 {
                     return None;
                 }
-                let score = if c.hints.has(Hints::NINO) { 1.0 } else { 0.85 };
+                let score = if c.hints().has(Hints::NINO) {
+                    1.0
+                } else {
+                    0.85
+                };
                 Found::new(Entity::UK_NINO, score, "uk_nino")
             },
             skip_rejected: false,
@@ -99,20 +103,24 @@ fn ssn_grouped(c: &Candidate) -> Option<Found> {
     let d = checks::digits(v);
     let dashed = v.contains(&b'-');
     // Called an SSN, a 9xx number is an invalid SSN, not an ITIN.
-    let called_ssn = c.hints.has(Hints::SSN) && !c.hints.has(Hints::ITIN);
+    let called_ssn = c.hints().has(Hints::SSN) && !c.hints().has(Hints::ITIN);
     if checks::itin(&d) && !called_ssn {
-        let score = if c.hints.has(Hints::ITIN) { 1.0 } else { 0.85 };
+        let score = if c.hints().has(Hints::ITIN) {
+            1.0
+        } else {
+            0.85
+        };
         return Found::new(Entity::US_ITIN, score, "us_itin");
     }
     if !checks::ssn(&d) {
         return None;
     }
-    let score = match (c.hints.has(Hints::SSN), dashed) {
+    let score = match (c.hints().has(Hints::SSN), dashed) {
         (true, _) => 1.0,
         (false, true) => 0.85,
         (false, false) => 0.5,
     };
-    if c.hints.has(Hints::NOT_PERSONAL) && !c.hints.has(Hints::SSN) {
+    if c.hints().has(Hints::NOT_PERSONAL) && !c.hints().has(Hints::SSN) {
         return None;
     }
     Found::new(Entity::US_SSN, score, "us_ssn")
@@ -129,7 +137,7 @@ fn digit_run_exact(c: &Candidate) -> Option<Found> {
         return None;
     }
     let d = checks::digits(c.value());
-    let h = c.hints;
+    let h = c.hints();
     let n = d.len();
     if (13..=19).contains(&n) && checks::luhn(&d) && checks::card_issuer(&d) {
         return Found::new(Entity::CREDIT_CARD, 1.0, "credit_card_luhn");
@@ -166,7 +174,7 @@ fn digit_run_exact(c: &Candidate) -> Option<Found> {
 
 fn letter_id(c: &Candidate) -> Option<Found> {
     let v = c.value();
-    let h = c.hints;
+    let h = c.hints();
     let letters = v.iter().take_while(|b| b.is_ascii_alphabetic()).count();
     let digits = v.len() - letters;
     if v.len() == 9 && checks::dea(v) && h.has(Hints::MEDICAL_LICENSE) {

@@ -58,7 +58,7 @@ fn token(c: &Candidate) -> Option<Found> {
     let v = c.value();
     let letters = v.iter().any(u8::is_ascii_alphabetic);
     let digits = v.iter().any(u8::is_ascii_digit);
-    if !c.hints.has(Hints::SECRET) || !letters || !digits || checks::entropy(v) < 3.5 {
+    if !c.hints().has(Hints::SECRET) || !letters || !digits || checks::entropy(v) < 3.5 {
         return None;
     }
     Found::new(Entity::SECRET_TOKEN, 0.85, "high_entropy_token")
