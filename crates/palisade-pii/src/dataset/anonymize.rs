@@ -112,6 +112,8 @@ pub fn anonymize(
     let kept: Vec<usize> = (0..table.columns.len())
         .filter(|i| *actions[*i] != ColumnAction::Drop)
         .collect();
+    // PII found in columns kept as they are, by column: a warning, since a rule said keep.
+    let mut kept_pii: BTreeMap<usize, BTreeMap<Entity, u64>> = BTreeMap::new();
     let mut rows = Vec::with_capacity(table.rows.len());
     for (row, line) in table.rows.iter().zip(&table.lines) {
         let mut out = Vec::with_capacity(kept.len());
@@ -124,7 +126,12 @@ pub fn anonymize(
             };
             let cell = &row[i];
             out.push(match actions[i] {
-                ColumnAction::Keep | ColumnAction::Drop => cell.clone(),
+                ColumnAction::Keep | ColumnAction::Drop => {
+                    if let Cell::Json(v) = cell {
+                        count_pii(v, engine, &mut kept_pii, i);
+                    }
+                    cell.clone()
+                }
                 ColumnAction::Hash { domain } if !cell.is_missing() => Cell::text(
                     keys.pseudonym(domain, &cell.as_text())
                         .map_err(|e| at(e.to_string()))?,
@@ -187,6 +194,17 @@ pub fn anonymize(
                      it; add it to privacy.quasi_identifiers if it could help single a person out"
                 )
             })
+            .chain(kept_pii.iter().map(|(&i, found)| {
+                let found: Vec<String> = found
+                    .iter()
+                    .map(|(e, n)| format!("{} {n}", e.as_str()))
+                    .collect();
+                format!(
+                    "`{}` is kept as it is but holds personal data ({}); redact, hash or drop it",
+                    table.columns[i],
+                    found.join(", ")
+                )
+            }))
             .collect(),
     };
     let short = report.before.rows_below_target;
@@ -297,9 +315,11 @@ fn classes(rows: &[Vec<Cell>], qi: &[usize]) -> HashMap<Vec<String>, Vec<usize>>
     groups
 }
 
+/// Distinct sensitive values in a group; a missing value is not one (it tells nothing apart).
 fn distinct(rows: &[Vec<Cell>], members: &[usize], column: usize) -> usize {
     members
         .iter()
+        .filter(|&&r| !rows[r][column].is_missing())
         .map(|&r| rows[r][column].as_text())
         .collect::<BTreeSet<_>>()
         .len()
@@ -330,6 +350,33 @@ fn measure(
         }
     }
     m
+}
+
+/// Count (not change) the PII in the strings of a kept value.
+fn count_pii(
+    value: &Value,
+    engine: &Engine,
+    found: &mut BTreeMap<usize, BTreeMap<Entity, u64>>,
+    column: usize,
+) {
+    match value {
+        Value::String(s) => {
+            for span in engine.scan_str(s) {
+                *found
+                    .entry(column)
+                    .or_default()
+                    .entry(span.entity)
+                    .or_insert(0) += 1;
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|v| count_pii(v, engine, found, column)),
+        Value::Object(map) => map
+            .values()
+            .for_each(|v| count_pii(v, engine, found, column)),
+        _ => {}
+    }
 }
 
 /// The PII engine over every string inside `value`; a number whose digits are PII (an SSN
@@ -469,6 +516,25 @@ quasi_identifiers = ["age", "zip"]
         ] {
             assert!(!text.contains(planted), "{planted} leaked: {text}");
         }
+    }
+
+    #[test]
+    fn personal_data_in_a_kept_column_is_warned_about_by_column_and_type() {
+        let rules = Rules::parse(
+            "default = \"keep\"\n[privacy]\nquasi_identifiers = [\"zip\"]\nk = 1",
+            "r",
+        )
+        .unwrap();
+        let out = anonymize(table(PATIENTS), &rules, &Engine::new().unwrap(), &keys()).unwrap();
+        let w = out.report.warnings.join("\n");
+        assert!(
+            w.contains("`email` is kept as it is but holds personal data (EMAIL_ADDRESS 5)"),
+            "{w}"
+        );
+        assert!(
+            w.contains("`notes`") && w.contains("US_SSN 1") && !w.contains("536-22"),
+            "{w}"
+        );
     }
 
     #[test]
