@@ -232,16 +232,20 @@ fn print_anonymized(r: &dataset::Report, refused: bool) {
         line("after", &r.after);
     }
     if !r.pii_redacted.is_empty() {
-        let found: Vec<String> = r
-            .pii_redacted
-            .iter()
-            .map(|(e, c)| format!("{e} {c}"))
-            .collect();
-        eprintln!("PII redacted: {}", found.join(", "));
+        eprintln!("PII redacted: {}", by_type(&r.pii_redacted));
     }
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
+}
+
+/// `US_SSN 3, PHONE_NUMBER 1`.
+fn by_type(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    counts
+        .iter()
+        .map(|(entity, n)| format!("{entity} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn synthesize(files: &Files, options: SynthesisOptions) -> Result<ExitCode> {
@@ -279,12 +283,10 @@ fn print_synthesized(r: &SynthesisReport) {
         eprintln!("  {column:<24} left out: {why}");
     }
     if !r.pii_redacted.is_empty() {
-        let found: Vec<String> = r
-            .pii_redacted
-            .iter()
-            .map(|(e, c)| format!("{e} {c}"))
-            .collect();
-        eprintln!("  PII redacted in category labels: {}", found.join(", "));
+        eprintln!(
+            "  PII redacted in category labels: {}",
+            by_type(&r.pii_redacted)
+        );
     }
     if let Some(c) = &r.correlation {
         eprintln!(
