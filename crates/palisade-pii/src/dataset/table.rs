@@ -134,12 +134,13 @@ impl Table {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
-        let mut tmp = tempfile_in(dir, &shown)?;
-        self.write_to(&mut tmp.1, format)
-            .map_err(|e| DatasetError::io(&shown, e))?;
-        tmp.1.sync_all().map_err(|e| DatasetError::io(&shown, e))?;
-        std::fs::rename(&tmp.0, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp.0);
+        let (tmp, mut file) = tempfile_in(dir, &shown)?;
+        let written = self
+            .write_to(&mut file, format)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, path));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
             DatasetError::io(&shown, e)
         })
     }
