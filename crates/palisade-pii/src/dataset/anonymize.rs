@@ -154,7 +154,15 @@ pub fn anonymize(
     let qi: Vec<usize> = privacy.quasi_identifiers.iter().filter_map(index).collect();
     let sensitive: Vec<usize> = privacy.sensitive.iter().filter_map(index).collect();
 
-    let groups = classes(&rows, &qi);
+    // No quasi-identifiers named: nothing to group by, and nothing is claimed.
+    let group = |rows: &[Vec<Cell>]| {
+        if qi.is_empty() {
+            HashMap::new()
+        } else {
+            classes(rows, &qi)
+        }
+    };
+    let groups = group(&rows);
     let below = |rows: &[Vec<Cell>], members: &[usize]| -> bool {
         members.len() < privacy.k
             || sensitive
@@ -194,6 +202,11 @@ pub fn anonymize(
                      it; add it to privacy.quasi_identifiers if it could help single a person out"
                 )
             })
+            .chain(qi.is_empty().then(|| {
+                "no [privacy] quasi_identifiers in the rules: k-anonymity and l-diversity were \
+                 not measured, and nothing says this output cannot single a person out"
+                    .to_string()
+            }))
             .chain(kept_pii.iter().map(|(&i, found)| {
                 let found: Vec<String> = found
                     .iter()
@@ -244,7 +257,7 @@ pub fn anonymize(
         let mut flags = keep.iter();
         let mut lines = table.lines.clone();
         lines.retain(|_| flags.next().copied().unwrap_or(false));
-        let groups = classes(&rows, &qi);
+        let groups = group(&rows);
         report.after = measure(&rows, &groups, &sensitive, &below);
         report.suppressed = short;
         report.rows_out = rows.len();
@@ -535,6 +548,23 @@ quasi_identifiers = ["age", "zip"]
             w.contains("`notes`") && w.contains("US_SSN 1") && !w.contains("536-22"),
             "{w}"
         );
+    }
+
+    #[test]
+    fn without_quasi_identifiers_columns_change_and_nothing_is_claimed() {
+        let rules = Rules::parse(
+            "[columns]\nname = \"drop\"\nemail = \"hash\"\nage = { generalize = \"age\" }\nzip = \"drop\"\ndob = \"drop\"\nnotes = \"redact\"\ndiagnosis = \"keep\"",
+            "r",
+        )
+        .unwrap();
+        let out = anonymize(table(PATIENTS), &rules, &Engine::new().unwrap(), &keys()).unwrap();
+        assert_eq!(out.table.rows.len(), 5);
+        assert_eq!(out.report.before.k, None);
+        assert!(out
+            .report
+            .warnings
+            .iter()
+            .any(|w| w.contains("not measured")));
     }
 
     #[test]

@@ -138,14 +138,15 @@ impl Rules {
         let privacy = match top.remove("privacy") {
             Some(toml::Value::Table(t)) => privacy(t, &err)?,
             Some(_) => return Err(err("privacy", "must be a table: [privacy]".into())),
-            None => {
-                return Err(err(
-                    "privacy",
-                    "missing: name the quasi-identifiers and the target k, e.g. \
-                     [privacy] quasi_identifiers = [\"age\", \"zip\"] k = 5"
-                        .into(),
-                ))
-            }
+            // Columns are still transformed; the report says nothing was measured.
+            None => Privacy {
+                quasi_identifiers: Vec::new(),
+                k: 1,
+                sensitive: Vec::new(),
+                l: 1,
+                below_target: BelowTarget::Suppress,
+                max_suppressed: 0.0,
+            },
         };
         if let Some(unknown) = top.keys().next() {
             return Err(err(
@@ -429,12 +430,17 @@ below_target = "refuse"
     }
 
     #[test]
+    fn without_privacy_nothing_is_measured() {
+        let r = Rules::parse("default = \"keep\"", "r.toml").unwrap();
+        assert!(r.privacy.quasi_identifiers.is_empty() && r.privacy.k == 1);
+    }
+
+    #[test]
     fn errors_name_the_key_and_the_fix() {
         let cases = [
             ("[columns]\na = \"shred\"\n[privacy]\nquasi_identifiers=[\"a\"]\nk=2", "columns.a"),
             ("[columns]\na = { generalize = \"age\", width = 0 }\n[privacy]\nquasi_identifiers=[\"a\"]\nk=2", "width"),
             ("[columns]\na = { generalize = \"zip\", nope = 1 }\n[privacy]\nquasi_identifiers=[\"a\"]\nk=2", "nope"),
-            ("[columns]\na = \"keep\"", "privacy"),
             ("[privacy]\nquasi_identifiers=[]\nk=2", "quasi_identifiers"),
             ("[privacy]\nquasi_identifiers=[\"a\"]", "privacy.k"),
             ("[privacy]\nquasi_identifiers=[\"a\"]\nk=0", "privacy.k"),
