@@ -42,7 +42,8 @@ pub enum DataCommand {
     Anonymize {
         #[command(flatten)]
         files: Files,
-        /// The rules file (TOML): [columns] and [privacy]; see docs/pii.md.
+        /// The rules file: TOML ([columns], [privacy]; see docs/pii.md), or the same as a JSON
+        /// object when it is named `.json`.
         #[arg(long)]
         rules: PathBuf,
         /// 64 hex digits: the key of `hash` pseudonyms (overrides the rules' hash_key).

@@ -85,7 +85,14 @@ impl Rules {
             });
         }
         let text = std::fs::read_to_string(path).map_err(|e| DatasetError::io(&shown, e))?;
-        let mut rules = Rules::parse(&text, &shown)?;
+        let json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let mut rules = if json {
+            Rules::parse_json(&text, &shown)?
+        } else {
+            Rules::parse(&text, &shown)?
+        };
         if let Some(key) = &mut rules.hash_key {
             if key.is_relative() {
                 *key = path.parent().unwrap_or(Path::new(".")).join(&key);
@@ -94,24 +101,43 @@ impl Rules {
         Ok(rules)
     }
 
+    /// Rules written in TOML (the documented form).
     pub fn parse(text: &str, file: &str) -> Result<Rules, DatasetError> {
+        let top: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            DatasetError::Rules {
+                file: file.to_string(),
+                key: String::new(),
+                what: match line {
+                    Some(l) => format!("line {l}: {}", e.message()),
+                    None => e.message().to_string(),
+                },
+            }
+        })?;
+        Rules::from_table(top, file)
+    }
+
+    /// The same rules written as a JSON object (a `.json` rules file).
+    pub fn parse_json(text: &str, file: &str) -> Result<Rules, DatasetError> {
+        let top: toml::Table = serde_json::from_str(text).map_err(|e| DatasetError::Rules {
+            file: file.to_string(),
+            key: String::new(),
+            what: format!(
+                "line {}: not a JSON object of rules (nulls are not allowed)",
+                e.line()
+            ),
+        })?;
+        Rules::from_table(top, file)
+    }
+
+    fn from_table(mut top: toml::Table, file: &str) -> Result<Rules, DatasetError> {
         let err = |key: &str, what: String| DatasetError::Rules {
             file: file.to_string(),
             key: key.to_string(),
             what,
         };
-        let mut top: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let line = e
-                .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            err(
-                "",
-                match line {
-                    Some(l) => format!("line {l}: {}", e.message()),
-                    None => e.message().to_string(),
-                },
-            )
-        })?;
         let hash_key = match top.remove("hash_key") {
             None => None,
             Some(toml::Value::String(s)) => Some(PathBuf::from(s)),
@@ -427,6 +453,27 @@ below_target = "refuse"
             None,
             "no default: unlisted columns are errors"
         );
+    }
+
+    #[test]
+    fn json_rules_mean_the_same_as_toml() {
+        let json = r#"{"hash_key": "k.key", "columns": {"name": "drop", "email": {"hash": true, "domain": "email"},
+            "notes": "redact", "age": {"generalize": "age", "width": 5}, "zip": {"generalize": "zip"},
+            "dob": {"generalize": "date", "to": "month"}, "diagnosis": "keep"},
+            "privacy": {"quasi_identifiers": ["age", "zip", "dob"], "k": 3, "sensitive": ["diagnosis"],
+            "below_target": "refuse"}}"#;
+        assert_eq!(
+            Rules::parse_json(json, "r.toml").unwrap(),
+            Rules::parse(GOOD, "r.toml").unwrap()
+        );
+        let e = Rules::parse_json("{\"privacy\": null}", "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.json") && e.contains("line 1"), "{e}");
+        let e = Rules::parse_json("{\"privacy\": {\"k\": 2}}", "r.json")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("quasi_identifiers"), "{e}");
     }
 
     #[test]
