@@ -327,8 +327,8 @@ pub fn entropy(s: &[u8]) -> f64 {
         .sum()
 }
 
-/// A calendar date that exists, with a plausible birth year.
-pub fn date(year: u32, month: u32, day: u32) -> bool {
+/// A calendar date that exists (proleptic Gregorian), any year.
+pub fn day_exists(year: u32, month: u32, day: u32) -> bool {
     let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -337,7 +337,12 @@ pub fn date(year: u32, month: u32, day: u32) -> bool {
         2 => 28,
         _ => return false,
     };
-    (1900..=2100).contains(&year) && (1..=days).contains(&day)
+    (1..=days).contains(&day)
+}
+
+/// A calendar date that exists, with a plausible birth year.
+pub fn date(year: u32, month: u32, day: u32) -> bool {
+    (1900..=2100).contains(&year) && day_exists(year, month, day)
 }
 
 #[cfg(test)]

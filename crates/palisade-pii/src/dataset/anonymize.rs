@@ -220,6 +220,7 @@ pub fn anonymize(
             }))
             .collect(),
     };
+    let mut lines = table.lines;
     let short = report.before.rows_below_target;
     if short > 0 {
         let share = short as f64 / rows.len() as f64;
@@ -252,31 +253,22 @@ pub fn anonymize(
                 keep[r] = false;
             }
         }
-        let mut flags = keep.iter();
-        rows.retain(|_| flags.next().copied().unwrap_or(false));
-        let mut flags = keep.iter();
-        let mut lines = table.lines.clone();
-        lines.retain(|_| flags.next().copied().unwrap_or(false));
-        let groups = group(&rows);
-        report.after = measure(&rows, &groups, &sensitive, &below);
+        (rows, lines) = rows
+            .into_iter()
+            .zip(lines)
+            .zip(&keep)
+            .filter_map(|(row_and_line, kept)| kept.then_some(row_and_line))
+            .unzip();
+        report.after = measure(&rows, &group(&rows), &sensitive, &below);
         report.suppressed = short;
         report.rows_out = rows.len();
-        return Ok(Anonymized {
-            table: Table {
-                format: table.format,
-                columns,
-                rows,
-                lines,
-            },
-            report,
-        });
     }
     Ok(Anonymized {
         table: Table {
             format: table.format,
             columns,
             rows,
-            lines: table.lines,
+            lines,
         },
         report,
     })

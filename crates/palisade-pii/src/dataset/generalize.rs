@@ -126,7 +126,7 @@ pub(super) fn parse_date(s: &str) -> Option<(u32, Option<u32>, Option<u32>)> {
         return None;
     }
     let day = num(8..10)?;
-    if !day_exists(year, month, day) {
+    if !crate::checks::day_exists(year, month, day) {
         return None;
     }
     match b.get(10) {
@@ -134,17 +134,6 @@ pub(super) fn parse_date(s: &str) -> Option<(u32, Option<u32>, Option<u32>)> {
         Some(b'T' | b' ') if sep == b'-' => Some((year, Some(month), Some(day))),
         _ => None,
     }
-}
-
-fn day_exists(year: u32, month: u32, day: u32) -> bool {
-    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-    let days = match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => 31,
-    };
-    (1..=days).contains(&day)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).

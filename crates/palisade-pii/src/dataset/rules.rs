@@ -297,13 +297,11 @@ fn privacy(
                 .into(),
         ));
     }
-    for (a, b) in [(&quasi_identifiers, &sensitive)] {
-        if let Some(both) = a.iter().find(|n| b.contains(n)) {
-            return Err(err(
-                "privacy.sensitive",
-                format!("`{both}` is also a quasi-identifier; a column is one or the other"),
-            ));
-        }
+    if let Some(both) = quasi_identifiers.iter().find(|n| sensitive.contains(n)) {
+        return Err(err(
+            "privacy.sensitive",
+            format!("`{both}` is also a quasi-identifier; a column is one or the other"),
+        ));
     }
     Ok(Privacy {
         quasi_identifiers,
