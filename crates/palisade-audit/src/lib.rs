@@ -44,7 +44,7 @@ pub use layout::{
     CHECKPOINTS_FILE, HASHES_FILE, LATEST_CHECKPOINT_FILE, PUBKEY_FILE, SEGMENTS_DIR,
 };
 pub use proof::{ConsistencyProof, InclusionProof, ProofError};
-pub use query::Filter;
+pub use query::{time_bound, BadTime, Filter};
 pub use reader::{LogReader, ReadError};
 pub use verify::{verify_dir, VerifyError, VerifyOptions, VerifyReport};
 pub use writer::{AuditLog, Durability, OpenReport, Receipt, WriterOptions};

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::context::Call;
-use crate::keys::{now_secs, KeyRecord, KeyStoreError};
+use crate::keys::{self, now_secs, KeyRecord, KeyStoreError};
 use crate::refusal::{bytes_response, json_response, printable, Refusal};
 use crate::respond::Reply;
 use crate::routes::AdminOp;
@@ -210,18 +210,12 @@ async fn create_key(
     if !state.policies.current().knows_role(&new.role) {
         return Err(key_error(unknown_role(state, &new.role)));
     }
-    let expires_at = match new.expires_in.as_deref() {
-        None => None,
-        Some(text) => {
-            let d = humantime::parse_duration(text).map_err(|e| {
-                Refusal::BadRequest(format!(
-                    "expires_in: '{}' is not a duration ({e})",
-                    printable(text)
-                ))
-            })?;
-            Some(now_secs().saturating_add(d.as_secs()))
-        }
-    };
+    let expires_at = new
+        .expires_in
+        .as_deref()
+        .map(|text| keys::expiry_from(text, now_secs()))
+        .transpose()
+        .map_err(|e| Refusal::BadRequest(format!("expires_in: {e}")))?;
     let (record, token) = state
         .keys
         .create(&new.name, &new.role, expires_at)

@@ -92,9 +92,15 @@ fn answer(state: &State, op: AdminOp, raw: Option<&str>) -> Result<Reply, Refusa
         AdminOp::AuditEntries => {
             let q: EntriesQuery = query(raw)?;
             let limit = q.limit.unwrap_or(100).min(MAX_ENTRIES);
+            let now = time::OffsetDateTime::now_utc();
+            let bound = |field, t: Option<String>| {
+                t.map(|t| palisade_audit::time_bound(field, &t, now))
+                    .transpose()
+                    .map_err(|e| Refusal::BadRequest(e.to_string()))
+            };
             let filter = Filter {
-                since: q.since,
-                until: q.until,
+                since: bound("since", q.since)?,
+                until: bound("until", q.until)?,
                 principal: q.principal,
                 model: q.model,
                 decision: q.decision,

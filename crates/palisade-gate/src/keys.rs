@@ -98,6 +98,43 @@ pub enum KeyStoreError {
     BadName,
     #[error("cannot draw random bytes: {0}")]
     Random(String),
+    #[error("expiry '{0}' is not a duration; write e.g. \"30d\" or \"12h\"")]
+    BadExpiry(String),
+    #[error(
+        "expiry '{0}' is over the longest key lifetime (3650d, ten years); rotate keys instead"
+    )]
+    ExpiryTooLong(String),
+}
+
+/// The longest lifetime a key may be given: a key that outlives its holder's job is a
+/// credential nobody remembers to revoke.
+pub const MAX_KEY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3650 * 86_400);
+
+/// When a key created at `now` with lifetime `text` ("30d", "12h") expires.
+pub fn expiry_from(text: &str, now: u64) -> Result<u64, KeyStoreError> {
+    let shown: String = text.chars().take(64).filter(|c| !c.is_control()).collect();
+    let lifetime =
+        humantime::parse_duration(text).map_err(|_| KeyStoreError::BadExpiry(shown.clone()))?;
+    if lifetime > MAX_KEY_LIFETIME {
+        return Err(KeyStoreError::ExpiryTooLong(shown));
+    }
+    if lifetime.is_zero() {
+        return Err(KeyStoreError::BadExpiry(shown));
+    }
+    Ok(now.saturating_add(lifetime.as_secs()))
+}
+
+/// A time in seconds since 1970 as RFC 3339, whatever its value (a hand-edited key file can
+/// hold any number): out of the calendar's range, the number itself.
+pub fn format_unix_time(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{secs} (seconds since 1970, out of range)"))
 }
 
 pub struct KeyStore {

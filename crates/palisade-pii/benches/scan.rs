@@ -1,5 +1,6 @@
 //! Single-threaded scan throughput on prose with PII sprinkled in (about one entity per
-//! 400 bytes), on prose without any, and on the dense labeled corpus.
+//! 400 bytes), on prose without any, on the dense labeled corpus, and on adversarial inputs
+//! (their MB/s next to prose's is the CPU amplification an attacker gets).
 //!
 //! `cargo bench -p palisade-pii --bench scan` prints MB/s. Under `cargo test` it runs once on
 //! a small text so the code stays exercised.
@@ -54,17 +55,50 @@ fn corpus(bytes: usize) -> String {
     one.repeat(bytes / one.len() + 1)
 }
 
+/// Inputs built to make a scan do more work per byte than prose does: dense candidates that
+/// every classifier rejects, prefixes of long shapes that never complete, invisible
+/// characters everywhere. The ratio to prose of the same size is the amplification an
+/// attacker gets (issue 12 measured 70x for `1-` repeated before the fix).
+pub fn adversarial(bytes: usize) -> Vec<(&'static str, String)> {
+    let fill = |unit: &str| unit.repeat(bytes / unit.len() + 1);
+    vec![
+        ("`1-` repeated", fill("1-")),
+        ("`4111 ` repeated", fill("4111 ")),
+        ("`http://a:a:` repeated", fill("http://a:a:")),
+        ("`1.` repeated", fill("1.")),
+        ("`a@` repeated", fill("a@")),
+        ("`a@b.` repeated", fill("a@b.")),
+        ("`1:` repeated", fill("1:")),
+        ("`::` repeated", fill("::")),
+        ("`eyJhbGci.` repeated", fill("eyJhbGci.")),
+        (
+            "`-----BEGIN PRIVATE KEY-----` repeated",
+            fill("-----BEGIN PRIVATE KEY-----"),
+        ),
+        ("`GB82 WEST ` repeated", fill("GB82 WEST ")),
+        ("`+1 (` repeated", fill("+1 (")),
+        ("`Ab1-` repeated", fill("Ab1-")),
+        ("`1\u{200b}` repeated", fill("1\u{200b}")),
+        ("`\u{ff11}-` repeated", fill("\u{ff11}-")),
+        ("`14 March ` repeated", fill("14 March ")),
+        ("`12/12/` repeated", fill("12/12/")),
+        ("`www.a.` repeated", fill("www.a.")),
+    ]
+}
+
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
     let size = if benching { 64 << 20 } else { 64 << 10 };
     let engine = Engine::new().expect("engine");
     println!("| text | MB | spans | MB/s (best of 5) |");
     println!("|---|---|---|---|");
-    let texts = [
+    let mut texts = vec![
         ("prose with PII", text(size, true)),
         ("prose only", text(size, false)),
         ("labeled corpus (dense)", corpus(size)),
     ];
+    // Adversarial inputs are smaller: the point is their cost per byte next to prose's.
+    texts.extend(adversarial(if benching { 4 << 20 } else { 64 << 10 }));
     for (label, t) in texts {
         let mut best = f64::MAX;
         let mut spans = 0;

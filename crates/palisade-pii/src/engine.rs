@@ -8,11 +8,13 @@ use regex_automata::{Anchored, Input, PatternID};
 use serde::Serialize;
 
 use crate::context::{self, Context};
-use crate::recognizers::{self, Candidate, Found, Shape};
+use crate::fold::Folded;
+use crate::recognizers::{self, Candidate, Found, OnReject, Shape};
 use crate::{Entity, PiiError};
 
 /// One detected entity. Offsets are bytes into the scanned text, always on UTF-8 character
-/// boundaries (every shape is ASCII).
+/// boundaries (every shape is ASCII, and a span found in the folded view is mapped back to
+/// whole original characters).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Span {
     pub start: usize,
@@ -29,33 +31,113 @@ const MAX_SPAN: usize = 16_384 + 512 + context::BEFORE;
 /// Bytes read per block in a streamed scan.
 const BLOCK: usize = 1 << 20;
 
+/// Shapes that can match more than this many bytes get a search of their own (see
+/// [`Lane`]); the rest share one automaton.
+const SHORT_SHAPE: usize = 64;
+
 pub struct Engine {
-    regex: Regex,
+    /// The short shapes, one multi-pattern automaton.
+    short: Regex,
+    /// Pattern id in `short` → shape index.
+    short_shapes: Vec<usize>,
+    /// Shape index → where it is searched.
+    searched_in: Vec<SearchedIn>,
+    /// The long shapes, each searched on its own.
+    long: Vec<(usize, Regex)>,
     shapes: Vec<Shape>,
     context: Context,
     min_score: f32,
+}
+
+#[derive(Clone, Copy)]
+enum SearchedIn {
+    Short(PatternID),
+    /// Index into `long` and the lanes.
+    Long(usize),
+}
+
+/// Where a long shape matches next. Why long shapes are apart: after a rejected candidate the
+/// scan resumes one word later, and one automaton would re-read everything a long shape
+/// could still match from there (256 bytes of a token, 2 KiB of a URL) at every word of a
+/// dense input (`1-1-1-…` cost 470x prose). Searched alone, a long shape's next match is
+/// found once and kept until the scan passes it, and a rejected one is not tried again
+/// inside its own span.
+#[derive(Clone, Copy)]
+struct Lane {
+    /// The next match at or after `from`: valid while the scan has not passed its start.
+    next: Option<(usize, usize)>,
+    from: usize,
+    /// Candidates of this shape starting before this were rejected (skip_rejected shapes).
+    dead_until: usize,
+}
+
+fn build(patterns: &[&str]) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        // Many shapes make many DFA states; a small cache thrashes and falls back to the
+        // PikeVM (perf showed 60% of a dense scan in determinization and the PikeVM).
+        .configure(
+            Regex::config()
+                .utf8_empty(false)
+                .hybrid_cache_capacity(64 << 20),
+        )
+        .build_many(patterns)
+        .map_err(Box::new)
 }
 
 impl Engine {
     /// Every recognizer, reporting spans scoring at least 0.5.
     pub fn new() -> Result<Engine, PiiError> {
         let shapes = recognizers::shapes();
-        let regex = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false).utf8(false))
-            // Many shapes make many DFA states; a small cache thrashes and falls back to the
-            // PikeVM (perf showed 60% of a dense scan in determinization and the PikeVM).
-            .configure(
-                Regex::config()
-                    .utf8_empty(false)
-                    .hybrid_cache_capacity(64 << 20),
-            )
-            .build_many(&shapes.iter().map(|s| s.regex).collect::<Vec<_>>())
-            .map_err(|e| {
-                let shape = e.pattern().map_or("?", |p| shapes[p.as_usize()].name);
-                PiiError::Build(format!("shape {shape}: {e}"))
-            })?;
+        let config = syntax::Config::new().unicode(false).utf8(false);
+        let mut short_shapes = Vec::new();
+        let mut long = Vec::new();
+        for (i, shape) in shapes.iter().enumerate() {
+            let hir = syntax::parse_with(shape.regex, &config)
+                .map_err(|e| PiiError::Build(format!("shape {}: {e}", shape.name)))?;
+            match hir.properties().maximum_len() {
+                Some(n) if n <= SHORT_SHAPE => short_shapes.push(i),
+                Some(n) if n + context::BEFORE <= MAX_SPAN => long.push(i),
+                _ => {
+                    return Err(PiiError::Build(format!(
+                        "shape {}: unbounded or longer than a streamed scan keeps",
+                        shape.name
+                    )))
+                }
+            }
+        }
+        let short = build(
+            &short_shapes
+                .iter()
+                .map(|&i| shapes[i].regex)
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| {
+            let shape = e
+                .pattern()
+                .map_or("?", |p| shapes[short_shapes[p.as_usize()]].name);
+            PiiError::Build(format!("shape {shape}: {e}"))
+        })?;
+        let long = long
+            .into_iter()
+            .map(|i| {
+                build(&[shapes[i].regex])
+                    .map(|r| (i, r))
+                    .map_err(|e| PiiError::Build(format!("shape {}: {e}", shapes[i].name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut searched_in = vec![SearchedIn::Long(0); shapes.len()];
+        for (pid, &i) in short_shapes.iter().enumerate() {
+            searched_in[i] = SearchedIn::Short(PatternID::new_unchecked(pid));
+        }
+        for (lane, &(i, _)) in long.iter().enumerate() {
+            searched_in[i] = SearchedIn::Long(lane);
+        }
         Ok(Engine {
-            regex,
+            short,
+            short_shapes,
+            searched_in,
+            long,
             shapes,
             context: Context::new().map_err(PiiError::Build)?,
             min_score: 0.5,
@@ -68,10 +150,9 @@ impl Engine {
         self
     }
 
-    fn classify(&self, pid: usize, text: &[u8], start: usize, end: usize) -> Option<Found> {
-        let shape = &self.shapes[pid];
+    fn classify(&self, shape: usize, text: &[u8], start: usize, end: usize) -> Option<Found> {
         let candidate = Candidate::new(text, start, end, &self.context);
-        (shape.classify)(&candidate).filter(|f| f.score >= self.min_score)
+        (self.shapes[shape].classify)(&candidate).filter(|f| f.score >= self.min_score)
     }
 
     /// Every entity in `text`, in order, not overlapping.
@@ -85,35 +166,66 @@ impl Engine {
         self.scan(text.as_bytes())
     }
 
+    /// Scan the folded view of `text` (see [`crate::fold`]), spans mapped back to `text`.
     fn scan_into(&self, text: &[u8], emit: &mut dyn FnMut(Span)) {
+        match Folded::new(text) {
+            None => self.scan_folded(text, emit),
+            Some(folded) => self.scan_folded(&folded.text, &mut |s| {
+                let (start, end) = folded.map.original(s.start, s.end);
+                emit(Span { start, end, ..s })
+            }),
+        }
+    }
+
+    /// The candidates starting at the leftmost position where any shape matches, tried in
+    /// shape order until one is accepted; then on past it (or one word on, if none was).
+    fn scan_folded(&self, text: &[u8], emit: &mut dyn FnMut(Span)) {
+        let mut lanes = vec![
+            Lane {
+                next: None,
+                from: usize::MAX,
+                dead_until: 0,
+            };
+            self.long.len()
+        ];
+        // The short automaton's next match, kept like a lane's.
+        let mut short: Option<(usize, usize, usize)> = None;
+        let mut short_from = usize::MAX;
         let mut at = 0;
         while at < text.len() {
-            let Some(m) = self.regex.search(&Input::new(text).span(at..text.len())) else {
-                break;
-            };
-            let (start, pid) = (m.start(), m.pattern().as_usize());
-            let mut found = self
-                .classify(pid, text, start, m.end())
-                .map(|f| (f, m.end()));
-            // Rejected: the later shapes get their turn at this position.
-            if found.is_none() {
-                for later in pid + 1..self.shapes.len() {
-                    let input = Input::new(text)
-                        .span(start..text.len())
-                        .anchored(Anchored::Pattern(PatternID::new_unchecked(later)));
-                    if let Some(m2) = self.regex.search(&input) {
-                        if let Some(f) = self.classify(later, text, start, m2.end()) {
-                            found = Some((f, m2.end()));
-                            break;
-                        }
-                    }
+            if short_from > at || short.is_some_and(|(s, _, _)| s < at) {
+                short = self
+                    .short
+                    .search(&Input::new(text).span(at..text.len()))
+                    .map(|m| {
+                        (
+                            m.start(),
+                            m.end(),
+                            self.short_shapes[m.pattern().as_usize()],
+                        )
+                    });
+                short_from = at;
+            }
+            for (lane, (_, regex)) in lanes.iter_mut().zip(&self.long) {
+                let from = at.max(lane.dead_until);
+                if lane.from > from || lane.next.is_some_and(|(s, _)| s < from) {
+                    lane.next = regex
+                        .search(&Input::new(text).span(from.min(text.len())..text.len()))
+                        .map(|m| (m.start(), m.end()));
+                    lane.from = from;
                 }
             }
-            match found {
-                Some((f, shape_end)) => {
+            let start = lanes
+                .iter()
+                .filter_map(|l| l.next.map(|n| n.0))
+                .chain(short.map(|s| s.0))
+                .min();
+            let Some(start) = start else { break };
+            match self.first_accepted(text, start, short, &mut lanes) {
+                Ok((f, shape_end)) => {
                     let end = f.end.unwrap_or(shape_end);
                     emit(Span {
-                        start,
+                        start: f.start.unwrap_or(start),
                         end,
                         entity: f.entity,
                         score: f.score,
@@ -121,9 +233,54 @@ impl Engine {
                     });
                     at = end.max(start + 1);
                 }
-                None if self.shapes[pid].skip_rejected => at = m.end().max(start + 1),
-                None => at = next_word(text, start),
+                Err(resume) => at = resume,
             }
+        }
+    }
+
+    /// The first shape, in shape order, whose candidate at `start` its classifier accepts,
+    /// with the shape's end; or where to go on when none is.
+    fn first_accepted(
+        &self,
+        text: &[u8],
+        start: usize,
+        short: Option<(usize, usize, usize)>,
+        lanes: &mut [Lane],
+    ) -> Result<(Found, usize), usize> {
+        // The short automaton reports its highest-priority shape here; later short shapes are
+        // tried anchored, earlier ones do not match here.
+        let first_short = short.filter(|s| s.0 == start).map(|s| s.2);
+        let mut first_tried: Option<(usize, usize)> = None;
+        for (shape, searched_in) in self.searched_in.iter().enumerate() {
+            let end = match *searched_in {
+                SearchedIn::Short(pid) => match first_short {
+                    Some(first) if shape == first => short.map(|s| s.1),
+                    Some(first) if shape > first => {
+                        let input = Input::new(text)
+                            .span(start..text.len())
+                            .anchored(Anchored::Pattern(pid));
+                        self.short.search(&input).map(|m| m.end())
+                    }
+                    _ => None,
+                },
+                SearchedIn::Long(lane) => lanes[lane].next.filter(|n| n.0 == start).map(|n| n.1),
+            };
+            let Some(end) = end else { continue };
+            if let Some(f) = self.classify(shape, text, start, end) {
+                return Ok((f, end));
+            }
+            first_tried.get_or_insert((shape, end));
+            if let SearchedIn::Long(lane) = searched_in {
+                if self.shapes[shape].on_reject != OnReject::NextWord {
+                    lanes[*lane].dead_until = end;
+                }
+            }
+        }
+        match first_tried {
+            Some((shape, end)) if self.shapes[shape].on_reject == OnReject::SkipSpan => {
+                Err(end.max(start + 1))
+            }
+            _ => Err(next_word(text, start)),
         }
     }
 

@@ -17,7 +17,9 @@ mod context;
 pub mod dataset;
 mod engine;
 mod entity;
+pub mod fold;
 mod recognizers;
+pub mod records;
 #[cfg(test)]
 mod tests;
 

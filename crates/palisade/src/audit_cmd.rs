@@ -89,11 +89,12 @@ pub enum AuditCommand {
 
 #[derive(Args)]
 pub struct FilterArgs {
-    /// From this time on (RFC 3339, or a date: 2026-11-26).
-    #[arg(long)]
+    /// From this time on: RFC 3339, a date (2026-11-26, UTC), a duration back from now
+    /// (5m, 2h, 7d), `today` or `yesterday`. Anything else is refused (exit 2).
+    #[arg(long, value_parser = since_bound)]
     since: Option<String>,
-    /// Before this time.
-    #[arg(long)]
+    /// Before this time (the same forms).
+    #[arg(long, value_parser = until_bound)]
     until: Option<String>,
     /// Exactly this principal (`key:<id>`, `user:<sub>`, `service:<id>`).
     #[arg(long)]
@@ -107,6 +108,14 @@ pub struct FilterArgs {
     /// HTTP status.
     #[arg(long)]
     status: Option<u16>,
+}
+
+fn since_bound(text: &str) -> Result<String, palisade_audit::BadTime> {
+    palisade_audit::time_bound("--since", text, time::OffsetDateTime::now_utc())
+}
+
+fn until_bound(text: &str) -> Result<String, palisade_audit::BadTime> {
+    palisade_audit::time_bound("--until", text, time::OffsetDateTime::now_utc())
 }
 
 impl From<FilterArgs> for Filter {

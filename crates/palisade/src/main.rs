@@ -320,15 +320,11 @@ fn keys(command: KeysCommand) -> Result<ExitCode> {
                     known.join(", ")
                 );
             }
-            let expires_at = match expires_in {
-                None => None,
-                Some(text) => {
-                    let d = humantime::parse_duration(&text).with_context(|| {
-                        format!("--expires-in '{text}' is not a duration (try \"30d\" or \"12h\")")
-                    })?;
-                    Some(now_secs().saturating_add(d.as_secs()))
-                }
-            };
+            let expires_at = expires_in
+                .as_deref()
+                .map(|text| palisade_gate::keys::expiry_from(text, now_secs()))
+                .transpose()
+                .context("--expires-in")?;
             let name = name.unwrap_or_else(|| role.clone());
             let (record, token) = store.create(&name, &role, expires_at)?;
             eprintln!(
@@ -347,12 +343,7 @@ fn keys(command: KeysCommand) -> Result<ExitCode> {
             for k in store.list() {
                 let expires = k.expires_at.map_or_else(
                     || "never".to_string(),
-                    |e| {
-                        humantime::format_rfc3339_seconds(
-                            std::time::UNIX_EPOCH + std::time::Duration::from_secs(e),
-                        )
-                        .to_string()
-                    },
+                    palisade_gate::keys::format_unix_time,
                 );
                 println!(
                     "{:<16}  {:<20}  {:<12}  {:<8}  {expires}",

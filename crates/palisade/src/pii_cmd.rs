@@ -1,10 +1,10 @@
 //! `palisade pii scan|redact FILE|-`: the server's PII engine over plain text, JSON Lines
 //! (chosen fields or every string) and CSV (chosen columns).
 //!
-//! Offsets are bytes from the start of the input, with the line they fall in, so a file of
-//! many records is one scan. JSON and CSV are scanned as written (not re-serialized): a span
-//! counts when it lies inside a selected string or column, and redaction edits the line in
-//! place with replacements that need no escaping, so the output stays valid JSON / CSV.
+//! Offsets are bytes from the start of the input, with the line they fall in. JSON Lines and
+//! CSV are read by `palisade_pii::records`: each selected value is decoded (JSON escapes, CSV
+//! quoting, cells over several lines) and scanned as decoded; redaction re-encodes only the
+//! values that changed, so the output stays valid JSON Lines / CSV.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
+use palisade_pii::records::{CsvRecords, Field, FieldKind, JsonLines, Record, RecordError};
 use palisade_pii::{Action, Engine, Entity, Keys, Outcome, Policy, Span};
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -78,6 +79,10 @@ pub enum PiiCommand {
         /// 64 hex digits: the key of `encrypt`.
         #[arg(long)]
         encrypt_key: Option<PathBuf>,
+        /// CSV: leave cells that start with `=`, `+`, `-`, `@` as they are. By default they
+        /// are prefixed with `'`, so a spreadsheet shows them instead of running them.
+        #[arg(long)]
+        dangerous_keep_formulas: bool,
     },
 }
 
@@ -93,9 +98,14 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
                 let bytes = if kind(&source) == InputKind::Text {
                     scan_text_stream(&source, &engine, &mut sink)?
                 } else {
-                    each_record(&source, &engine, |record| {
-                        for s in &record.spans {
-                            sink.push(record.line, record.offset, s)?;
+                    each_record(&source, &engine, |record, found| {
+                        for Found { field, spans } in found {
+                            for s in spans {
+                                let (start, end) = field.raw_span(s.start, s.end);
+                                let line = record.line_at(start);
+                                let at = Span { start, end, ..s };
+                                sink.push(line, record.offset, &at)?;
+                            }
                         }
                         Ok(())
                     })?
@@ -118,6 +128,7 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
             only,
             hash_key,
             encrypt_key,
+            dangerous_keep_formulas,
         } => {
             let mut policy = Policy::uniform(parse_action(&action)?);
             for pair in &only {
@@ -146,19 +157,43 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
                 out.flush()?;
                 return Ok(ExitCode::SUCCESS);
             }
-            each_record(&source, &engine, |record| {
-                let text = std::str::from_utf8(record.text).context("input is not UTF-8 text")?;
-                match palisade_pii::actions::apply(text, &record.spans, &policy, &keys)? {
-                    Outcome::Minimized { text, .. } => out.write_all(text.as_bytes())?,
-                    Outcome::Rejected { entity, .. } => {
-                        bail!("line {}: {entity} found", record.line)
+            if kind(&source) == InputKind::Text {
+                let text = read_text(&source)?;
+                let text = std::str::from_utf8(&text).context("input is not UTF-8 text")?;
+                let spans = engine.scan_str(text);
+                out.write_all(minimize(text, &spans, &policy, &keys, 1)?.as_bytes())?;
+                out.flush()?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let neutralize = !dangerous_keep_formulas;
+            each_record(&source, &engine, |record, found| {
+                let mut new_values = std::collections::HashMap::new();
+                for Found { field, spans } in found {
+                    let line = record.line_at(field.raw.0);
+                    if field.kind == FieldKind::JsonKey {
+                        let minimized = minimize(&field.value, &spans, &policy, &keys, line)?;
+                        if minimized != field.value {
+                            bail!("line {line}: an object key holds {}; keys are not rewritten, so the record cannot be minimized", spans[0].entity);
+                        }
+                        continue;
                     }
+                    let minimized = minimize(&field.value, &spans, &policy, &keys, line)?;
+                    new_values.insert(field.raw.0, minimized);
                 }
+                out.write_all(&record.rewrite(|f| new_values.remove(&f.raw.0), neutralize))?;
                 Ok(())
             })?;
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `text` with `policy` applied to `spans`; a `reject` entity is an error naming the line.
+fn minimize(text: &str, spans: &[Span], policy: &Policy, keys: &Keys, line: u64) -> Result<String> {
+    match palisade_pii::actions::apply(text, spans, policy, keys)? {
+        Outcome::Minimized { text, .. } => Ok(text),
+        Outcome::Rejected { entity, .. } => bail!("line {line}: {entity} found"),
     }
 }
 
@@ -251,16 +286,6 @@ fn parse_action(s: &str) -> Result<Action> {
     }
 }
 
-/// One unit of input and what was found in it (offsets relative to `text`).
-struct Record<'a> {
-    /// 1-based line of the record's first byte.
-    line: u64,
-    /// Offset of `text` from the start of the input.
-    offset: u64,
-    text: &'a [u8],
-    spans: Vec<Span>,
-}
-
 fn open(input: &str) -> Result<Box<dyn Read>> {
     if input == "-" {
         return Ok(Box::new(std::io::stdin()));
@@ -283,206 +308,83 @@ fn kind(source: &Source) -> InputKind {
     })
 }
 
-/// Feed every record of the input to `f`; returns the bytes read.
+/// Plain text read whole (entities such as key blocks span lines), bounded.
+fn read_text(source: &Source) -> Result<Vec<u8>> {
+    let mut text = Vec::new();
+    open(&source.input)?
+        .take(MAX_REDACT_BYTES + 1)
+        .read_to_end(&mut text)?;
+    if text.len() as u64 > MAX_REDACT_BYTES {
+        bail!("{}: over {MAX_REDACT_BYTES} bytes; split it (scan streams any size, redact holds the text in memory)", source.input);
+    }
+    Ok(text)
+}
+
+/// A field of a record and what was found in its decoded value.
+struct Found<'a> {
+    field: &'a Field,
+    spans: Vec<Span>,
+}
+
+/// Feed every JSON Lines / CSV record of the input to `f`, with the spans found in each
+/// selected field's decoded value; returns the bytes read.
 fn each_record(
     source: &Source,
     engine: &Engine,
-    mut f: impl FnMut(Record) -> Result<()>,
+    mut f: impl FnMut(&Record, Vec<Found>) -> Result<()>,
 ) -> Result<u64> {
-    let kind = kind(source);
-    if kind == InputKind::Text {
-        // Redacting plain text: whole (entities such as key blocks span lines), bounded.
-        let mut text = Vec::new();
-        open(&source.input)?
-            .take(MAX_REDACT_BYTES + 1)
-            .read_to_end(&mut text)?;
-        if text.len() as u64 > MAX_REDACT_BYTES {
-            bail!("{}: over {MAX_REDACT_BYTES} bytes; split it (scan streams any size, redact holds the text in memory)", source.input);
-        }
-        let spans = engine.scan(&text);
-        f(Record {
-            line: 1,
-            offset: 0,
-            text: &text,
-            spans,
-        })?;
-        return Ok(text.len() as u64);
-    }
-    let mut reader = std::io::BufReader::new(open(&source.input)?);
-    let mut line = Vec::new();
-    let (mut offset, mut number) = (0u64, 0u64);
+    let shown = &source.input;
+    let input = open(shown)?;
+    let mut records: Box<dyn Iterator<Item = Result<Record, RecordError>>> = match kind(source) {
+        InputKind::Jsonl => Box::new(JsonLines::new(std::io::BufReader::new(input))),
+        _ => Box::new(CsvRecords::new(input)),
+    };
     let mut csv_columns: Option<Vec<usize>> = None;
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            return Ok(offset);
+    let mut bytes = 0;
+    for record in &mut records {
+        let record = record.with_context(|| shown.clone())?;
+        bytes = record.offset + record.raw.len() as u64;
+        if kind(source) == InputKind::Csv && csv_columns.is_none() {
+            // The header row names the columns; it is scanned like the rest.
+            csv_columns = Some(csv_selection(&source.fields, &record)?);
         }
-        number += 1;
-        let spans = engine.scan(&line);
-        let selected = match kind {
-            InputKind::Jsonl => {
-                let strings = json_strings(&line);
-                select(&spans, &strings, |path| {
-                    source.fields.is_empty() || source.fields.iter().any(|f| f == path)
-                })
-            }
-            _ => {
-                let cells = csv_cells(&line);
-                if csv_columns.is_none() {
-                    // The header row names the columns; it is scanned like the rest.
-                    let names: Vec<String> = cells.iter().map(|(_, _, t)| t.clone()).collect();
-                    let mut wanted = Vec::new();
-                    for f in &source.fields {
-                        let ix = match f.parse::<usize>() {
-                            Ok(n) if n >= 1 => n - 1,
-                            _ => names.iter().position(|n| n == f).with_context(|| {
-                                format!(
-                                    "--fields {f}: no such column (the header has {})",
-                                    names.join(", ")
-                                )
-                            })?,
-                        };
-                        wanted.push(ix);
-                    }
-                    csv_columns = Some(wanted);
-                }
-                let wanted = csv_columns.as_deref().unwrap_or_default();
-                let cells: Vec<(usize, usize, String)> = cells
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, (s, e, _))| (s, e, i.to_string()))
-                    .collect();
-                select(&spans, &cells, |col| {
-                    wanted.is_empty() || col.parse::<usize>().is_ok_and(|c| wanted.contains(&c))
-                })
+        let wanted = |field: &Field| -> bool {
+            match field.kind {
+                FieldKind::CsvCell => csv_columns
+                    .as_deref()
+                    .is_some_and(|w| w.is_empty() || w.contains(&field.column)),
+                _ => source.fields.is_empty() || source.fields.contains(&field.name),
             }
         };
-        f(Record {
-            line: number,
-            offset,
-            text: &line,
-            spans: selected,
-        })?;
-        offset += n as u64;
+        let found: Vec<Found> = record
+            .fields
+            .iter()
+            .filter(|field| wanted(field))
+            .filter_map(|field| {
+                let spans = engine.scan_str(&field.value);
+                (!spans.is_empty()).then_some(Found { field, spans })
+            })
+            .collect();
+        f(&record, found)?;
     }
+    Ok(bytes)
 }
 
-/// Spans that lie inside a region whose label `keep` accepts.
-fn select(
-    spans: &[Span],
-    regions: &[(usize, usize, String)],
-    keep: impl Fn(&str) -> bool,
-) -> Vec<Span> {
-    spans
+/// The columns `--fields` names (names from the header row, or 1-based numbers).
+fn csv_selection(fields: &[String], header: &Record) -> Result<Vec<usize>> {
+    let names: Vec<&str> = header.fields.iter().map(|f| f.value.as_str()).collect();
+    fields
         .iter()
-        .filter(|s| {
-            regions
-                .iter()
-                .any(|(a, b, label)| s.start >= *a && s.end <= *b && keep(label))
+        .map(|f| match f.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n - 1),
+            _ => names.iter().position(|n| n.trim() == f).with_context(|| {
+                format!(
+                    "--fields {f}: no such column (the header has {})",
+                    names.join(", ")
+                )
+            }),
         })
-        .copied()
         .collect()
-}
-
-/// Byte ranges of the string *values* of a JSON line, each with its dotted path (array
-/// indices omitted). A hand lexer: the line is scanned as written, never re-serialized.
-fn json_strings(line: &[u8]) -> Vec<(usize, usize, String)> {
-    let mut out = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    // For each open container: is it an object, and is the next string a key?
-    let mut stack: Vec<(bool, bool)> = Vec::new();
-    let mut pending_key: Option<String> = None;
-    let mut i = 0;
-    while i < line.len() {
-        match line[i] {
-            b'{' => {
-                if let Some(k) = pending_key.take() {
-                    path.push(k);
-                } else if stack.last().is_some_and(|(obj, _)| !obj) {
-                    path.push(path.last().cloned().unwrap_or_default());
-                } else if !stack.is_empty() {
-                    path.push(String::new());
-                }
-                stack.push((true, true));
-            }
-            b'[' => {
-                if let Some(k) = pending_key.take() {
-                    path.push(k);
-                } else if !stack.is_empty() {
-                    path.push(path.last().cloned().unwrap_or_default());
-                }
-                stack.push((false, false));
-            }
-            b'}' | b']' => {
-                stack.pop();
-                if !stack.is_empty() {
-                    path.pop();
-                }
-            }
-            b',' => {
-                if let Some(top) = stack.last_mut() {
-                    top.1 = top.0;
-                }
-                pending_key = None;
-            }
-            b'"' => {
-                let start = i + 1;
-                let mut j = start;
-                while j < line.len() && line[j] != b'"' {
-                    j += if line[j] == b'\\' { 2 } else { 1 };
-                }
-                let end = j.min(line.len());
-                let is_key = stack.last().is_some_and(|t| t.0 && t.1);
-                if is_key {
-                    pending_key = Some(String::from_utf8_lossy(&line[start..end]).into_owned());
-                    if let Some(top) = stack.last_mut() {
-                        top.1 = false;
-                    }
-                } else {
-                    let mut full: Vec<&str> = path
-                        .iter()
-                        .map(String::as_str)
-                        .filter(|p| !p.is_empty())
-                        .collect();
-                    let key = pending_key.take();
-                    if let Some(k) = &key {
-                        full.push(k);
-                    }
-                    out.push((start, end, full.join(".")));
-                }
-                i = end;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
-}
-
-/// Byte ranges of the cells of a CSV line (RFC 4180 quoting), with their text.
-fn csv_cells(line: &[u8]) -> Vec<(usize, usize, String)> {
-    let body = line.strip_suffix(b"\n").unwrap_or(line);
-    let body = body.strip_suffix(b"\r").unwrap_or(body);
-    let mut out = Vec::new();
-    let (mut start, mut quoted) = (0, false);
-    for (i, &b) in body.iter().enumerate() {
-        match b {
-            b'"' => quoted = !quoted,
-            b',' if !quoted => {
-                out.push((start, i, cell_text(&body[start..i])));
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push((start, body.len(), cell_text(&body[start..])));
-    out
-}
-
-fn cell_text(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(raw);
-    s.trim().trim_matches('"').replace("\"\"", "\"")
 }
 
 /// Largest plain text `redact` holds in memory.

@@ -340,6 +340,58 @@ async fn proofs_from_the_admin_api_and_the_cli_check_out_with_the_public_key_alo
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.lines().count(), 1, "{text}");
+    // Issue 12, point 9: time bounds are parsed (relative ones too) or refused, never
+    // silently matching nothing.
+    let search = |since: &str| {
+        p.cli(&[
+            "audit",
+            "search",
+            p.state().to_str().unwrap(),
+            "--since",
+            since,
+            "--decision",
+            "deny",
+            "--status",
+            "401",
+        ])
+    };
+    for since in [
+        "5m",
+        "1h ago",
+        "today",
+        "2020-01-01",
+        "2020-01-01T00:00:00+02:00",
+    ] {
+        let out = search(since);
+        assert!(
+            out.status.success(),
+            "{since}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).lines().count(),
+            1,
+            "--since {since}"
+        );
+    }
+    for bad in ["yesterdayish", "2026-13-45", "5 parsecs"] {
+        let out = search(bad);
+        assert_eq!(out.status.code(), Some(2), "--since {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("is not a time"));
+    }
+    let r = p
+        .admin_call("GET", "/admin/audit/entries?since=2026-13-45", "admin")
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = p
+        .admin_call(
+            "GET",
+            "/admin/audit/entries?since=10m&decision=deny&status=401",
+            "admin",
+        )
+        .await;
+    let found: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(found["entries"].as_array().unwrap().len(), 1, "{found}");
     let out = p.cli(&[
         "audit",
         "tail",

@@ -171,3 +171,43 @@ fn keys_commands_take_a_state_dir_too() {
         .unwrap();
     assert!(check.status.success());
 }
+
+/// Issue 12, point 8: an absurd expiry was accepted and `keys list` then panicked.
+#[test]
+fn key_lifetimes_are_capped_and_listing_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    create_demo_state(dir.path());
+    let keys = |args: &[&str]| {
+        Command::new(BIN)
+            .arg("keys")
+            .args(args)
+            .args(["--state-dir", dir.path().to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = keys(&["create", "--role", "client", "--expires-in", "999999999d"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3650d"), "{err}");
+    let out = keys(&["create", "--role", "client", "--expires-in", "30d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A key file edited by hand (or written by an older version) with a far-off expiry.
+    let store = dir.path().join("keys/keys.json");
+    let text = std::fs::read_to_string(&store).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys_list = if v.is_array() { &mut v } else { &mut v["keys"] };
+    let first = &mut keys_list[0];
+    first["expires_at"] = serde_json::json!(u64::MAX / 2);
+    std::fs::write(&store, serde_json::to_string(&v).unwrap()).unwrap();
+    let out = keys(&["list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("out of range"));
+}

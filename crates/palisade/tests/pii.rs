@@ -400,3 +400,149 @@ fn pii_cli_streams_text_files_and_reveals_what_encrypt_hid() {
     let no_key = run(&["reveal", "enc.txt", "--encrypt-key", "missing.key"], None);
     assert_eq!(no_key.status.code(), Some(1));
 }
+
+fn pii(args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(BIN)
+        .arg("pii")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Issue 12, point 1: JSON escapes hid PII from the CLI, and Python's default `json.dumps`
+/// output was redacted into invalid JSON.
+#[test]
+fn escaped_json_strings_are_decoded_scanned_and_re_encoded() {
+    let input = concat!(
+        r#"{"e":"bob\u0040example.com"}"#,
+        "\n",
+        r#"{"a":"ssn 536\u002d22\u002d1234"}"#,
+        "\n",
+        r#"{"a":"card 4111\u00201111\u00201111\u00201111"}"#,
+        "\n",
+        r#"{"a":"tel:\u00a0415-555-2671"}"#,
+        "\n",
+        r#"{"e": "jos\u00e9@example.com", "n": 4111111111111111}"#,
+        "\n",
+    );
+    let out = pii(&["redact", "-", "--kind", "jsonl"], input.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every output line is valid JSON"))
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["e"], "<EMAIL_ADDRESS>");
+    assert_eq!(lines[1]["a"], "ssn <US_SSN>");
+    assert_eq!(lines[2]["a"], "card <CREDIT_CARD>");
+    assert_eq!(lines[3]["a"], "tel:\u{a0}<PHONE_NUMBER>");
+    assert_eq!(lines[4]["e"], "<EMAIL_ADDRESS>");
+    assert_eq!(
+        lines[4]["n"], "<CREDIT_CARD>",
+        "a card written as a JSON number"
+    );
+    for secret in ["example.com", "1234", "2671", "1111"] {
+        assert!(!text.contains(secret), "{secret} left in {text}");
+    }
+    // The scan reports offsets into the input as written (the escape included).
+    let out = pii(
+        &["scan", "-", "--kind", "jsonl", "--format", "json"],
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["spans"][0];
+    let (s, e) = (
+        first["start"].as_u64().unwrap() as usize,
+        first["end"].as_u64().unwrap() as usize,
+    );
+    assert_eq!(&input[s..e], r"bob\u0040example.com");
+    // A line that is not JSON is an error naming it, never passed through.
+    let out = pii(
+        &["redact", "-", "--kind", "jsonl"],
+        b"{\"a\":\"x\"}\n{\"a\": 536-22-1234\n",
+    );
+    assert_ne!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+/// Issue 12, point 2: a quoted CSV cell holding a newline shifted the columns.
+#[test]
+fn multi_line_csv_cells_keep_their_columns() {
+    let input = "id,notes,phone\n1,\"a\nb\",415-555-2671\n2,\"first line\nssn 536-22-1234\",x\n";
+    let out = pii(
+        &["redact", "-", "--kind", "csv", "--fields", "phone"],
+        input.as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "id,notes,phone\n1,\"a\nb\",<PHONE_NUMBER>\n2,\"first line\nssn 536-22-1234\",x\n"
+    );
+    let out = pii(
+        &["redact", "-", "--kind", "csv", "--fields", "notes"],
+        input.as_bytes(),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "id,notes,phone\n1,\"a\nb\",415-555-2671\n2,\"first line\nssn <US_SSN>\",x\n"
+    );
+    let out = pii(
+        &["scan", "-", "--kind", "csv", "--format", "json"],
+        input.as_bytes(),
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lines: Vec<u64> = report["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [3, 5],
+        "the line each value is on, not the record's first"
+    );
+}
+
+/// Issue 12, point 3: invisible and look-alike characters defeated detection; what is
+/// redacted is the original text, invisible characters included.
+#[test]
+fn invisible_and_look_alike_characters_are_seen_through() {
+    let input = "a alice\u{200b}@example.com b 536\u{200b}-22-1234 c 536\u{ad}-22-1234 \
+                 d 536\u{2011}22\u{2011}1234 e \u{ff41}lice\u{ff20}example.com \
+                 f \u{ff15}\u{ff13}\u{ff16}-22-1234 g 4111\u{a0}1111\u{a0}1111\u{a0}1111\n";
+    let out = pii(&["redact", "-"], input.as_bytes());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        text,
+        "a <EMAIL_ADDRESS> b <US_SSN> c <US_SSN> d <US_SSN> e <EMAIL_ADDRESS> f <US_SSN> \
+         g <CREDIT_CARD>\n"
+    );
+}
+
+/// Issue 12, point 12: formula cells reach spreadsheets as text, unless asked otherwise.
+#[test]
+fn csv_formula_cells_are_neutralized_by_default() {
+    let input = "a,b\n=HYPERLINK(\"http://evil\"),@SUM(A1)\n-12.5,+33\n";
+    let out = pii(&["redact", "-", "--kind", "csv"], input.as_bytes());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a,b\n\"'=HYPERLINK(\"\"http://evil\"\")\",'@SUM(A1)\n-12.5,+33\n"
+    );
+    let out = pii(
+        &["redact", "-", "--kind", "csv", "--dangerous-keep-formulas"],
+        input.as_bytes(),
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), input);
+}

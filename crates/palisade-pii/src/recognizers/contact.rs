@@ -1,6 +1,6 @@
 //! Email addresses, URLs (and credentials inside them), phone numbers.
 
-use super::{Candidate, Found, Shape};
+use super::{Candidate, Found, OnReject, Shape};
 use crate::checks;
 use crate::context::Hints;
 use crate::Entity;
@@ -9,15 +9,17 @@ pub fn shapes_first() -> Vec<Shape> {
     vec![
         Shape {
             name: "url",
-            regex: r#"(?i)\b(?:https?|ftps?)://[^\s<>"'\x00-\x1f\x7f]{3,2048}|(?i)\bwww\.[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})+[^\s<>"'\x00-\x1f\x7f]{0,2048}"#,
+            regex: r#"(?i)\b(?:https?|ftps?)://[^\s<>"'\x00-\x1f\x7f]{3,2048}|(?i)\bwww\.[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}[^\s<>"'\x00-\x1f\x7f]{0,2048}"#,
             classify: url,
-            skip_rejected: false,
+            // A rejected URL (no host) has no accepted URL inside it; other shapes may.
+            on_reject: OnReject::SkipShape,
         },
         Shape {
             name: "email",
-            regex: r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}\b",
+            // The local part may hold UTF-8 (RFC 6531); the classifier trims it to letters.
+            regex: r"[A-Za-z0-9._%+\-\x80-\xFF]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
             classify: email,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }
@@ -28,20 +30,20 @@ pub fn shapes_phone() -> Vec<Shape> {
             name: "phone_international",
             regex: r"\+[1-9][0-9 ().\-]{6,22}[0-9]\b",
             classify: |c| super::longest_accepted(c, b" .-", phone_international),
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "phone_parenthesized",
             regex: r"\(\d{3}\)[ .\-]?\d{3}[ .\-]\d{4}\b",
             classify: phone_national,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             // UK and other trunk-prefixed national numbers: 020 7946 0958, 07700 900123.
             name: "phone_trunk",
             regex: r"\b0\d{2,4}[ \-]\d{3,4}[ \-]?\d{3,4}\b",
             classify: phone_trunk,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }
@@ -49,11 +51,41 @@ pub fn shapes_phone() -> Vec<Shape> {
 fn email(c: &Candidate) -> Option<Found> {
     let v = c.value();
     let at = v.iter().position(|&b| b == b'@')?;
-    let local = &v[..at];
-    if local.starts_with(b".") || local.ends_with(b".") || local.windows(2).any(|w| w == b"..") {
+    // A non-ASCII local part starts at its first letter or digit: never inside a character,
+    // never at a quotation mark or other punctuation.
+    let mut skip = 0;
+    if !v[..at].is_ascii() {
+        let text = std::str::from_utf8(&v[..at]).ok().or_else(|| {
+            // The shape can start inside a character: drop its continuation bytes.
+            let lead = v.iter().take_while(|&&b| b & 0xC0 == 0x80).count();
+            skip = lead;
+            std::str::from_utf8(&v[lead..at]).ok()
+        })?;
+        let letters = text
+            .char_indices()
+            .find(|&(_, ch)| ch.is_alphanumeric() || ch.is_ascii_graphic())
+            .map_or(text.len(), |(i, _)| i);
+        skip += letters;
+        if !text[letters..]
+            .chars()
+            .all(|ch| ch.is_ascii() || ch.is_alphanumeric())
+        {
+            return None;
+        }
+    }
+    let local = &v[skip..at];
+    if local.is_empty()
+        || local.starts_with(b".")
+        || local.ends_with(b".")
+        || local.windows(2).any(|w| w == b"..")
+    {
         return None;
     }
-    Found::new(Entity::EMAIL_ADDRESS, 1.0, "email")
+    let mut found = Found::new(Entity::EMAIL_ADDRESS, 1.0, "email")?;
+    if skip > 0 {
+        found.start = Some(c.start + skip);
+    }
+    Some(found)
 }
 
 fn url(c: &Candidate) -> Option<Found> {

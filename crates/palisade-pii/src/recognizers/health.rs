@@ -1,7 +1,7 @@
 //! Dates of birth: a real calendar date with birth context nearby (a date alone is not
 //! personal data, a date of birth is a quasi-identifier).
 
-use super::{Candidate, Found, Shape};
+use super::{Candidate, Found, OnReject, Shape};
 use crate::checks;
 use crate::context::Hints;
 use crate::Entity;
@@ -16,13 +16,13 @@ pub fn shapes() -> Vec<Shape> {
             name: "date_numeric",
             regex: r"\b(?:\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})|\d{4}-\d{2}-\d{2})\b",
             classify: numeric,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "date_words",
             regex: r"(?i)\b(?:\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?,? \d{4}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4})\b",
             classify: words,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }

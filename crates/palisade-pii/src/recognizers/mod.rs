@@ -83,6 +83,9 @@ pub struct Found {
     pub entity: Entity,
     pub score: f32,
     pub recognizer: &'static str,
+    /// Start of the entity when it starts later than the shape (punctuation before a
+    /// non-ASCII e-mail local part).
+    pub start: Option<usize>,
     /// End of the entity when it is shorter than the shape (trailing punctuation of a URL).
     pub end: Option<usize>,
 }
@@ -93,6 +96,7 @@ impl Found {
             entity,
             score: score.clamp(0.0, 1.0),
             recognizer,
+            start: None,
             end: None,
         })
     }
@@ -106,12 +110,13 @@ pub fn longest_accepted(
     classify: fn(&Candidate) -> Option<Found>,
 ) -> Option<Found> {
     let v = c.value();
-    let mut ends: Vec<usize> = vec![v.len()];
-    ends.extend(
+    let ends = std::iter::once(v.len()).chain(
         (1..v.len())
             .rev()
             .filter(|&i| separators.contains(&v[i]) && v[i - 1].is_ascii_digit()),
     );
+    // The prefixes share the candidate's surroundings: look them up once, not per prefix.
+    let _ = c.hints();
     ends.into_iter().find_map(|end| {
         let sub = c.shortened(c.start + end);
         let mut found = classify(&sub)?;
@@ -131,13 +136,25 @@ pub fn runs_on(c: &Candidate) -> bool {
             .is_some_and(|b| b.is_ascii_alphanumeric() || b == b':')
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnReject {
+    /// The next word: another entity can start inside the rejected candidate.
+    NextWord,
+    /// Past the candidate, for every shape, when this shape was the first to match there
+    /// (an IBAN with a bad check digit is not a bank account number in pieces); otherwise
+    /// as `SkipShape`.
+    SkipSpan,
+    /// The next word, but this shape is not tried again inside its rejected span (a suffix
+    /// of a URL without a host has none either).
+    SkipShape,
+}
+
 pub struct Shape {
     pub name: &'static str,
     pub regex: &'static str,
     pub classify: fn(&Candidate) -> Option<Found>,
-    /// Whether a rejected candidate's whole span can be skipped (nothing else can start
-    /// inside it); otherwise the search resumes at the next word.
-    pub skip_rejected: bool,
+    /// Where the scan goes on when every shape was rejected at a position.
+    pub on_reject: OnReject,
 }
 
 /// Every shape, in priority order.

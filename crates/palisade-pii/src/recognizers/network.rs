@@ -2,7 +2,7 @@
 
 use std::net::Ipv6Addr;
 
-use super::{Candidate, Found, Shape};
+use super::{Candidate, Found, OnReject, Shape};
 use crate::context::Hints;
 use crate::Entity;
 
@@ -12,19 +12,19 @@ pub fn shapes() -> Vec<Shape> {
             name: "mac",
             regex: r"(?i)\b[0-9a-f]{2}[:\-][0-9a-f]{2}[:\-][0-9a-f]{2}[:\-][0-9a-f]{2}[:\-][0-9a-f]{2}[:\-][0-9a-f]{2}\b|(?i)\b[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}\b",
             classify: mac,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "ipv6",
             regex: r"(?i)(?:\b[0-9a-f]{1,4}|:):[0-9a-f:]{1,38}(?:%[0-9a-z]{1,16})?",
             classify: ipv6,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "ipv4",
             regex: r"\b(?:\d{1,3}\.){3}\d{1,3}\b",
             classify: ipv4,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }

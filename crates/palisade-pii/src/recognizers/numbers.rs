@@ -4,7 +4,7 @@
 //! not (nine bare digits are only an SSN when the text says so).
 
 use super::contact::three_three_four;
-use super::{Candidate, Found, Shape};
+use super::{Candidate, Found, OnReject, Shape};
 use crate::checks;
 use crate::context::Hints;
 use crate::Entity;
@@ -20,7 +20,7 @@ pub fn shapes_structured() -> Vec<Shape> {
                 Found::new(Entity::IBAN_CODE, 1.0, "iban_mod97")
             },
             // An IBAN with a bad check digit is not a bank account number in pieces.
-            skip_rejected: true,
+            on_reject: OnReject::SkipSpan,
         },
         Shape {
             name: "crypto",
@@ -43,7 +43,7 @@ pub fn shapes_structured() -> Vec<Shape> {
                     },
                 )
             },
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "uk_nino",
@@ -63,19 +63,19 @@ pub fn shapes_structured() -> Vec<Shape> {
                 };
                 Found::new(Entity::UK_NINO, score, "uk_nino")
             },
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "ssn_grouped",
             regex: r"\b\d{3}[- ]\d{2}[- ]\d{4}\b",
             classify: ssn_grouped,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "three_three_four",
             regex: r"\b\d{3}[ .\-]\d{3}[ .\-]\d{4}\b",
             classify: three_three_four,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }
@@ -87,13 +87,13 @@ pub fn shapes_runs() -> Vec<Shape> {
             name: "digits",
             regex: r"\b\d(?:[ \-]?\d){5,18}\b",
             classify: digit_run,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "letter_id",
             regex: r"\b[A-Z]{1,2}[0-9]{6,12}\b",
             classify: letter_id,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }
@@ -136,9 +136,14 @@ fn digit_run_exact(c: &Candidate) -> Option<Found> {
     if super::runs_on(c) {
         return None;
     }
-    let d = checks::digits(c.value());
     let h = c.hints();
-    let n = d.len();
+    let n = c.value().iter().filter(|b| b.is_ascii_digit()).count();
+    // Without a context word only a card can be here: decide before collecting digits (a
+    // dense run of numbers makes many candidates).
+    if n < 13 && h == Hints::default() {
+        return None;
+    }
+    let d = checks::digits(c.value());
     if (13..=19).contains(&n) && checks::luhn(&d) && checks::card_issuer(&d) {
         return Found::new(Entity::CREDIT_CARD, 1.0, "credit_card_luhn");
     }

@@ -4,7 +4,7 @@
 
 use base64::Engine as _;
 
-use super::{Candidate, Found, Shape};
+use super::{Candidate, Found, OnReject, Shape};
 use crate::checks;
 use crate::context::Hints;
 use crate::Entity;
@@ -15,19 +15,19 @@ pub fn shapes_first() -> Vec<Shape> {
             name: "private_key",
             regex: r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY-----(?s:.){0,16384}?-----END[A-Z ]{0,40} PRIVATE KEY-----",
             classify: |_| Found::new(Entity::PRIVATE_KEY, 1.0, "private_key_block"),
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "jwt",
-            regex: r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}",
+            regex: r"\beyJ[A-Za-z0-9_\-]{5,4096}\.eyJ[A-Za-z0-9_\-]{5,4096}\.[A-Za-z0-9_\-]{10,4096}",
             classify: jwt,
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
         Shape {
             name: "aws_access_key",
             regex: r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b",
             classify: |_| Found::new(Entity::AWS_ACCESS_KEY, 1.0, "aws_access_key_id"),
-            skip_rejected: false,
+            on_reject: OnReject::NextWord,
         },
     ]
 }
@@ -37,7 +37,7 @@ pub fn shapes_last() -> Vec<Shape> {
         name: "token",
         regex: r"\b[A-Za-z0-9][A-Za-z0-9_\-+/]{19,255}={0,2}",
         classify: token,
-        skip_rejected: true,
+        on_reject: OnReject::SkipSpan,
     }]
 }
 
