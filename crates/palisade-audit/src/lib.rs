@@ -86,7 +86,8 @@ pub struct AuditEvent {
     pub stages_us: Vec<(String, u64)>,
     pub request_sha256: Option<String>,
     pub response_sha256: Option<String>,
-    /// What a system event acted on (the principal or source a detector blocked).
+    /// What a system event acted on (the principal or source a detector blocked); on a
+    /// failed authentication with an API key, the key it claimed (`key:<id>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Personal data found in the call's text tensors, by entity type (counts, never values).

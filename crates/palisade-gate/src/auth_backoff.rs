@@ -42,17 +42,19 @@ impl AuthBackoff {
         self.settings.failure_delay
     }
 
-    /// Refuse a source or key that is blocked right now.
-    pub fn check(
-        &self,
-        source: IpAddr,
-        key_id: Option<&str>,
-        now: Instant,
-    ) -> Result<(), Exceeded> {
-        let blocked =
-            |s: Option<&Strikes>| s.and_then(|s| s.blocked_until).filter(|&until| until > now);
-        let until = lock(&self.sources, |m| blocked(m.get(&source)))
-            .or_else(|| key_id.and_then(|k| lock(&self.keys, |m| blocked(m.get(k)))));
+    /// Refuse a source that is blocked right now.
+    pub fn check_source(&self, source: IpAddr, now: Instant) -> Result<(), Exceeded> {
+        self.refuse(lock(&self.sources, |m| blocked(m.get(&source), now)), now)
+    }
+
+    /// Refuse a key id that is blocked right now. Only ever asked after the secret presented
+    /// with it was found wrong: a block on a key never stands in the way of its holder.
+    pub fn check_key(&self, key_id: Option<&str>, now: Instant) -> Result<(), Exceeded> {
+        let until = key_id.and_then(|k| lock(&self.keys, |m| blocked(m.get(k), now)));
+        self.refuse(until, now)
+    }
+
+    fn refuse(&self, until: Option<Instant>, now: Instant) -> Result<(), Exceeded> {
         match until {
             None => Ok(()),
             Some(until) => Err(Exceeded {
@@ -114,6 +116,10 @@ impl AuthBackoff {
     }
 }
 
+fn blocked(s: Option<&Strikes>, now: Instant) -> Option<Instant> {
+    s.and_then(|s| s.blocked_until).filter(|&until| until > now)
+}
+
 fn lock<K, T>(
     map: &Mutex<HashMap<K, Strikes>>,
     f: impl FnOnce(&mut HashMap<K, Strikes>) -> T,
@@ -147,29 +153,32 @@ mod tests {
         for _ in 0..6 {
             b.failed(ip, None, now);
             assert!(
-                b.check(ip, None, now).is_ok(),
+                b.check_source(ip, now).is_ok(),
                 "one failure short of the limit"
             );
             b.failed(ip, None, now);
-            let e = b.check(ip, None, now).unwrap_err();
+            let e = b.check_source(ip, now).unwrap_err();
             blocks.push(e.retry_after.as_secs());
             now += e.retry_after;
-            assert!(b.check(ip, None, now).is_ok(), "the block ends on time");
+            assert!(b.check_source(ip, now).is_ok(), "the block ends on time");
         }
         assert_eq!(blocks, [1, 2, 4, 8, 8, 8]);
         let other: IpAddr = [10, 0, 0, 2].into();
-        assert!(b.check(other, None, now).is_ok());
+        assert!(b.check_source(other, now).is_ok());
     }
 
     #[test]
-    fn a_key_under_attack_is_blocked_from_every_source() {
+    fn a_key_under_attack_is_blocked_for_wrong_secrets_only() {
         let b = backoff(3);
         let now = Instant::now();
         for i in 0..3u8 {
             b.failed([10, 0, 0, i].into(), Some("abcd"), now);
         }
-        assert!(b.check([192, 0, 2, 1].into(), Some("abcd"), now).is_err());
-        assert!(b.check([192, 0, 2, 1].into(), Some("other"), now).is_ok());
+        // The key's block is consulted only after a wrong secret; sources that failed once
+        // each are not blocked.
+        assert!(b.check_key(Some("abcd"), now).is_err());
+        assert!(b.check_key(Some("other"), now).is_ok());
+        assert!(b.check_source([10, 0, 0, 1].into(), now).is_ok());
     }
 
     #[test]
@@ -179,7 +188,7 @@ mod tests {
         let now = Instant::now();
         b.failed(ip, None, now);
         b.failed(ip, None, now + Duration::from_secs(61));
-        assert!(b.check(ip, None, now + Duration::from_secs(61)).is_ok());
+        assert!(b.check_source(ip, now + Duration::from_secs(61)).is_ok());
         b.housekeeping(now + Duration::from_secs(200));
         assert!(lock(&b.sources, |m| m.is_empty()));
     }

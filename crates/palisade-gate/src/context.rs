@@ -54,6 +54,9 @@ pub struct Call {
     pub captured_request: Option<bytes::Bytes>,
     /// Personal data found in the call's text tensors, by entity type.
     pub pii: std::collections::BTreeMap<&'static str, u32>,
+    /// The key id a failed authentication claimed (ids are not secret; recorded so that an
+    /// attempt against one key can be found in the audit log).
+    pub attempted_key: Option<String>,
 }
 
 impl Call {
@@ -76,6 +79,7 @@ impl Call {
             captured_request: None,
             pii: Default::default(),
             requested_model: None,
+            attempted_key: None,
         }
     }
 

@@ -24,27 +24,41 @@ use crate::refusal::Refusal;
 use crate::state::State;
 
 /// The stage: who is calling, or a refusal (401, or 429 while blocked).
+///
+/// A source that failed too often is refused before its credentials are looked at. A key id
+/// that failed too often is refused only when the secret presented with it is wrong too: key
+/// ids are not secret (they show in 403 bodies and logs), so whoever knows one could
+/// otherwise lock its holder out, and a correct 256-bit secret was never a guess.
 pub async fn principal(
     state: &State,
     headers: &HeaderMap,
-    call: &Call,
+    call: &mut Call,
 ) -> Result<Principal, Refusal> {
     let started = Instant::now();
     let source = call.client.ip();
     let key_id = bearer_token(headers).and_then(key_id_of);
-    state.auth_backoff.check(source, key_id, started)?;
+    state.auth_backoff.check_source(source, started)?;
     match credentials(state, headers, call.peer.as_deref()).await {
         Ok(principal) => Ok(principal),
         Err(refusal) => {
-            if matches!(
+            call.attempted_key = key_id.map(str::to_string);
+            let presented_token = matches!(
                 refusal,
                 Refusal::Unauthenticated {
                     token_presented: true,
                     ..
                 }
-            ) {
-                state.auth_backoff.failed(source, key_id, started);
-            }
+            );
+            // Blocked already: "slow down" rather than "wrong key", and no new strike.
+            let refusal = match state.auth_backoff.check_key(key_id, started) {
+                Err(blocked) => Refusal::from(blocked),
+                Ok(()) => {
+                    if presented_token {
+                        state.auth_backoff.failed(source, key_id, started);
+                    }
+                    refusal
+                }
+            };
             state
                 .metrics
                 .auth_failures

@@ -50,7 +50,7 @@ pub async fn call(
             .collect(),
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
-        subject: None,
+        subject: call.attempted_key.as_ref().map(|k| format!("key:{k}")),
         pii: call.pii.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
         payload: state.capture.as_ref().and_then(|sealer| {
             let request = call.captured_request.as_deref().unwrap_or_default();

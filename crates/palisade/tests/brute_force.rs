@@ -107,3 +107,59 @@ async fn every_kind_of_failure_takes_at_least_the_failure_delay() {
     ])
     .await;
 }
+
+/// Issue 12, point 5: knowing a key id (it is not secret) was enough to lock its holder
+/// out; the attempt is now recorded against the key, and the right secret still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_secrets_for_a_key_id_never_lock_out_its_holder() {
+    let p = Palisade::with_config(|t| {
+        t.replacen("failed_auth_limit = 10 ", "failed_auth_limit = 3 ", 1)
+    });
+    let good = p.token("client");
+    let key_id = good.split('_').nth(1).unwrap().to_string();
+    let wrong = format!("Bearer pal_{key_id}_{}", "0".repeat(64));
+    let url = format!("{}/v2/models/iris", p.data);
+    // Ten attempts from ten loopback addresses: no source reaches its own limit.
+    let mut last = None;
+    for i in 2..12u8 {
+        let c = client_builder(&p.ca(), false)
+            .local_address(std::net::IpAddr::from([127, 0, 0, i]))
+            .build()
+            .unwrap();
+        let r = c
+            .get(&url)
+            .header("authorization", &wrong)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            matches!(
+                r.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
+            ),
+            "{}",
+            r.status()
+        );
+        last = Some(r);
+    }
+    let last = last.unwrap();
+    assert_eq!(
+        last.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the key's attackers slow down"
+    );
+    let event = p.audit_event(&request_id(&last));
+    assert_eq!(event["subject"], format!("key:{key_id}"), "{event}");
+    // The holder, from yet another address, is served.
+    let c = client_builder(&p.ca(), false)
+        .local_address(std::net::IpAddr::from([127, 0, 0, 20]))
+        .build()
+        .unwrap();
+    let r = c
+        .get(&url)
+        .header("authorization", format!("Bearer {good}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
