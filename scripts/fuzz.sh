@@ -15,6 +15,8 @@ fi
 for t in "${targets[@]}"; do
   RUSTC_BOOTSTRAP=1 cargo fuzz build -O "$t" 2>/dev/null
   mkdir -p "corpus/$t"
+  # Committed seeds: escaped, invisible-character and amplification inputs (issue 12).
+  [ -d "seeds/$t" ] && cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
   log=$(mktemp)
   # -timeout: one input taking over 2 s counts as a crash (super-linear blow-ups).
   RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" -- -max_total_time="$seconds" -timeout=2 >"$log" 2>&1 || { cat "$log"; exit 1; }
