@@ -71,9 +71,14 @@ struct Lane {
     dead_until: usize,
 }
 
+/// Shapes are byte patterns: ASCII classes, matched on any bytes.
+fn syntax_config() -> syntax::Config {
+    syntax::Config::new().unicode(false).utf8(false)
+}
+
 fn build(patterns: &[&str]) -> Result<Regex, Box<regex_automata::meta::BuildError>> {
     Regex::builder()
-        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .syntax(syntax_config())
         // Many shapes make many DFA states; a small cache thrashes and falls back to the
         // PikeVM (perf showed 60% of a dense scan in determinization and the PikeVM).
         .configure(
@@ -89,7 +94,7 @@ impl Engine {
     /// Every recognizer, reporting spans scoring at least 0.5.
     pub fn new() -> Result<Engine, PiiError> {
         let shapes = recognizers::shapes();
-        let config = syntax::Config::new().unicode(false).utf8(false);
+        let config = syntax_config();
         let mut short_shapes = Vec::new();
         let mut long = Vec::new();
         for (i, shape) in shapes.iter().enumerate() {

@@ -9,6 +9,7 @@
 //! fields are copied byte for byte; a changed one is re-encoded, so the output is always
 //! valid JSON Lines / CSV.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::{BufRead, Read};
 use std::rc::Rc;
@@ -106,15 +107,14 @@ impl Record {
                 FieldKind::JsonKey => None,
                 _ => new_value(f),
             };
-            let formula = neutralize && f.kind == FieldKind::CsvCell;
-            let value = match (changed, formula) {
-                (Some(v), true) => Some(neutralize_formula(&v).into_owned()),
-                (Some(v), false) => Some(v),
-                (None, true) => match neutralize_formula(&f.value) {
-                    std::borrow::Cow::Owned(v) => Some(v),
-                    std::borrow::Cow::Borrowed(_) => None,
-                },
-                (None, false) => None,
+            let value = if neutralize && f.kind == FieldKind::CsvCell {
+                let current = changed.as_deref().unwrap_or(&f.value);
+                match neutralize_formula(current) {
+                    Cow::Owned(v) => Some(v),
+                    Cow::Borrowed(_) => changed,
+                }
+            } else {
+                changed
             };
             let Some(value) = value else { continue };
             out.extend_from_slice(&self.raw[at..f.raw.0]);
@@ -147,15 +147,15 @@ fn encode_csv(value: &str, out: &mut Vec<u8>) {
 /// A cell a spreadsheet would run as a formula (it starts with `=`, `+`, `-`, `@`, a tab or
 /// a carriage return; OWASP's CSV injection list), prefixed with `'` so it is shown as text.
 /// Plain numbers such as `-12.5` or `+33 1 23` digits-only phone numbers are left alone.
-pub fn neutralize_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+pub fn neutralize_formula(cell: &str) -> Cow<'_, str> {
     let risky = matches!(
         cell.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
     );
     if !risky || is_plain_number(cell) {
-        return std::borrow::Cow::Borrowed(cell);
+        return Cow::Borrowed(cell);
     }
-    std::borrow::Cow::Owned(format!("'{cell}"))
+    Cow::Owned(format!("'{cell}"))
 }
 
 /// `-12.5`, `+44 20 7946 0958`, `-1e-3`; also a lone sign, which no spreadsheet runs.

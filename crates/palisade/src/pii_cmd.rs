@@ -99,7 +99,7 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
                     scan_text_stream(&source, &engine, &mut sink)?
                 } else {
                     each_record(&source, &engine, |record, found| {
-                        for Found { field, spans } in found {
+                        for FieldSpans { field, spans } in found {
                             for s in spans {
                                 let (start, end) = field.raw_span(s.start, s.end);
                                 let line = record.line_at(start);
@@ -168,17 +168,14 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
             let neutralize = !dangerous_keep_formulas;
             each_record(&source, &engine, |record, found| {
                 let mut new_values = std::collections::HashMap::new();
-                for Found { field, spans } in found {
+                for FieldSpans { field, spans } in found {
                     let line = record.line_at(field.raw.0);
-                    if field.kind == FieldKind::JsonKey {
-                        let minimized = minimize(&field.value, &spans, &policy, &keys, line)?;
-                        if minimized != field.value {
-                            bail!("line {line}: an object key holds {}; keys are not rewritten, so the record cannot be minimized", spans[0].entity);
-                        }
-                        continue;
-                    }
                     let minimized = minimize(&field.value, &spans, &policy, &keys, line)?;
-                    new_values.insert(field.raw.0, minimized);
+                    if field.kind != FieldKind::JsonKey {
+                        new_values.insert(field.raw.0, minimized);
+                    } else if minimized != field.value {
+                        bail!("line {line}: an object key holds {}; keys are not rewritten, so the record cannot be minimized", spans[0].entity);
+                    }
                 }
                 out.write_all(&record.rewrite(|f| new_values.remove(&f.raw.0), neutralize))?;
                 Ok(())
@@ -321,7 +318,7 @@ fn read_text(source: &Source) -> Result<Vec<u8>> {
 }
 
 /// A field of a record and what was found in its decoded value.
-struct Found<'a> {
+struct FieldSpans<'a> {
     field: &'a Field,
     spans: Vec<Span>,
 }
@@ -331,7 +328,7 @@ struct Found<'a> {
 fn each_record(
     source: &Source,
     engine: &Engine,
-    mut f: impl FnMut(&Record, Vec<Found>) -> Result<()>,
+    mut f: impl FnMut(&Record, Vec<FieldSpans>) -> Result<()>,
 ) -> Result<u64> {
     let shown = &source.input;
     let input = open(shown)?;
@@ -356,13 +353,13 @@ fn each_record(
                 _ => source.fields.is_empty() || source.fields.contains(&field.name),
             }
         };
-        let found: Vec<Found> = record
+        let found: Vec<FieldSpans> = record
             .fields
             .iter()
             .filter(|field| wanted(field))
             .filter_map(|field| {
                 let spans = engine.scan_str(&field.value);
-                (!spans.is_empty()).then_some(Found { field, spans })
+                (!spans.is_empty()).then_some(FieldSpans { field, spans })
             })
             .collect();
         f(&record, found)?;

@@ -119,13 +119,16 @@ async fn wrong_secrets_for_a_key_id_never_lock_out_its_holder() {
     let key_id = good.split('_').nth(1).unwrap().to_string();
     let wrong = format!("Bearer pal_{key_id}_{}", "0".repeat(64));
     let url = format!("{}/v2/models/iris", p.data);
+    let client_from = |last_octet: u8| {
+        client_builder(&p.ca(), false)
+            .local_address(std::net::IpAddr::from([127, 0, 0, last_octet]))
+            .build()
+            .unwrap()
+    };
     // Ten attempts from ten loopback addresses: no source reaches its own limit.
     let mut last = None;
     for i in 2..12u8 {
-        let c = client_builder(&p.ca(), false)
-            .local_address(std::net::IpAddr::from([127, 0, 0, i]))
-            .build()
-            .unwrap();
+        let c = client_from(i);
         let r = c
             .get(&url)
             .header("authorization", &wrong)
@@ -151,11 +154,7 @@ async fn wrong_secrets_for_a_key_id_never_lock_out_its_holder() {
     let event = p.audit_event(&request_id(&last));
     assert_eq!(event["subject"], format!("key:{key_id}"), "{event}");
     // The holder, from yet another address, is served.
-    let c = client_builder(&p.ca(), false)
-        .local_address(std::net::IpAddr::from([127, 0, 0, 20]))
-        .build()
-        .unwrap();
-    let r = c
+    let r = client_from(20)
         .get(&url)
         .header("authorization", format!("Bearer {good}"))
         .send()
