@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use palisade_pii::dataset::{self, Format, Limits, Rules, SynthesisOptions, Table};
+use palisade_pii::dataset::{self, Format, Formulas, Limits, Rules, SynthesisOptions, Table};
 use palisade_pii::{Engine, Keys};
 
 fn engine() -> &'static Engine {
@@ -27,10 +27,20 @@ fuzz_target!(|bytes: &[u8]| {
         return;
     };
     let mut written = Vec::new();
-    table.write_to(&mut written, format).expect("writing to memory");
+    table
+        .write_to(&mut written, format, Formulas::DangerousKeep)
+        .expect("writing to memory");
     let again = Table::from_reader(&written[..], format, Limits::default(), "again")
         .expect("what was written reads back");
     assert_eq!(again.columns, table.columns);
+    assert_eq!(again.rows.len(), table.rows.len());
+    // Neutralized output reads back too, with the same shape.
+    let mut safe = Vec::new();
+    table
+        .write_to(&mut safe, format, Formulas::Neutralize)
+        .expect("writing to memory");
+    let again = Table::from_reader(&safe[..], format, Limits::default(), "safe")
+        .expect("what was written reads back");
     assert_eq!(again.rows.len(), table.rows.len());
     let Some(first) = table.columns.first() else {
         return;

@@ -164,13 +164,16 @@ impl RawDetect {
             if !(https || allowed_plaintext) {
                 return Err(Finding::error(
                     &key,
-                    format!("'{}' is not an https:// URL; alerts name principals and sources, so they travel encrypted (dangerous_plaintext = true allows http:// for a local receiver)", w.url),
+                    format!("{} is not an https:// URL; alerts name principals and sources, so they travel encrypted (dangerous_plaintext = true allows http:// for a local receiver)", crate::url_origin(&w.url)),
                 ));
             }
             if !https {
                 findings.push(Finding::warning(
                     &format!("detect.webhooks[{i}].dangerous_plaintext"),
-                    format!("DANGER: alerts to {} travel unencrypted", w.url),
+                    format!(
+                        "DANGER: alerts to {} travel unencrypted",
+                        crate::url_origin(&w.url)
+                    ),
                 ));
             }
             webhooks.push(Webhook {

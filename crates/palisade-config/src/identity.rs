@@ -39,6 +39,8 @@ pub struct JwtIssuer {
     pub algorithms: Vec<String>,
     /// Clock skew allowed on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
+    /// Longest life a token may claim (`exp - iat`, and `exp` from now).
+    pub max_token_lifetime: Duration,
     pub max_token_bytes: usize,
     /// Timer for refetching a JWKS URL.
     pub refresh_interval: Duration,
@@ -77,6 +79,7 @@ impl JwtIssuer {
             keys,
             algorithms,
             leeway: Duration::from_secs(30),
+            max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME,
             max_token_bytes: default_max_token_bytes(),
             refresh_interval: Duration::from_secs(600),
             min_refresh_interval: Duration::from_secs(1),
@@ -99,6 +102,8 @@ pub(crate) struct RawJwtIssuer {
     algorithms: Option<Vec<String>>,
     #[serde(default = "default_leeway")]
     leeway: String,
+    #[serde(default = "default_max_token_lifetime")]
+    max_token_lifetime: String,
     #[serde(default = "default_max_token_bytes")]
     max_token_bytes: usize,
     #[serde(default = "default_refresh")]
@@ -115,6 +120,13 @@ pub(crate) struct RawJwtIssuer {
 
 fn default_leeway() -> String {
     "30s".into()
+}
+/// A day: the longest access token mainstream identity providers issue by default.
+const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Past a month a bearer token is a long-lived credential; issue an API key instead.
+const LONGEST_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+fn default_max_token_lifetime() -> String {
+    "24h".into()
 }
 fn default_max_token_bytes() -> usize {
     8 << 10
@@ -154,7 +166,7 @@ impl RawJwtIssuer {
                 if !url.starts_with("https://") {
                     return Err(err(
                         "jwks_url",
-                        format!("'{url}' is not https://; keys fetched in the clear could be swapped in transit"),
+                        format!("{} is not https://; keys fetched in the clear could be swapped in transit", crate::url_origin(&url)),
                     ));
                 }
                 JwtKeys::Url {
@@ -204,6 +216,16 @@ impl RawJwtIssuer {
         if leeway > Duration::from_secs(300) {
             return Err(err("leeway", "keep clock leeway at 5m or less".into()));
         }
+        let max_token_lifetime =
+            parse_duration(&key("max_token_lifetime"), &self.max_token_lifetime)?;
+        if max_token_lifetime < Duration::from_secs(60)
+            || max_token_lifetime > LONGEST_MAX_TOKEN_LIFETIME
+        {
+            return Err(err(
+                "max_token_lifetime",
+                "must be within 1m..=30d; a bearer token living longer should be an API key".into(),
+            ));
+        }
         if !(512..=65536).contains(&self.max_token_bytes) {
             return Err(err("max_token_bytes", "must be within 512..=65536".into()));
         }
@@ -237,6 +259,7 @@ impl RawJwtIssuer {
             keys,
             algorithms,
             leeway,
+            max_token_lifetime,
             max_token_bytes: self.max_token_bytes,
             refresh_interval,
             min_refresh_interval,

@@ -197,6 +197,31 @@ pub(crate) fn key_line(source: &str, key: &str) -> Option<usize> {
     span.map(|s| line_at(source, s.start))
 }
 
+/// A URL as it may appear in an error message or a warning: scheme and host only. Webhook
+/// and collector URLs often carry their credential in the path or query (Slack's
+/// `/services/T../B../<secret>`), and a user may have pasted a password into one.
+pub(crate) fn url_origin(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest))
+            if scheme.len() <= 16
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+') =>
+        {
+            (scheme, rest)
+        }
+        _ => return "the URL given".to_string(),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    let hidden = if rest.len() > authority.len() || authority.contains('@') {
+        "/…"
+    } else {
+        ""
+    };
+    format!("'{scheme}://{host}{hidden}'")
+}
+
 fn parse_duration(key: &str, value: &str) -> Result<Duration, Finding> {
     humantime::parse_duration(value).map_err(|e| {
         Finding::error(
@@ -601,7 +626,7 @@ mod raw {
                     if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                         return Err(Finding::error(
                             "limits.redis_url",
-                            format!("'{url}' is not a redis:// or rediss:// URL"),
+                            format!("{} is not a redis:// or rediss:// URL", url_origin(url)),
                         ));
                     }
                     if url.contains('@') {

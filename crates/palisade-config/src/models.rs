@@ -86,9 +86,10 @@ impl RawModels {
             } else if spec.starts_with("env:") && spec.len() > 4 {
                 spec
             } else {
+                // Never echoed: the likeliest mistake is the key itself pasted here.
                 return Err(Finding::error(
                     "models.kek",
-                    format!("'{spec}' is not a key source: use \"file:PATH\" (64 hex digits; `palisade models keygen --kek PATH` makes one) or \"env:NAME\""),
+                    "is not a key source (its value is not repeated here, in case it is the key itself): use \"file:PATH\" (a file of 64 hex digits; `palisade models keygen --kek PATH` makes one) or \"env:NAME\"; never write the key into the config".into(),
                 ));
             }),
         };

@@ -105,6 +105,10 @@ fn jwt_issuers_are_checked() {
             "issuer = \"i\"\naudiences = [\"a\"]\njwks_file = \"j.json\"\nleeway = \"1h\"",
             "leeway",
         ),
+        (
+            "issuer = \"i\"\naudiences = [\"a\"]\njwks_file = \"j.json\"\nmax_token_lifetime = \"365d\"",
+            "max_token_lifetime",
+        ),
         ("issuer = \"i\"\naudiences = [\"a\"]", "jwks_url"),
     ] {
         let err = parse(&with(bad)).unwrap_err().to_string();
@@ -351,4 +355,50 @@ fn model_supply_chain_rules_are_checked() {
         .unwrap_err()
         .to_string()
         .contains("models.encryption"));
+}
+
+#[test]
+fn secrets_written_inline_are_never_echoed() {
+    let kek = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let text = GOOD.replace("[models]\n", &format!("[models]\nkek = \"{kek}\"\n"));
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(
+        err.contains("models.kek") && err.contains("file:PATH"),
+        "{err}"
+    );
+    assert!(!err.contains(kek), "{err}");
+
+    let hook = "http://hooks.example/services/T0001/B0002/XyZsecretPart42";
+    for (table, secret) in [
+        (
+            format!("[detect]\n[[detect.webhooks]]\nurl = \"{hook}\"\nsecret_file = \"k\""),
+            "XyZsecretPart42",
+        ),
+        (
+            "[limits]\nbackend = \"redis\"\nredis_url = \"http://user:hunter2@cache:6379\"".into(),
+            "hunter2",
+        ),
+        (
+            "[traces]\notlp_endpoint = \"http://collector:4318/v1/traces?api-key=abc123secret\""
+                .into(),
+            "abc123secret",
+        ),
+    ] {
+        let err = parse(&format!("{GOOD}\n{table}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains(secret), "{err}");
+        assert!(err.contains("is not"), "{err}");
+    }
+    // The warning for an allowed plaintext webhook names the host, not the path.
+    let (_, warnings) = parse(&format!(
+        "{GOOD}\n[detect]\n[[detect.webhooks]]\nurl = \"http://127.0.0.1:9/hook/s3cr3tPath\"\nsecret_file = \"k\"\ndangerous_plaintext = true\n"
+    ))
+    .unwrap();
+    let text: Vec<String> = warnings.iter().map(|w| w.message.clone()).collect();
+    assert!(
+        text.iter().any(|w| w.contains("127.0.0.1:9"))
+            && !text.iter().any(|w| w.contains("s3cr3t")),
+        "{text:?}"
+    );
 }

@@ -43,13 +43,16 @@ impl RawTraces {
         if !(https || plaintext_allowed) {
             return Err(Finding::error(
                 "traces.otlp_endpoint",
-                format!("'{url}' is not an https:// URL; spans name models and outcomes, so they travel encrypted (dangerous_plaintext = true allows http:// for a local collector)"),
+                format!("{} is not an https:// URL; spans name models and outcomes, so they travel encrypted (dangerous_plaintext = true allows http:// for a local collector)", crate::url_origin(&url)),
             ));
         }
         if !https {
             findings.push(Finding::warning(
                 "traces.dangerous_plaintext",
-                format!("DANGER: spans to {url} travel unencrypted"),
+                format!(
+                    "DANGER: spans to {} travel unencrypted",
+                    crate::url_origin(&url)
+                ),
             ));
         }
         let sample_ratio = self.sample_ratio.unwrap_or(1.0);

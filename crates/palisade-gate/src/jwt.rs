@@ -7,7 +7,11 @@
 //! - keys come from a JWKS over HTTPS (cached; refetched on a timer, and on an unknown `kid`
 //!   no more often than `min_refresh_interval`), a JWKS file, or an HS256 secret file;
 //!   symmetric keys inside a JWKS are ignored;
-//! - `iss`, `aud` and `exp` are required; `exp`, `nbf` and `iat` get the issuer's leeway.
+//! - `iss`, `aud` and `exp` are required; `exp`, `nbf` and `iat` get the issuer's leeway;
+//! - a token may live at most the issuer's `max_token_lifetime` (`exp - iat`, and `exp` no
+//!   further than that from now), so a leaked long-lived token is not a permanent key;
+//! - a header with `crit` is refused: this verifier implements no JWS extension, and RFC 7515
+//!   §4.1.11 says a recipient must reject critical parameters it does not understand.
 //!
 //! A verified token is remembered (the whole token is the key, so no other byte string
 //! matches) until it expires, the cache fills (`MAX_VERIFIED`) or the keys change: a client
@@ -66,6 +70,10 @@ pub enum JwtRejection {
     WrongAudience,
     #[error("a required claim is missing")]
     MissingClaim,
+    #[error("lives longer than the issuer's max_token_lifetime")]
+    LifetimeTooLong,
+    #[error("the header lists critical extensions this server does not implement")]
+    UnsupportedCritical,
 }
 
 impl JwtRejection {
@@ -82,6 +90,8 @@ impl JwtRejection {
             JwtRejection::WrongIssuer => "jwt_wrong_issuer",
             JwtRejection::WrongAudience => "jwt_wrong_audience",
             JwtRejection::MissingClaim => "jwt_missing_claim",
+            JwtRejection::LifetimeTooLong => "jwt_lifetime_too_long",
+            JwtRejection::UnsupportedCritical => "jwt_crit_unsupported",
         }
     }
 }
@@ -237,6 +247,7 @@ impl JwtVerifier {
             return Err(JwtRejection::TooLarge);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| JwtRejection::Malformed)?;
+        refuse_critical_extensions(token)?;
         let candidates: Vec<&Issuer> = self
             .issuers
             .iter()
@@ -381,16 +392,30 @@ impl Issuer {
                 }
             })?;
         let claims = data.claims;
+        let now = jsonwebtoken::get_current_timestamp() as f64;
+        let leeway = c.leeway.as_secs() as f64;
+        let max_lifetime = c.max_token_lifetime.as_secs() as f64;
+        // `decode` checked that `exp` is present and a number.
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_f64)
+            .ok_or(JwtRejection::Malformed)?;
         match claims.get("iat") {
             None => {}
             Some(Value::Number(n)) => {
-                let now = jsonwebtoken::get_current_timestamp();
                 let iat = n.as_f64().ok_or(JwtRejection::Malformed)?;
-                if iat > (now + c.leeway.as_secs()) as f64 {
+                if iat > now + leeway {
                     return Err(JwtRejection::IssuedInFuture);
+                }
+                if exp - iat > max_lifetime {
+                    return Err(JwtRejection::LifetimeTooLong);
                 }
             }
             Some(_) => return Err(JwtRejection::Malformed),
+        }
+        // Without `iat` (or with a back-dated one) the horizon still binds.
+        if exp - now > max_lifetime + leeway {
+            return Err(JwtRejection::LifetimeTooLong);
         }
         let name = match claim(&claims, &c.principal_claim) {
             Some(Value::String(s))
@@ -428,6 +453,22 @@ impl Issuer {
         let not_after = seconds("exp").map_or(0, |e| e.saturating_add(leeway));
         Ok((principal, (not_before, not_after)))
     }
+}
+
+/// RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand; this verifier
+/// understands none (not even `b64`, RFC 7797), so any `crit` refuses the token.
+fn refuse_critical_extensions(token: &str) -> Result<(), JwtRejection> {
+    use base64::Engine as _;
+    let encoded = token.split('.').next().ok_or(JwtRejection::Malformed)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| JwtRejection::Malformed)?;
+    let header: serde_json::Map<String, Value> =
+        serde_json::from_slice(&bytes).map_err(|_| JwtRejection::Malformed)?;
+    if header.contains_key("crit") {
+        return Err(JwtRejection::UnsupportedCritical);
+    }
+    Ok(())
 }
 
 /// Keys of a JWKS document usable for signatures with `allowed` algorithms. Keys of unknown

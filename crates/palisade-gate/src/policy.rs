@@ -21,9 +21,9 @@ use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId,
-    PolicySet, PrincipalConstraint, Request, RestrictedExpression, Schema, ValidationMode,
-    Validator,
+    ActionConstraint, Authorizer, Context, Decision, Effect, Entities, Entity, EntityId,
+    EntityTypeName, EntityUid, PolicyId, PolicySet, PrincipalConstraint, Request,
+    ResourceConstraint, RestrictedExpression, Schema, ValidationMode, Validator,
 };
 use miette::Diagnostic;
 use palisade_config::{Action, Config};
@@ -387,6 +387,42 @@ impl CompiledPolicies {
 
     pub fn policy_ids(&self) -> &[String] {
         &self.ids
+    }
+
+    /// Permits that hold for any principal and carry no `when`/`unless`: deny-by-default
+    /// holds only as long as nobody writes one by accident, so `policies check` names them.
+    pub fn open_permits(&self) -> Vec<OpenPermit> {
+        self.set
+            .policies()
+            .filter(|p| {
+                p.effect() == Effect::Permit
+                    && !p.has_non_scope_constraint()
+                    && p.principal_constraint() == PrincipalConstraint::Any
+            })
+            .map(|p| OpenPermit {
+                id: p.id().to_string(),
+                everything: p.action_constraint() == ActionConstraint::Any
+                    && p.resource_constraint() == ResourceConstraint::Any,
+            })
+            .collect()
+    }
+}
+
+/// A permit with no principal and no condition in it (see [`CompiledPolicies::open_permits`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPermit {
+    pub id: String,
+    /// Also open on action and resource: `permit (principal, action, resource);`.
+    pub everything: bool,
+}
+
+impl std::fmt::Display for OpenPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.everything {
+            write!(f, "policy {} permits every action on every resource to any authenticated caller, with no condition; scope it to a role (`principal in Role::\"...\"`) or add a `when` clause", self.id)
+        } else {
+            write!(f, "policy {} permits its actions to any authenticated caller, with no condition; scope it to a role (`principal in Role::\"...\"`) if that is not intended", self.id)
+        }
     }
 }
 

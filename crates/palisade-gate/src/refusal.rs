@@ -40,6 +40,10 @@ pub enum Refusal {
         reason: &'static str,
         message: String,
     },
+    /// 422: the model computed NaN or an infinity for this input (usually an input far
+    /// outside what it was trained on); never served as a number or as `null`.
+    #[error("model '{model}' computed a non-finite value (NaN or infinity) in output '{output}' for this input; check that the inputs are within the range the model was trained on")]
+    NonFiniteOutput { model: String, output: String },
     /// 429 from the `limit` stage.
     #[error(
         "limit '{}' reached ({} calls per {} s); retry in {} s",
@@ -79,9 +83,9 @@ impl Refusal {
             Refusal::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Refusal::BadRequest(_) => StatusCode::BAD_REQUEST,
             Refusal::Conflict(_) => StatusCode::CONFLICT,
-            Refusal::Unprocessable(_) | Refusal::ModelRefused { .. } => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Refusal::Unprocessable(_)
+            | Refusal::ModelRefused { .. }
+            | Refusal::NonFiniteOutput { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Refusal::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -106,6 +110,7 @@ impl Refusal {
             Refusal::Conflict(_) => "conflict",
             Refusal::Unprocessable(_) => "unprocessable",
             Refusal::ModelRefused { reason, .. } => reason,
+            Refusal::NonFiniteOutput { .. } => "non_finite_output",
             Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
             Refusal::TooManyRequests(e) if e.policy == "failed_authentication" => "auth_blocked",
             Refusal::TooManyRequests(_) => "rate_limited",

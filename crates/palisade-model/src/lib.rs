@@ -22,7 +22,7 @@ pub use error::ModelError;
 pub use load::{LoadPolicy, Provenance};
 pub use manifest::{Manifest, VersionEntry};
 pub use repository::{LoadedModel, Repository};
-pub use runtime::{Runtime, TensorSpec};
+pub use runtime::{RunError, Runtime, TensorSpec};
 
 /// Re-exported so callers can build and read tensors without naming tract themselves.
 pub use tract_onnx::prelude::{TValue, TVec, Tensor};

@@ -118,8 +118,49 @@ impl Runtime {
     }
 
     /// Run one inference. Inputs are in the order of [`Runtime::inputs`].
-    pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, String> {
-        self.plan.run(inputs).map_err(|e| format!("{e:#}"))
+    ///
+    /// A NaN or an infinity in a floating-point output is an error, not a result: finite but
+    /// extreme inputs (`3.4e38`) overflow inside the graph, and V2 JSON would carry the NaN
+    /// as `null` with a 200, an answer nobody computed.
+    pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, RunError> {
+        let outputs = self
+            .plan
+            .run(inputs)
+            .map_err(|e| RunError::Failed(format!("{e:#}")))?;
+        for (spec, tensor) in self.outputs.iter().zip(outputs.iter()) {
+            if !all_finite(tensor) {
+                return Err(RunError::NonFinite {
+                    output: spec.name.clone(),
+                });
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+/// Why a run produced no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The runtime failed; the message may describe input values, so it is for the log only.
+    #[error("{0}")]
+    Failed(String),
+    /// An output holds NaN or an infinity.
+    #[error("output '{output}' holds a non-finite value (NaN or infinity)")]
+    NonFinite { output: String },
+}
+
+fn all_finite(t: &Tensor) -> bool {
+    fn each<T: Datum>(t: &Tensor, finite: impl Fn(&T) -> bool) -> bool {
+        // A tensor whose values cannot be read is not known to be finite.
+        t.try_as_plain_ram()
+            .and_then(|v| v.as_slice::<T>())
+            .is_ok_and(|v| v.iter().all(finite))
+    }
+    match t.datum_type() {
+        DatumType::F16 => each::<f16>(t, |x| x.to_f32().is_finite()),
+        DatumType::F32 => each::<f32>(t, |x| x.is_finite()),
+        DatumType::F64 => each::<f64>(t, |x| x.is_finite()),
+        _ => true,
     }
 }
 
@@ -245,6 +286,27 @@ mod tests {
                 "setosa"
             );
         }
+    }
+
+    #[test]
+    fn non_finite_outputs_are_an_error_not_an_answer() {
+        let rt = load("models/iris/1/model.onnx").unwrap();
+        let mut found = Vec::new();
+        for x in [3.4e38f32, -3.4e38, f32::MAX, f32::MIN] {
+            let input = Tensor::from_shape(&[1, 4], &[x; 4]).unwrap();
+            match rt.run(tvec![input.into()]) {
+                Err(RunError::NonFinite { output }) => found.push(output),
+                Err(e) => panic!("{e}"),
+                Ok(out) => assert!(out.iter().all(|t| all_finite(t))),
+            }
+        }
+        assert!(
+            found.iter().any(|o| o == "probabilities"),
+            "extreme finite inputs overflow iris's softmax: {found:?}"
+        );
+        let nan = Tensor::from_shape(&[2], &[1.0f32, f32::NAN]).unwrap();
+        assert!(!all_finite(&nan));
+        assert!(all_finite(&Tensor::from_shape(&[1], &[1.0f64]).unwrap()));
     }
 
     #[test]

@@ -288,3 +288,20 @@ fn an_address_does_not_start_inside_a_longer_token() {
     none("8::::8"); // "8::" is not where this token ends
     one("link fe80::1: up", Entity::IP_ADDRESS, "fe80::1");
 }
+
+#[test]
+fn file_paths_are_not_secret_tokens() {
+    // Error messages name files; scrubbing must leave them readable.
+    none("cannot read the key file /var/lib/palisade/keys/model-kek-2026.bin: permission denied");
+    none("secret store at ./state/secrets/audit-key-v2/ed25519.pem is missing");
+    none("token file ~/palisade/tokens/ci-runner-07/token.txt not found");
+    none("api key list keys/api-keys-2026-11-30.json is not valid JSON");
+    none("password file C:\\palisade\\secrets\\db2026password01.txt");
+    none("password file /etc/palisade/secrets/db2026password01");
+    // A base64 secret with slashes (AWS's documented example) is still one.
+    one(
+        "aws secret key wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        Entity::SECRET_TOKEN,
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    );
+}

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
 use palisade_pii::dataset::{
-    self, anonymize::Measure, synthesize::SynthesisReport, DatasetError, Format, Limits, Rules,
-    SynthesisOptions, Table,
+    self, anonymize::Measure, synthesize::SynthesisReport, DatasetError, Format, Formulas, Limits,
+    Rules, SynthesisOptions, Table,
 };
 use palisade_pii::{Engine, Keys};
 
@@ -33,6 +33,10 @@ pub struct Files {
     /// The largest input read (the tools hold it in memory).
     #[arg(long, default_value_t = Limits::default().max_bytes)]
     max_bytes: u64,
+    /// Write CSV cells that start like a spreadsheet formula (`=`, `+`, `-`, `@`) as they
+    /// are; by default they get a leading `'` so a spreadsheet shows them as text.
+    #[arg(long)]
+    dangerous_keep_formulas: bool,
 }
 
 #[derive(Subcommand)]
@@ -145,12 +149,17 @@ fn read(files: &Files) -> Result<(Table, Format)> {
 }
 
 fn write(table: &Table, files: &Files, format: Format) -> Result<()> {
+    let formulas = if files.dangerous_keep_formulas {
+        Formulas::DangerousKeep
+    } else {
+        Formulas::Neutralize
+    };
     if files.output == Path::new("-") {
         let stdout = std::io::stdout();
-        table.write_to(&mut stdout.lock(), format)?;
+        table.write_to(&mut stdout.lock(), format, formulas)?;
         return Ok(());
     }
-    table.write(&files.output, format)?;
+    table.write(&files.output, format, formulas)?;
     Ok(())
 }
 

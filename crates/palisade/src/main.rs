@@ -286,6 +286,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                         set.policy_ids().len(),
                         set.policy_ids().join(", ")
                     );
+                    for open in set.open_permits() {
+                        println!("warning: {open}");
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

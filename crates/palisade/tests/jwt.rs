@@ -227,6 +227,42 @@ async fn tokens_are_verified_against_the_issuers_jwks() {
     )
     .await;
 
+    // A token living longer than max_token_lifetime (24h by default), with or without iat.
+    refused(
+        &p,
+        &with(&|c| c["exp"] = json!(now() + 40 * 86_400)),
+        "jwt_lifetime_too_long",
+    )
+    .await;
+    refused(
+        &p,
+        &with(&|c| {
+            c.as_object_mut().unwrap().remove("iat");
+            c["exp"] = json!(now() + 2 * 86_400);
+        }),
+        "jwt_lifetime_too_long",
+    )
+    .await;
+
+    // A validly signed token whose header lists a critical extension (RFC 7515 §4.1.11).
+    let signing_input = format!(
+        "{}.{}",
+        b64(br#"{"alg":"RS256","kid":"rsa-a","crit":["exp-ext"],"exp-ext":1}"#),
+        b64(claims().to_string().as_bytes())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        signing_input.as_bytes(),
+        &EncodingKey::from_rsa_pem(&fixture("rsa-a.pem")).unwrap(),
+        Algorithm::RS256,
+    )
+    .unwrap();
+    refused(
+        &p,
+        &format!("{signing_input}.{signature}"),
+        "jwt_crit_unsupported",
+    )
+    .await;
+
     // alg: none, unsigned.
     let none = format!(
         "{}.{}.",

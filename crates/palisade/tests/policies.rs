@@ -192,26 +192,46 @@ fn policies_check_reports_the_set_or_the_diagnostics() {
     let dir = tempfile::tempdir().unwrap();
     create_demo_state(dir.path());
     let config = dir.path().join("palisade.toml");
-    let out = std::process::Command::new(BIN)
-        .args(["policies", "check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let check = || {
+        std::process::Command::new(BIN)
+            .args(["policies", "check", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let out = check();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && stdout.contains("infer-needs-owner"),
         "{stdout}"
     );
+    assert!(
+        !stdout.contains("warning"),
+        "the demo set is scoped: {stdout}"
+    );
+
+    // An unconditional permit compiles, and is named as a warning.
+    std::fs::write(
+        dir.path().join("policies/open.cedar"),
+        "@id(\"open\")\npermit (principal, action, resource);\n@id(\"meta\")\npermit (principal, action == Action::\"read_metadata\", resource);\n",
+    )
+    .unwrap();
+    let out = check();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning: policy open permits every action on every resource")
+            && stdout.contains("warning: policy meta permits its actions to any"),
+        "{stdout}"
+    );
+    std::fs::remove_file(dir.path().join("policies/open.cedar")).unwrap();
+
     std::fs::write(
         dir.path().join("policies/bad.cedar"),
         "forbid (principal, action, resource) when { context.hour == \"nine\" };",
     )
     .unwrap();
-    let out = std::process::Command::new(BIN)
-        .args(["policies", "check", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = check();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         !out.status.success() && stdout.contains("bad.cedar"),

@@ -130,6 +130,24 @@ async fn nested_data_requested_outputs_and_batches() {
         e["error"].as_str().unwrap().contains("no output 'nope'"),
         "{e}"
     );
+
+    // Finite but extreme inputs overflow the softmax: a clear 422, never `null` with a 200.
+    let r = c
+        .post(format!("{}/v2/models/iris/infer", p.data))
+        .header("authorization", &auth)
+        .json(&infer_body(&[3.4e38, 3.4e38, 3.4e38, 3.4e38]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let id = request_id(&r);
+    let e: Value = r.json().await.unwrap();
+    let text = e["error"].as_str().unwrap();
+    assert!(
+        text.contains("non-finite") && text.contains("'probabilities'"),
+        "{e}"
+    );
+    assert_eq!(p.audit_event(&id)["reason"], "non_finite_output");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -437,7 +437,7 @@ fn redact_value(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{Format, Limits};
+    use crate::dataset::{Format, Formulas, Limits};
 
     const PATIENTS: &str = "\
 name,email,age,zip,dob,notes,diagnosis
@@ -509,7 +509,9 @@ quasi_identifiers = ["age", "zip"]
         );
         assert_eq!(out.report.pii_redacted["US_SSN"], 1);
         let mut text = Vec::new();
-        out.table.write_to(&mut text, Format::Csv).unwrap();
+        out.table
+            .write_to(&mut text, Format::Csv, Formulas::Neutralize)
+            .unwrap();
         let text = String::from_utf8(text).unwrap();
         for planted in [
             "Ann",
@@ -669,7 +671,9 @@ quasi_identifiers = ["age", "zip"]
         .unwrap();
         let out = anonymize(t, &rules, &Engine::new().unwrap(), &keys()).unwrap();
         let mut buf = Vec::new();
-        out.table.write_to(&mut buf, Format::JsonLines).unwrap();
+        out.table
+            .write_to(&mut buf, Format::JsonLines, Formulas::Neutralize)
+            .unwrap();
         let text = String::from_utf8(buf).unwrap();
         assert!(
             !text.contains("536-22-8710") && !text.contains("a@b.example.com"),

@@ -16,7 +16,7 @@ pub use anonymize::{anonymize, Anonymized, Report};
 pub use generalize::{DatePrecision, Generalize};
 pub use rules::Rules;
 pub use synthesize::{synthesize, SynthesisOptions, Synthesized};
-pub use table::{Cell, Format, Limits, Table};
+pub use table::{Cell, Format, Formulas, Limits, Table};
 
 /// Errors name the file, the line and the column or key at fault, never a value.
 #[derive(Debug, thiserror::Error)]

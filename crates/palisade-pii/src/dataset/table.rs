@@ -10,6 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::DatasetError;
+use crate::records::neutralize_formula;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -128,7 +129,12 @@ impl Table {
 
     /// Write to `path` through a temporary file in the same folder, renamed into place only
     /// when complete, so a failed run never leaves a half-written dataset behind.
-    pub fn write(&self, path: &Path, format: Format) -> Result<(), DatasetError> {
+    pub fn write(
+        &self,
+        path: &Path,
+        format: Format,
+        formulas: Formulas,
+    ) -> Result<(), DatasetError> {
         let shown = path.display().to_string();
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -136,7 +142,7 @@ impl Table {
         };
         let (tmp, mut file) = tempfile_in(dir, &shown)?;
         let written = self
-            .write_to(&mut file, format)
+            .write_to(&mut file, format, formulas)
             .and_then(|()| file.sync_all())
             .and_then(|()| std::fs::rename(&tmp, path));
         written.map_err(|e| {
@@ -145,14 +151,26 @@ impl Table {
         })
     }
 
-    pub fn write_to(&self, out: &mut impl Write, format: Format) -> std::io::Result<()> {
+    pub fn write_to(
+        &self,
+        out: &mut impl Write,
+        format: Format,
+        formulas: Formulas,
+    ) -> std::io::Result<()> {
         let mut out = std::io::BufWriter::new(out);
         match format {
             Format::Csv => {
+                let cell = |text: &'_ str| -> String {
+                    match formulas {
+                        Formulas::Neutralize => neutralize_formula(text).into_owned(),
+                        Formulas::DangerousKeep => text.to_string(),
+                    }
+                };
                 let mut w = csv::Writer::from_writer(&mut out);
-                w.write_record(&self.columns).map_err(csv_io)?;
+                w.write_record(self.columns.iter().map(|c| cell(c)))
+                    .map_err(csv_io)?;
                 for row in &self.rows {
-                    w.write_record(row.iter().map(Cell::as_text))
+                    w.write_record(row.iter().map(|c| cell(&c.as_text())))
                         .map_err(csv_io)?;
                 }
                 w.flush()?;
@@ -177,6 +195,16 @@ impl Table {
         }
         out.flush()
     }
+}
+
+/// What a CSV output does with cells a spreadsheet would run as formulas (`=HYPERLINK(..)`,
+/// `@SUM(..)`): anonymized and synthetic tables go to analysts who open them in one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Formulas {
+    /// Prefix them with `'` so they show as text (see [`neutralize_formula`]); the default.
+    Neutralize,
+    /// Write cells exactly as they are (`--dangerous-keep-formulas`).
+    DangerousKeep,
 }
 
 fn csv_io(e: csv::Error) -> std::io::Error {
@@ -447,7 +475,8 @@ mod tests {
         assert_eq!(t.rows[0][1], Cell::text("x, \"y\"\nz"));
         assert_eq!(t.lines, [2, 4]);
         let mut out = Vec::new();
-        t.write_to(&mut out, Format::Csv).unwrap();
+        t.write_to(&mut out, Format::Csv, Formulas::DangerousKeep)
+            .unwrap();
         assert_eq!(csv(std::str::from_utf8(&out).unwrap()).unwrap(), t);
     }
 
@@ -519,7 +548,8 @@ mod tests {
         assert_eq!(t.rows[1][0].number(), Some(2.5));
         assert_eq!(t.lines, [1, 3]);
         let mut out = Vec::new();
-        t.write_to(&mut out, Format::JsonLines).unwrap();
+        t.write_to(&mut out, Format::JsonLines, Formulas::Neutralize)
+            .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "{\"a\":1,\"b\":\"x\"}\n{\"a\":2.5,\"c\":[1]}\n"

@@ -61,5 +61,22 @@ fn token(c: &Candidate) -> Option<Found> {
     if !c.hints().has(Hints::SECRET) || !letters || !digits || checks::entropy(v) < 3.5 {
         return None;
     }
+    if is_file_path(c) {
+        return None;
+    }
     Found::new(Entity::SECRET_TOKEN, 0.85, "high_entropy_token")
+}
+
+/// Error messages name files (`/var/lib/palisade/keys/kek-2026.bin`), and a key file's path
+/// is no secret: a run that follows a path separator, or holds a `/` and ends a directory or
+/// runs into a file extension, is a path. Base64 never holds `.`, and a token quoted in a
+/// sentence does not start right after a `/`.
+fn is_file_path(c: &Candidate) -> bool {
+    let v = c.value();
+    if matches!(c.before(), Some(b'/' | b'\\' | b'~')) {
+        return true;
+    }
+    v.contains(&b'/')
+        && (v.ends_with(b"/")
+            || (c.after(0) == Some(b'.') && c.after(1).is_some_and(|b| b.is_ascii_alphabetic())))
 }
