@@ -207,6 +207,18 @@ def main(out_dir):
         ),
         "savedmodel_readfile/saved_model.pb": saved_model(["Placeholder", "ReadFile", "Identity"]),
         "numpy_object.npy": npy.getvalue(),
+        # Disguises: the name says ONNX, the bytes say otherwise.
+        "disguised_pickle.onnx": pickle.dumps(Reduce(os.system, ("echo pwned",)), protocol=4),
+        "disguised_pickle_proto0.onnx": pickle.dumps(Reduce(os.system, ("echo pwned",)), protocol=0),
+        "empty.onnx": b"",
+        "random.onnx": bytes((i * 2654435761 >> 7) & 0xFF for i in range(512)),
+        "truncated.onnx": open(os.path.join(os.path.dirname(__file__), "..", "models", "iris", "1", "model.onnx"), "rb").read()[:300],
+        "pickle_no_extension": pickle.dumps(Reduce(os.system, ("echo pwned",)), protocol=1),
+        # A member the scanner cannot decompress fails closed.
+        "torch_bzip2.pt": zip_bytes([
+            ("archive/data.pkl", torch_pickle(True)),
+            ("archive/version", b"3\n"),
+        ], zipfile.ZIP_BZIP2),
     }
     for name, data in samples.items():
         path = os.path.join(out_dir, name)

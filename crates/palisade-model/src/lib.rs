@@ -19,7 +19,7 @@ pub mod v2;
 
 pub use datatype::DataType;
 pub use error::ModelError;
-pub use load::{LoadPolicy, Provenance};
+pub use load::{build_version, LoadPolicy, Provenance};
 pub use manifest::{Manifest, VersionEntry};
 pub use repository::{LoadedModel, Repository};
 pub use runtime::{RunError, Runtime, TensorSpec};

@@ -315,16 +315,38 @@ pub(crate) fn load_version(
         None => {}
     }
 
-    // 3. Scan every file; only data formats load.
-    let mut onnx_refs = Vec::new();
-    for (name, bytes) in &files.bytes {
+    // 3 + 4. Scan every file, then build from the verified bytes only.
+    let runtime = build_version(&dir, &entry.file, &files.bytes, policy.refuse_at)?;
+    Ok((
+        runtime,
+        Provenance {
+            sha256: provenance_sha,
+            signed_by,
+            sealed,
+        },
+    ))
+}
+
+/// Steps 3 and 4 of a load, on a version's files in memory: every file is scanned (a finding
+/// at `refuse_at` or above refuses the version; only data formats load), then `served` is
+/// built. `palisade models seal` runs the same function, so it refuses what a load would.
+pub fn build_version(
+    dir: &Path,
+    served: &str,
+    files: &BTreeMap<String, Vec<u8>>,
+    refuse_at: Severity,
+) -> Result<Runtime, ModelError> {
+    let model_path = dir.join(served);
+    let Some(served_bytes) = files.get(served) else {
+        return Err(ModelError::Io {
+            path: model_path,
+            message: "missing: the version has no such file".into(),
+        });
+    };
+    for (name, bytes) in files {
         let label = dir.join(name).display().to_string();
         let report = scan::scan_bytes(&label, bytes, None, scan::Limits::default());
-        if let Some(worst) = report
-            .findings
-            .first()
-            .filter(|f| f.severity >= policy.refuse_at)
-        {
+        if let Some(worst) = report.findings.first().filter(|f| f.severity >= refuse_at) {
             return Err(refused(
                 &dir.join(name),
                 "unsafe_artifact",
@@ -348,36 +370,22 @@ pub(crate) fn load_version(
                 ),
             ));
         }
-        if *name == entry.file && report.format != Format::Onnx {
+        if name == served && report.format != Format::Onnx {
             return Err(ModelError::Invalid {
                 path: model_path.clone(),
                 message: "the served file must be an ONNX model (.onnx)".into(),
             });
         }
-        if report.format == Format::Onnx {
-            onnx_refs.push(name.clone());
-        }
     }
-
-    // 4. Build, from the verified bytes only.
-    let bytes = &files.bytes[&entry.file];
-    let mut proto = scan::onnx::decode(bytes).map_err(|message| ModelError::Invalid {
+    let mut proto = scan::onnx::decode(served_bytes).map_err(|message| ModelError::Invalid {
         path: model_path.clone(),
         message,
     })?;
-    inline_external_data(&mut proto, &files.bytes).map_err(|message| ModelError::Invalid {
+    inline_external_data(&mut proto, files).map_err(|message| ModelError::Invalid {
         path: model_path.clone(),
         message,
     })?;
-    let runtime = Runtime::from_proto(&model_path, &proto)?;
-    Ok((
-        runtime,
-        Provenance {
-            sha256: provenance_sha,
-            signed_by,
-            sealed,
-        },
-    ))
+    Runtime::from_proto(&model_path, &proto)
 }
 
 /// Replace every external-data reference with the bytes it names, from the verified files.

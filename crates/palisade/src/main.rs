@@ -5,6 +5,7 @@
 mod audit_cmd;
 mod data_cmd;
 mod demo;
+mod model_versions;
 mod models_cmd;
 mod pii_cmd;
 mod run;

@@ -13,6 +13,8 @@ use palisade_model::seal::{self, KekSource, KeyProvider, LocalKek};
 use palisade_model::signing::{self, SigningKey, VerifyingKey};
 use serde_json::json;
 
+use crate::model_versions;
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ScanFormat {
     Text,
@@ -51,8 +53,22 @@ pub enum ModelsCommand {
         #[arg(long, value_enum, default_value = "high")]
         fail_on: FailOn,
     },
-    /// Encrypt every file of SRC into REPO/NAME/VERSION (chunked AES-256-GCM, a fresh data
-    /// key per file wrapped by the KEK), and pin model.onnx in REPO/NAME/model.toml.
+    /// Check SRC (a version folder or one .onnx file) as a load would, copy it into
+    /// REPO/MODEL/VERSION and pin it in REPO/MODEL/model.toml.
+    Add {
+        src: PathBuf,
+        #[arg(long)]
+        repo: PathBuf,
+        #[arg(long)]
+        model: String,
+        #[arg(long)]
+        version: String,
+    },
+    /// Check a plaintext version folder REPO/MODEL/VERSION as a load would and pin its
+    /// served file in REPO/MODEL/model.toml.
+    Pin { dir: PathBuf },
+    /// Check SRC as a load would, encrypt every file into REPO/MODEL/VERSION (chunked
+    /// AES-256-GCM, a fresh data key per file wrapped by the KEK), and pin the served file.
     Seal {
         src: PathBuf,
         #[arg(long)]
@@ -144,6 +160,33 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
                 None => bail!("name the key-encryption key: --kek file:PATH or --kek env:NAME (or set {DEFAULT_KEK_ENV})"),
             };
             seal_cmd(&src, &model, &version, &repo, &kek, chunk_size)
+        }
+        ModelsCommand::Add {
+            src,
+            repo,
+            model,
+            version,
+        } => {
+            model_versions::add(&src, &repo, &model, &version)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        ModelsCommand::Pin { dir } => {
+            if seal::is_sealed(&dir) {
+                bail!(
+                    "{}: sealed; `palisade models seal` pins sealed versions",
+                    dir.display()
+                );
+            }
+            let subject = subject(&dir, None, None)?;
+            let version = subject.rsplit('@').next().unwrap_or_default();
+            let checked = model_versions::check(&dir)?;
+            let manifest = dir
+                .canonicalize()?
+                .parent()
+                .map(|m| m.join("model.toml"))
+                .context("the version folder has no parent")?;
+            model_versions::pin(&manifest, version, &checked.served, &checked.sha256)?;
+            Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::RotateKek { repo, old, new } => rotate(&repo, &old, &new),
         ModelsCommand::Sign {
@@ -321,21 +364,8 @@ fn seal_cmd(
         bail!("--chunk-size must be between 1 byte and 64 MiB");
     }
     let kek = load_kek(kek)?;
-    // Refuse to seal what the server would refuse to load.
-    let reports = scan::scan_path(src, scan::Limits::default()).map_err(anyhow::Error::msg)?;
-    if let Some(f) = reports
-        .iter()
-        .flat_map(|r| &r.findings)
-        .find(|f| f.severity >= Severity::High)
-    {
-        bail!(
-            "not sealed: {} has scanner finding {} ({}): {}",
-            f.file,
-            f.rule,
-            f.severity.as_str(),
-            f.message
-        );
-    }
+    // Refuse to seal what the server would refuse to load: the load's own scan and build.
+    let checked = model_versions::check(src).context("not sealed")?;
     let dst = repo.join(model).join(version);
     let sealed = seal::seal_version(src, &dst, model, version, &kek, chunk_size)?;
     for r in &sealed {
@@ -344,49 +374,18 @@ fn seal_cmd(
             r.file, r.plaintext_bytes, r.sha256
         );
     }
-    if let Some(onnx) = sealed.iter().find(|r| r.file == "model.onnx") {
-        pin(&repo.join(model).join("model.toml"), version, &onnx.sha256)?;
-    }
+    model_versions::pin(
+        &repo.join(model).join("model.toml"),
+        version,
+        &checked.served,
+        &checked.sha256,
+    )?;
     println!(
         "{model}@{version} sealed under {} in {}",
         kek.kek_id(),
         dst.display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// Add `[versions.V] sha256 = ...` to a manifest (made if missing); an existing pin must match.
-fn pin(manifest: &Path, version: &str, sha256: &str) -> Result<()> {
-    let text = match std::fs::read_to_string(manifest) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| manifest.display().to_string()),
-    };
-    if !text.is_empty() {
-        let parsed = palisade_model::Manifest::parse(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
-        if let Some(entry) = parsed.versions.get(version) {
-            if entry.sha256 != sha256 {
-                bail!(
-                    "{}: version {version} already pins {}; seal into a new version",
-                    manifest.display(),
-                    entry.sha256
-                );
-            }
-            return Ok(());
-        }
-    }
-    let mut text = text;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text.push_str(&format!("[versions.{version}]\nsha256 = \"{sha256}\"\n"));
-    std::fs::write(manifest, text).with_context(|| manifest.display().to_string())?;
-    println!("pinned {version} in {}", manifest.display());
-    Ok(())
 }
 
 fn rotate(repo: &Path, old: &str, new: &str) -> Result<ExitCode> {

@@ -382,7 +382,7 @@ fn models_seal_scans_first_and_pins_the_manifest() {
     );
     let manifest = std::fs::read_to_string(repo.join("iris/model.toml")).unwrap();
     assert!(
-        manifest.starts_with("[versions.7]\nsha256 = \""),
+        manifest.starts_with("[versions.\"7\"]\nsha256 = \""),
         "{manifest}"
     );
     assert!(
@@ -390,4 +390,116 @@ fn models_seal_scans_first_and_pins_the_manifest() {
     );
     // Sealing the same version again is refused rather than overwriting it.
     assert!(!seal(Some(kek.trim())).status.success());
+}
+
+/// `models seal` runs the load's own checks: whatever a load refuses is never sealed.
+#[test]
+fn models_seal_refuses_what_a_load_refuses_and_pins_any_onnx_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let kek = "ab".repeat(32);
+    let repo = dir.path().join("repo");
+    let seal = |src: &std::path::Path, version: &str| {
+        std::process::Command::new(BIN)
+            .args(["models", "seal"])
+            .arg(src)
+            .args(["--model", "m", "--version", version, "--repo"])
+            .arg(&repo)
+            .env("PALISADE_MODEL_KEK", &kek)
+            .output()
+            .unwrap()
+    };
+    let iris = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/iris/1/model.onnx"),
+    )
+    .unwrap();
+    // Protocol-4 pickle, os.system reducer.
+    let pickle = b"\x80\x04\x95\x1d\x00\x00\x00\x00\x00\x00\x00\x8c\x05posix\x94\x8c\x06system\x94\x93\x94\x8c\x04echo\x94\x85\x94R\x94.";
+    for (case, bytes) in [
+        ("disguised pickle", &pickle[..]),
+        ("empty", &b""[..]),
+        ("noise", &[7u8; 300][..]),
+        ("truncated", &iris[..300]),
+    ] {
+        let src = dir.path().join(case.replace(' ', "-"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("model.onnx"), bytes).unwrap();
+        let out = seal(&src, "1");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{case} was sealed");
+        assert!(
+            err.contains("not sealed") && err.contains("model.onnx"),
+            "{case}: {err}"
+        );
+        assert!(!repo.exists(), "{case}: nothing is written");
+    }
+    // A single file not named model.onnx: sealed, and the manifest names it.
+    let named = dir.path().join("iris-v2.onnx");
+    std::fs::write(&named, &iris).unwrap();
+    assert_success(&seal(&named, "2"));
+    let manifest = std::fs::read_to_string(repo.join("m/model.toml")).unwrap();
+    assert!(manifest.contains("file = \"iris-v2.onnx\""), "{manifest}");
+    let entry = &palisade_model::Manifest::parse(&manifest).unwrap().versions["2"];
+    assert_eq!(entry.sha256, hex::encode(sha2::Sha256::digest(&iris)));
+    // A folder with no ONNX file says so.
+    let none = dir.path().join("none");
+    std::fs::create_dir_all(&none).unwrap();
+    std::fs::write(none.join("weights.safetensors"), b"").unwrap();
+    let err = String::from_utf8_lossy(&seal(&none, "3").stderr).into_owned();
+    assert!(err.contains("no .onnx file"), "{err}");
+}
+
+/// The "add your own model" walkthrough: `models add` into a running server's repository,
+/// load it on the admin plane, call it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn models_add_checks_copies_and_pins_a_model_the_server_then_loads() {
+    let p = Palisade::demo();
+    let export = p.state().join("export");
+    std::fs::create_dir_all(&export).unwrap();
+    std::fs::copy(
+        p.state().join("models/iris/1/model.onnx"),
+        export.join("my-classifier.onnx"),
+    )
+    .unwrap();
+    let repo = p.state().join("models");
+    let add = |src: &std::path::Path, version: &str| {
+        std::process::Command::new(BIN)
+            .args(["models", "add"])
+            .arg(src)
+            .args(["--model", "mine", "--version", version, "--repo"])
+            .arg(&repo)
+            .output()
+            .unwrap()
+    };
+    assert_success(&add(&export, "1"));
+    std::fs::write(
+        repo.join("mine/model.toml"),
+        format!(
+            "owner = \"me\"\nrisk = \"low\"\n{}",
+            std::fs::read_to_string(repo.join("mine/model.toml")).unwrap()
+        ),
+    )
+    .unwrap();
+    // The demo requires a signature: sign it with the demo's key, as the walkthrough says.
+    p.sign_model("mine");
+    let (status, text, event) = load(&p, "mine").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(event["decision"], "allow");
+    // Adding over an existing version is refused; a pickle is refused before any copy.
+    assert!(!add(&export, "1").status.success());
+    std::fs::write(export.join("extra.pkl"), b"cos\nsystem\n(Vid\ntR.").unwrap();
+    let out = add(&export, "2");
+    assert!(!out.status.success());
+    assert!(!repo.join("mine/2").exists());
+
+    // `models pin` pins a folder put in place by hand.
+    let by_hand = repo.join("mine/3");
+    std::fs::create_dir_all(&by_hand).unwrap();
+    std::fs::copy(
+        p.state().join("models/iris/1/model.onnx"),
+        by_hand.join("model.onnx"),
+    )
+    .unwrap();
+    assert_success(&p.cli(&["models", "pin", by_hand.to_str().unwrap()]));
+    let manifest = std::fs::read_to_string(repo.join("mine/model.toml")).unwrap();
+    assert!(manifest.contains("[versions.\"3\"]"), "{manifest}");
 }

@@ -167,20 +167,33 @@ pub fn detect(name: &str, data: &[u8]) -> Format {
     if data.starts_with(b"\x93NUMPY") {
         return Format::Numpy;
     }
+    // Content before name: a pickle renamed `model.onnx` is still a pickle. Protocol 2+
+    // opens with `PROTO n`, which no ONNX or safetensors file starts with.
+    if matches!(data, [0x80, 2..=5, ..]) {
+        return Format::Pickle;
+    }
+    let older_pickle = looks_like_pickle(data);
     match ext.as_str() {
+        "onnx" if older_pickle && onnx::decode(data).is_err() => return Format::Pickle,
         "onnx" => return Format::Onnx,
+        "safetensors" if older_pickle => return Format::Pickle,
         "safetensors" => return Format::Safetensors,
         _ => {}
     }
     if base == "saved_model.pb" {
         return Format::SavedModel;
     }
-    if PICKLE_EXTENSIONS.contains(&ext.as_str()) && looks_like_pickle(data)
-        || matches!(data, [0x80, 2..=5, ..])
-    {
+    if older_pickle && (PICKLE_EXTENSIONS.contains(&ext.as_str()) || parses_as_pickle(data)) {
         return Format::Pickle;
     }
     Format::Unknown
+}
+
+/// A protocol 0/1 stream under a name that says nothing: judged a pickle when the scanner
+/// walks it, without a parse error, to a STOP on its last byte (text merely starting with
+/// `(` and ending with `.` does not get there).
+fn parses_as_pickle(data: &[u8]) -> bool {
+    pickle::scan("", data, pickle::Limits::default()).consumed == data.len() as u64
 }
 
 /// Scan one file's bytes. `dir` is the folder it sits in (ONNX external data is checked
@@ -241,9 +254,10 @@ fn zip(name: &str, data: &[u8], limits: Limits, depth: usize) -> Vec<Finding> {
         let body = match archive::member(data, entry, limits.archive) {
             Ok(b) => b,
             Err(why) => {
+                // A member that may carry code and cannot be read fails closed.
                 findings.push(Finding {
                     rule: "archive.unreadable-member",
-                    severity: Severity::Medium,
+                    severity: Severity::High,
                     file: label,
                     offset: entry.data_at,
                     message: format!("member cannot be checked: {why}"),

@@ -199,10 +199,24 @@ pub fn scan(file: &str, data: &[u8], dir: Option<&Path>) -> Vec<Finding> {
         offset: 0,
         message,
     };
+    // Unreadable is not harmless: what cannot be checked fails closed.
     let model = match decode(data) {
         Ok(m) => m,
-        Err(e) => return vec![finding("onnx.malformed", Severity::Medium, e)],
+        Err(e) => return vec![finding("onnx.malformed", Severity::High, e)],
     };
+    // Protobuf decodes an empty file (and some noise) as an all-default message.
+    let empty =
+        |g: &GraphProto| g.node.is_empty() && g.output.is_empty() && g.initializer.is_empty();
+    if model.graph.as_ref().is_none_or(empty) {
+        return vec![finding(
+            "onnx.no-graph",
+            Severity::High,
+            format!(
+                "holds no graph ({} bytes): not an ONNX model, or an empty or truncated one",
+                data.len()
+            ),
+        )];
+    }
     let mut findings = Vec::new();
     match external_refs(&model) {
         Ok(refs) => {
@@ -230,7 +244,7 @@ pub fn scan(file: &str, data: &[u8], dir: Option<&Path>) -> Vec<Finding> {
                 }
             }
         }
-        Err(e) => findings.push(finding("onnx.malformed", Severity::Medium, e)),
+        Err(e) => findings.push(finding("onnx.malformed", Severity::High, e)),
     }
     let local_functions: HashSet<(String, String)> = model
         .functions

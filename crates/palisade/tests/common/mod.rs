@@ -260,11 +260,7 @@ impl Palisade {
                     "--key",
                     key.to_str().unwrap(),
                 ]);
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                assert_success(&out);
             }
         }
     }
@@ -391,6 +387,15 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A command's success, with its standard error shown when it failed.
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 pub fn client_with_ca(ca: &Path, http1_only: bool) -> reqwest::Client {

@@ -1,0 +1,207 @@
+//! Putting a version into a repository: `palisade models add`, `pin` and the checks `seal`
+//! shares with them. Each one runs the server's own load steps (scan, then build) on the
+//! files first, so nothing lands in a repository, sealed or pinned, that a load would refuse;
+//! and each writes the manifest pin itself, so nobody types a SHA-256 by hand.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use palisade_model::scan::Severity;
+use palisade_model::signing::SIGNATURE_FILE;
+use sha2::{Digest, Sha256};
+
+/// The file a version is served from when the manifest names none.
+pub const DEFAULT_SERVED: &str = "model.onnx";
+
+/// Largest version read into memory for the checks (the server's own cap is
+/// `models.max_model_bytes`).
+const MAX_VERSION_BYTES: u64 = 16 << 30;
+
+/// A version's files as a load would see them, checked.
+pub struct CheckedVersion {
+    /// Every file (the signature included), by name.
+    pub files: BTreeMap<String, Vec<u8>>,
+    /// The ONNX file the server runs.
+    pub served: String,
+    /// Its SHA-256, for the manifest pin.
+    pub sha256: String,
+}
+
+/// Read SRC (a version folder, or one model file) and run the load's scan and build on it.
+pub fn check(src: &Path) -> Result<CheckedVersion> {
+    let files = read_source(src)?;
+    let served = served_file(src, &files)?;
+    let mut loadable = files.clone();
+    loadable.remove(SIGNATURE_FILE);
+    let dir = if src.is_dir() {
+        src
+    } else {
+        src.parent().unwrap_or(Path::new("."))
+    };
+    palisade_model::build_version(dir, &served, &loadable, Severity::High).map_err(|e| {
+        anyhow::anyhow!("{e}\nthe server would refuse this version, so it was not added")
+    })?;
+    let sha256 = hex::encode(Sha256::digest(&files[&served]));
+    Ok(CheckedVersion {
+        files,
+        served,
+        sha256,
+    })
+}
+
+fn read_source(src: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
+    let meta = std::fs::symlink_metadata(src).with_context(|| src.display().to_string())?;
+    let paths: Vec<PathBuf> = if meta.is_file() {
+        vec![src.to_path_buf()]
+    } else if meta.is_dir() {
+        let mut list = Vec::new();
+        for entry in std::fs::read_dir(src).with_context(|| src.display().to_string())? {
+            list.push(entry?.path());
+        }
+        list
+    } else {
+        bail!(
+            "{}: not a file or a folder (symbolic links are not followed)",
+            src.display()
+        );
+    };
+    let mut files = BTreeMap::new();
+    let mut total = 0u64;
+    for path in paths {
+        let meta = std::fs::symlink_metadata(&path)?;
+        if !meta.is_file() {
+            bail!(
+                "{}: not a regular file; a version folder holds files only",
+                path.display()
+            );
+        }
+        total = total.saturating_add(meta.len());
+        if total > MAX_VERSION_BYTES {
+            bail!(
+                "{}: the version is over {MAX_VERSION_BYTES} bytes",
+                src.display()
+            );
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !palisade_model::valid_name(&name) {
+            bail!(
+                "{}: file names use letters, digits, '-', '_' and '.' only",
+                path.display()
+            );
+        }
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        std::fs::File::open(&path)
+            .and_then(|f| f.take(MAX_VERSION_BYTES).read_to_end(&mut bytes))
+            .with_context(|| path.display().to_string())?;
+        files.insert(name, bytes);
+    }
+    Ok(files)
+}
+
+/// `model.onnx`, or the version's only `.onnx` file.
+fn served_file(src: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<String> {
+    if files.contains_key(DEFAULT_SERVED) {
+        return Ok(DEFAULT_SERVED.to_string());
+    }
+    let onnx: Vec<&String> = files.keys().filter(|n| n.ends_with(".onnx")).collect();
+    match onnx.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => bail!(
+            "{}: no .onnx file; the server serves one ONNX model per version (export it with skl2onnx, torch.onnx or tf2onnx)",
+            src.display()
+        ),
+        many => bail!(
+            "{}: several .onnx files ({}); name the one to serve model.onnx",
+            src.display(),
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Add `[versions.V] sha256 = ...` (and `file = ...` when it is not `model.onnx`) to a
+/// manifest, made if missing; an existing pin must match.
+pub fn pin(manifest: &Path, version: &str, served: &str, sha256: &str) -> Result<()> {
+    let text = match std::fs::read_to_string(manifest) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| manifest.display().to_string()),
+    };
+    if !text.is_empty() {
+        let parsed = palisade_model::Manifest::parse(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
+        if let Some(entry) = parsed.versions.get(version) {
+            if entry.sha256 != sha256 || entry.file != served {
+                bail!(
+                    "{}: version {version} already pins {} ({}); use a new version",
+                    manifest.display(),
+                    entry.file,
+                    entry.sha256
+                );
+            }
+            return Ok(());
+        }
+    }
+    let mut text = text;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text.push_str(&format!(
+        "[versions.\"{version}\"]\nsha256 = \"{sha256}\"\n"
+    ));
+    if served != DEFAULT_SERVED {
+        text.push_str(&format!("file = \"{served}\"\n"));
+    }
+    palisade_model::Manifest::parse(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the pinned manifest would not parse: {e}",
+            manifest.display()
+        )
+    })?;
+    std::fs::write(manifest, text).with_context(|| manifest.display().to_string())?;
+    println!(
+        "pinned {version} ({served}, sha256 {sha256}) in {}",
+        manifest.display()
+    );
+    Ok(())
+}
+
+/// `models add`: check SRC, copy it into REPO/MODEL/VERSION (a new folder) and pin it.
+pub fn add(src: &Path, repo: &Path, model: &str, version: &str) -> Result<()> {
+    for (what, name) in [("--model", model), ("--version", version)] {
+        if !palisade_model::valid_name(name) {
+            bail!("{what} '{name}': use letters, digits, '-', '_' and '.' only");
+        }
+    }
+    let checked = check(src)?;
+    let dst = repo.join(model).join(version);
+    if dst.exists() {
+        bail!(
+            "{}: already exists; add the model as a new version",
+            dst.display()
+        );
+    }
+    std::fs::create_dir_all(&dst).with_context(|| dst.display().to_string())?;
+    for (name, bytes) in &checked.files {
+        let to = dst.join(name);
+        std::fs::write(&to, bytes).with_context(|| to.display().to_string())?;
+    }
+    println!(
+        "added {model}@{version}: {} file(s) in {}",
+        checked.files.len(),
+        dst.display()
+    );
+    pin(
+        &repo.join(model).join("model.toml"),
+        version,
+        &checked.served,
+        &checked.sha256,
+    )
+}
