@@ -28,6 +28,7 @@ fuzz_target!(|bytes: &[u8]| {
         VerifyOptions {
             pubkey: Some(key),
             checkpoints: Vec::new(),
+            witnesses: Vec::new(),
         },
     );
 });

@@ -40,6 +40,8 @@ fn event(n: u64) -> AuditEvent {
         subject: None,
         pii: Default::default(),
         payload: None,
+        loaded: None,
+        suppressed: None,
     }
 }
 
@@ -98,6 +100,7 @@ fn run(durability: Durability, writers: u64, per_writer: u64) -> Run {
         VerifyOptions {
             pubkey: Some(VerifierKey::parse(&verifier).expect("verifier")),
             checkpoints: Vec::new(),
+            witnesses: Vec::new(),
         },
     )
     .expect("verifies");

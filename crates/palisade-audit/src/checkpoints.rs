@@ -54,8 +54,10 @@ pub struct HistoryLine {
     pub note: String,
 }
 
-/// Append a checkpoint to the history and make it the latest, durably.
-pub fn publish(dir: &Path, size: u64, note: &str) -> std::io::Result<()> {
+/// Append a checkpoint to the history and make it the latest, durably; with a `witness`
+/// file (outside the folder, ideally on another machine's mount), append it there too, so
+/// a rollback of the folder cannot take the newest checkpoint with it.
+pub fn publish(dir: &Path, size: u64, note: &str, witness: Option<&Path>) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(&HistoryLine {
         size,
         note: note.to_string(),
@@ -73,7 +75,16 @@ pub fn publish(dir: &Path, size: u64, note: &str) -> std::io::Result<()> {
         f.sync_data()?;
     }
     std::fs::rename(&tmp, dir.join(LATEST_CHECKPOINT_FILE))?;
-    sync_dir(dir)
+    sync_dir(dir)?;
+    if let Some(witness) = witness {
+        if let Some(parent) = witness.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut file = create_private(witness, true)?;
+        file.write_all(&line)?;
+        file.sync_data()?;
+    }
+    Ok(())
 }
 
 /// One line of the history as found: its number, and the note or what is wrong with it.
@@ -85,8 +96,12 @@ pub struct FoundLine {
 /// Every line of the history (none if the file is missing), plus the byte length of its
 /// complete lines: a crash can leave a torn last line, which the writer cuts off.
 pub fn read_history(dir: &Path) -> std::io::Result<(Vec<FoundLine>, u64)> {
-    let path = dir.join(CHECKPOINTS_FILE);
-    let bytes = match std::fs::read(&path) {
+    read_history_file(&dir.join(CHECKPOINTS_FILE))
+}
+
+/// [`read_history`] of any file in that format (a witness file, see [`publish`]).
+pub fn read_history_file(path: &Path) -> std::io::Result<(Vec<FoundLine>, u64)> {
+    let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
         Err(e) => return Err(e),

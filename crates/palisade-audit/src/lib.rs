@@ -96,6 +96,33 @@ pub struct AuditEvent {
     /// The request and response bodies sealed with the capture key, when capture is on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<capture::SealedPayload>,
+    /// On a model load: what each version proved, and where the risk decisions use came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loaded: Option<LoadProof>,
+    /// On a summary entry: how many refusals it stands for (counted, not recorded each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<u64>,
+}
+
+/// What a model load proved, as the audit log keeps it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadProof {
+    /// `low`, `medium`, `high` or `unspecified`: the risk policies see.
+    pub risk: String,
+    /// `config` (pinned), `signature` (model.toml covered by every version's signature) or
+    /// `unverified` (nobody vouches for model.toml: treated as high).
+    pub risk_source: String,
+    pub versions: std::collections::BTreeMap<String, VersionProof>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionProof {
+    pub sha256: String,
+    /// The trusted key whose signature verified; `None`: unsigned.
+    pub signed_by: Option<String>,
+    pub sealed: bool,
+    /// The signature also covers model.toml's governance fields.
+    pub governance_signed: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +178,8 @@ pub(crate) fn sample_event(n: u64) -> AuditEvent {
         subject: None,
         pii: Default::default(),
         payload: None,
+        loaded: None,
+        suppressed: None,
     }
 }
 

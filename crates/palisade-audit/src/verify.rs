@@ -9,7 +9,11 @@
 //! - a signed checkpoint whose root differs from the recomputed one pins an edit between the
 //!   last checkpoint that matched and this one, even when the derived files were rewritten
 //!   to match (a forgery made without the signing key);
-//! - a signed checkpoint larger than the log names a truncation.
+//! - a signed checkpoint larger than the log names a truncation;
+//! - `tree.hashes` holding the heads of more entries than the log has names a rollback: the
+//!   log was cut back to an older signed checkpoint (segments cut, `checkpoint` and
+//!   `checkpoints.jsonl` rewound), which only a checkpoint kept outside the folder
+//!   (`--witness`) proves on its own.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -29,6 +33,9 @@ pub struct VerifyOptions {
     pub pubkey: Option<VerifierKey>,
     /// Checkpoints kept elsewhere (`--checkpoint`), as (label, signed note).
     pub checkpoints: Vec<(String, String)>,
+    /// Witness files (`--witness`): every checkpoint the writer published outside the folder
+    /// (`[audit] witness_file`), in the `checkpoints.jsonl` format.
+    pub witnesses: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,15 +134,8 @@ pub fn verify_dir(dir: &Path, options: VerifyOptions) -> Result<VerifyReport, Ve
     let mut last_size = 0;
     for found in lines {
         let source = format!("{} line {}", crate::layout::CHECKPOINTS_FILE, found.line);
-        let line = found.result.map_err(|problem| VerifyError::Checkpoint {
-            at: source.clone(),
-            problem,
-        })?;
-        let cp = Checkpoint::open(&line.note, &key).map_err(|e| VerifyError::Checkpoint {
-            at: source.clone(),
-            problem: format!("{e} (forged or signed by another key)"),
-        })?;
-        if cp.size != line.size || cp.size < last_size {
+        let (listed_size, cp) = open_history_line(found, &source, &key)?;
+        if cp.size != listed_size || cp.size < last_size {
             return Err(VerifyError::Checkpoint {
                 at: source,
                 problem: "size out of order or not the one the note signs".into(),
@@ -157,6 +157,21 @@ pub fn verify_dir(dir: &Path, options: VerifyOptions) -> Result<VerifyReport, Ve
             problem: e.to_string(),
         })?;
         add(cp, LATEST_CHECKPOINT_FILE.into())?;
+    }
+    for witness in &options.witnesses {
+        let (lines, _) =
+            crate::checkpoints::read_history_file(witness).map_err(|e| read_err(witness, e))?;
+        if lines.is_empty() {
+            return Err(VerifyError::Checkpoint {
+                at: witness.display().to_string(),
+                problem: "holds no checkpoint: is it the witness_file the server writes?".into(),
+            });
+        }
+        for found in lines {
+            let source = format!("{} line {}", witness.display(), found.line);
+            let (_, cp) = open_history_line(found, &source, &key)?;
+            add(cp, source)?;
+        }
     }
     for (label, note) in options.checkpoints {
         let cp = Checkpoint::open(&note, &key).map_err(|e| VerifyError::Checkpoint {
@@ -346,6 +361,16 @@ pub fn verify_dir(dir: &Path, options: VerifyOptions) -> Result<VerifyReport, Ve
             ),
         });
     }
+    let stored_size = crate::hashes::size_for_count(stored.total);
+    if stored_size > entries {
+        return Err(VerifyError::Segment {
+            segment: HASHES_FILE.into(),
+            problem: format!(
+                "holds the subtree heads of {stored_size} entries but the log has {entries}: entries {entries}..{} were cut after they were written (the log was rolled back to an older checkpoint), or the server crashed before syncing them and has not restarted since; compare with a checkpoint kept outside the folder (--witness)",
+                stored_size - 1
+            ),
+        });
+    }
     let Some((&signed_size, _)) = signed.last_key_value() else {
         return Err(VerifyError::Checkpoint {
             at: dir.display().to_string(),
@@ -377,20 +402,44 @@ pub fn verify_dir(dir: &Path, options: VerifyOptions) -> Result<VerifyReport, Ve
     })
 }
 
+/// A line of `checkpoints.jsonl` or a witness file, opened with `key`: the size it lists,
+/// and the checkpoint its note signs.
+fn open_history_line(
+    found: crate::checkpoints::FoundLine,
+    source: &str,
+    key: &VerifierKey,
+) -> Result<(u64, Checkpoint), VerifyError> {
+    let line = found.result.map_err(|problem| VerifyError::Checkpoint {
+        at: source.to_string(),
+        problem,
+    })?;
+    let cp = Checkpoint::open(&line.note, key).map_err(|e| VerifyError::Checkpoint {
+        at: source.to_string(),
+        problem: format!("{e} (forged or signed by another key)"),
+    })?;
+    Ok((line.size, cp))
+}
+
 /// `tree.hashes` read in step with the recomputation (its layout is the order in which the
 /// frontier completes subtrees), to name the entry whose leaf changed.
 struct StoredHashes {
     reader: Option<BufReader<File>>,
     position: u64,
+    /// Hashes in the file (0 when it is missing).
+    total: u64,
     problem: Option<String>,
 }
 
 impl StoredHashes {
     fn open(path: &Path) -> StoredHashes {
-        let reader = File::open(path)
-            .ok()
-            .map(|f| BufReader::with_capacity(1 << 20, f));
+        let file = File::open(path).ok();
+        let total = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len() / 32);
+        let reader = file.map(|f| BufReader::with_capacity(1 << 20, f));
         StoredHashes {
+            total,
             problem: reader.is_none().then(|| {
                 format!(
                     "{} is missing: edited entries are found by checkpoint range only",

@@ -56,6 +56,9 @@ pub struct WriterOptions {
     pub checkpoint_every: u64,
     /// ... or this long after the last one, if the log grew.
     pub checkpoint_interval: Duration,
+    /// Also append every signed checkpoint here (outside the log's folder): what a witness
+    /// compares the folder with to catch a rollback.
+    pub witness: Option<PathBuf>,
 }
 
 impl Default for WriterOptions {
@@ -66,6 +69,7 @@ impl Default for WriterOptions {
             segment_max_age: Duration::from_secs(24 * 3600),
             checkpoint_every: 10_000,
             checkpoint_interval: Duration::from_secs(10),
+            witness: None,
         }
     }
 }
@@ -511,7 +515,7 @@ impl Writer {
         let size = self.frontier.size();
         let text = checkpoint_text(self.key.name(), size, &self.frontier.root());
         let note = self.key.sign(&text).map_err(std::io::Error::other)?;
-        publish(&self.dir, size, &note)?;
+        publish(&self.dir, size, &note, self.options.witness.as_deref())?;
         if let Ok(mut latest) = self.shared.latest.write() {
             *latest = Some(Checkpoint {
                 origin: self.key.name().to_string(),

@@ -32,6 +32,8 @@ fn event(n: u64) -> AuditEvent {
         subject: None,
         pii: Default::default(),
         payload: None,
+        loaded: None,
+        suppressed: None,
     }
 }
 
@@ -43,6 +45,7 @@ fn options() -> WriterOptions {
         segment_max_age: Duration::from_secs(3600),
         checkpoint_every: 1000,
         checkpoint_interval: Duration::from_secs(3600),
+        witness: None,
     }
 }
 
@@ -87,6 +90,7 @@ impl Log {
             VerifyOptions {
                 pubkey: Some(VerifierKey::parse(&self.verifier).unwrap()),
                 checkpoints: Vec::new(),
+                witnesses: Vec::new(),
             },
         )
     }
@@ -412,8 +416,89 @@ fn interval_durability_answers_at_once_and_syncs_on_close() {
         VerifyOptions {
             pubkey: Some(VerifierKey::parse(&verifier).unwrap()),
             checkpoints: Vec::new(),
+            witnesses: Vec::new(),
         },
     )
     .unwrap();
     assert_eq!(report.entries, 500);
+}
+
+/// Issue 12, point 11: the folder cut back to an older signed checkpoint (segments cut,
+/// `checkpoint` and `checkpoints.jsonl` rewound). `tree.hashes` still holds the cut leaves,
+/// and the witness file outside the folder still holds the newer checkpoints.
+#[test]
+fn a_rollback_to_an_older_checkpoint_is_caught() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let witness = tmp.path().join("elsewhere/witness.jsonl");
+    let key = SignerKey::generate("test.palisade/audit").unwrap();
+    let (private, verifier) = (key.private_text(), key.verifier());
+    let with_witness = || WriterOptions {
+        witness: Some(witness.clone()),
+        ..options()
+    };
+    let write = |key: SignerKey, range: std::ops::Range<u64>| {
+        let (log, _) = AuditLog::open(&dir, key, with_witness()).unwrap();
+        for i in range {
+            log.record(&event(i)).unwrap().wait().unwrap();
+        }
+        log.close();
+    };
+    write(key, 0..1000);
+    let old_checkpoint = std::fs::read(dir.join("checkpoint")).unwrap();
+    let old_history = std::fs::read(dir.join("checkpoints.jsonl")).unwrap();
+    let old_hashes_len = std::fs::metadata(dir.join("tree.hashes")).unwrap().len();
+    write(SignerKey::parse(&private).unwrap(), 1000..2500);
+    let verify = |witnesses: Vec<PathBuf>| {
+        verify_dir(
+            &dir,
+            VerifyOptions {
+                pubkey: Some(VerifierKey::parse(&verifier).unwrap()),
+                checkpoints: Vec::new(),
+                witnesses,
+            },
+        )
+    };
+    assert_eq!(verify(vec![witness.clone()]).unwrap().entries, 2500);
+
+    // Roll back to 1000 entries: cut the segments, rewind both checkpoint files.
+    let mut segments: Vec<PathBuf> = std::fs::read_dir(dir.join(SEGMENTS_DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    segments.sort();
+    for seg in segments {
+        let start: u64 = name(&seg)[..20].parse().unwrap();
+        if start >= 1000 {
+            std::fs::remove_file(seg.with_extension("idx")).unwrap();
+            std::fs::remove_file(&seg).unwrap();
+        } else {
+            let kept = lines(&seg);
+            let keep = (1000 - start).min(kept.len() as u64) as usize;
+            write_lines(&seg, &kept[..keep]);
+        }
+    }
+    std::fs::write(dir.join("checkpoint"), &old_checkpoint).unwrap();
+    std::fs::write(dir.join("checkpoints.jsonl"), &old_history).unwrap();
+
+    // tree.hashes still remembers entries 1000..2499.
+    let err = verify(Vec::new()).unwrap_err().to_string();
+    assert!(
+        err.contains("tree.hashes") && err.contains("2500 entries") && err.contains("rolled back"),
+        "{err}"
+    );
+    // A careful attacker cuts tree.hashes too: the folder alone now looks fine ...
+    let hashes = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.join("tree.hashes"))
+        .unwrap();
+    hashes.set_len(old_hashes_len).unwrap();
+    assert_eq!(verify(Vec::new()).unwrap().entries, 1000);
+    // ... but not next to the witness.
+    let err = verify(vec![witness.clone()]).unwrap_err().to_string();
+    assert!(
+        err.contains("witness.jsonl") && err.contains("truncated"),
+        "{err}"
+    );
 }

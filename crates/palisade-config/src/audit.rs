@@ -29,6 +29,8 @@ pub struct Audit {
     pub signing_key: PathBuf,
     /// Seal request and response bodies into entries with this AES-256 key; off when `None`.
     pub capture: Option<Capture>,
+    /// Every signed checkpoint is appended here too, outside `dir`: a witness's copy.
+    pub witness_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -55,6 +57,7 @@ pub struct RawAudit {
     pub capture_payloads: bool,
     pub capture_key: Option<PathBuf>,
     pub capture_max_bytes: usize,
+    pub witness_file: Option<PathBuf>,
 }
 
 impl Default for RawAudit {
@@ -71,6 +74,7 @@ impl Default for RawAudit {
             capture_payloads: false,
             capture_key: None,
             capture_max_bytes: 16 * 1024,
+            witness_file: None,
         }
     }
 }
@@ -153,9 +157,27 @@ impl RawAudit {
                 })
             }
         };
+        let dir = base.join(&self.dir);
+        let witness_file = self.witness_file.map(|w| base.join(w));
+        if let Some(w) = &witness_file {
+            // Lexical check: a witness inside the folder is rolled back with it.
+            let inside = w.components().count() > dir.components().count() && w.starts_with(&dir);
+            if inside || w.file_name().is_none() {
+                return Err(Finding::error(
+                    "audit.witness_file",
+                    "must be a file outside audit.dir (ideally on another machine's mount): a copy inside the folder is rolled back with it".into(),
+                ));
+            }
+        } else {
+            findings.push(Finding::warning(
+                "audit.witness_file",
+                "signed checkpoints are kept only inside the audit folder: whoever can write it can roll it back to an older checkpoint unnoticed; set witness_file to a path outside it, or copy `checkpoint` elsewhere regularly".into(),
+            ));
+        }
         Ok(Audit {
             capture,
-            dir: base.join(self.dir),
+            witness_file,
+            dir,
             durability,
             segment_max_bytes: self.segment_max_bytes,
             segment_max_age,

@@ -85,6 +85,7 @@ pub enum ClientAuth {
 pub struct Identity {
     pub keys_file: PathBuf,
     pub backoff: AuthBackoff,
+    pub anonymous: AnonymousLimits,
     pub jwt: Vec<JwtIssuer>,
     pub mtls: MtlsIdentity,
 }
@@ -108,6 +109,16 @@ pub struct AuthBackoff {
     pub block_base: Duration,
     pub block_max: Duration,
     pub failure_delay: Duration,
+}
+
+/// Requests that present no credential at all (health probes aside): scanners and floods.
+#[derive(Debug, Clone, Copy)]
+pub struct AnonymousLimits {
+    /// Per source address; over it, such requests get 429 without being routed.
+    pub rate: rates::Rate,
+    /// Refusals of unauthenticated requests recorded one by one per source and minute;
+    /// the rest are counted into one summary entry per source.
+    pub audited_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -332,6 +343,8 @@ mod raw {
         pub block_base: String,
         pub block_max: String,
         pub failed_auth_delay: String,
+        pub anonymous_limit: String,
+        pub audited_anonymous_refusals: u32,
         pub jwt: Vec<identity::RawJwtIssuer>,
         pub mtls: identity::RawMtls,
     }
@@ -345,6 +358,8 @@ mod raw {
                 block_base: "1s".into(),
                 block_max: "15m".into(),
                 failed_auth_delay: "50ms".into(),
+                anonymous_limit: "120/m".into(),
+                audited_anonymous_refusals: 60,
                 jwt: Vec::new(),
                 mtls: identity::RawMtls::default(),
             }
@@ -352,6 +367,20 @@ mod raw {
     }
 
     impl Identity {
+        fn anonymous(&self) -> Result<super::AnonymousLimits, Finding> {
+            let rate = rates::Rate::parse("identity.anonymous_limit", &self.anonymous_limit)?;
+            if rate.count == 0 {
+                return Err(Finding::error(
+                    "identity.anonymous_limit",
+                    "must allow at least one request; health probes are not counted".into(),
+                ));
+            }
+            Ok(super::AnonymousLimits {
+                rate,
+                audited_per_minute: self.audited_anonymous_refusals,
+            })
+        }
+
         fn backoff(&self) -> Result<super::AuthBackoff, Finding> {
             let d = |key: &str, v: &str| parse_duration(&format!("identity.{key}"), v);
             let backoff = super::AuthBackoff {
@@ -449,6 +478,7 @@ mod raw {
             let limits = self.limits.validate(base)?;
             let policies = self.policies.validate(base)?;
             let backoff = self.identity.backoff()?;
+            let anonymous = self.identity.anonymous()?;
             let jwt = self
                 .identity
                 .jwt
@@ -469,6 +499,7 @@ mod raw {
                 models,
                 identity: super::Identity {
                     backoff,
+                    anonymous,
                     keys_file: base.join(self.identity.keys_file),
                     jwt,
                     mtls,

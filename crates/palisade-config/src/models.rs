@@ -1,6 +1,7 @@
 //! `[models]`: where models live, which load at start, and what a version must prove before
 //! it loads (a trusted signature, encryption at rest).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -18,8 +19,10 @@ pub struct Models {
     /// Public keys (PEM files) whose signatures are trusted.
     pub trusted_keys: Vec<PathBuf>,
     pub require_signature: bool,
-    /// Risk levels (from `model.toml`) whose models must be signed, lowercase.
+    /// Risk levels whose models must be signed: `low`, `medium`, `high`.
     pub require_signature_for_risk: Vec<String>,
+    /// `[models] risk`: model name → risk level, trusted over any `model.toml`.
+    pub risk_pins: BTreeMap<String, String>,
     /// Models that must be signed.
     pub require_signature_for: Vec<String>,
     /// Every model must be sealed.
@@ -47,6 +50,8 @@ pub struct RawModels {
     require_signature_for_risk: Vec<String>,
     #[serde(default)]
     require_signature_for: Vec<String>,
+    #[serde(default)]
+    risk: BTreeMap<String, String>,
     #[serde(default = "optional")]
     encryption: String,
     #[serde(default)]
@@ -54,6 +59,10 @@ pub struct RawModels {
     #[serde(default = "high")]
     refuse_findings_at: String,
 }
+
+/// The risk levels a model may have; the same vocabulary as `palisade_model::Risk`
+/// (palisade-gate's tests check that they agree).
+pub const RISK_LEVELS: [&str; 3] = ["low", "medium", "high"];
 
 fn all_models() -> Vec<String> {
     vec!["*".into()]
@@ -121,6 +130,28 @@ impl RawModels {
                 "models with high-severity scanner findings (network imports, Lambda layers, file-system ops) will load; keep \"high\"".into(),
             ));
         }
+        for level in &self.require_signature_for_risk {
+            if !RISK_LEVELS.contains(&level.as_str()) {
+                return Err(Finding::error(
+                    "models.require_signature_for_risk",
+                    format!(
+                        "'{}' is not a risk level; use \"low\", \"medium\" or \"high\"",
+                        level.escape_debug()
+                    ),
+                ));
+            }
+        }
+        for (model, level) in &self.risk {
+            if !RISK_LEVELS.contains(&level.as_str()) {
+                return Err(Finding::error(
+                    &format!("models.risk.{model}"),
+                    format!(
+                        "'{}' is not a risk level; use \"low\", \"medium\" or \"high\"",
+                        level.escape_debug()
+                    ),
+                ));
+            }
+        }
         let any_signature_rule = self.require_signature
             || !self.require_signature_for_risk.is_empty()
             || !self.require_signature_for.is_empty();
@@ -155,11 +186,8 @@ impl RawModels {
                 .map(|p| base.join(p))
                 .collect(),
             require_signature: self.require_signature,
-            require_signature_for_risk: self
-                .require_signature_for_risk
-                .iter()
-                .map(|r| r.to_ascii_lowercase())
-                .collect(),
+            require_signature_for_risk: self.require_signature_for_risk,
+            risk_pins: self.risk,
             require_signature_for: self.require_signature_for,
             require_encryption,
             require_encryption_for: self.encryption_required_for,

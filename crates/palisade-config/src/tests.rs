@@ -19,6 +19,9 @@ repository = "models"
 trusted_keys = ["keys/model-signing.pub"]
 require_signature = true
 
+[audit]
+witness_file = "/var/lib/palisade-witness/checkpoints.jsonl"
+
 [roles.client]
 grants = [{ actions = ["infer", "read_metadata"], models = ["iris", "fraud-*"] }]
 [roles.admin]
@@ -228,7 +231,7 @@ fn same_port_for_both_planes_is_refused() {
 
 #[test]
 fn audit_durability_capture_and_signing_key_are_checked() {
-    let with = |audit: &str| format!("{GOOD}\n[audit]\n{audit}\n");
+    let with = |audit: &str| GOOD.replace("[audit]\n", &format!("[audit]\n{audit}\n"));
     let (c, findings) = parse(GOOD).unwrap();
     assert_eq!(c.audit.durability, Durability::PerCall);
     assert!(c.audit.capture.is_none());
@@ -268,6 +271,24 @@ fn audit_durability_capture_and_signing_key_are_checked() {
         let err = parse(&with(bad)).unwrap_err().to_string();
         assert!(err.contains(key), "{bad}: {err}");
     }
+    // A witness inside the folder would be rolled back with it.
+    let inside = GOOD.replace(
+        "witness_file = \"/var/lib/palisade-witness/checkpoints.jsonl\"",
+        "dir = \"/var/log/pal\"\nwitness_file = \"/var/log/pal/w.jsonl\"",
+    );
+    let err = parse(&inside).unwrap_err().to_string();
+    assert!(err.contains("audit.witness_file"), "{err}");
+    // Without a witness file a rollback of the folder goes unnoticed: warned about.
+    let no_witness = GOOD.replace(
+        "witness_file = \"/var/lib/palisade-witness/checkpoints.jsonl\"\n",
+        "",
+    );
+    let (c, findings) = parse(&no_witness).unwrap();
+    assert!(c.audit.witness_file.is_none());
+    assert!(
+        findings.iter().any(|f| f.key == "audit.witness_file"),
+        "{findings:?}"
+    );
 }
 
 #[test]

@@ -142,7 +142,8 @@ fn list_models(state: &State) -> Result<Reply, Refusal> {
                 "provenance": m.provenance,
                 "default_version": m.default_version(),
                 "owner": m.manifest.owner,
-                "risk": m.manifest.risk,
+                "risk": m.risk.as_str(),
+                "risk_source": m.risk.source,
             }),
             None => json!({ "name": name, "loaded": false }),
         })
@@ -150,7 +151,7 @@ fn list_models(state: &State) -> Result<Reply, Refusal> {
     Ok(json_response(StatusCode::OK, &json!({ "models": models })))
 }
 
-async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply, Refusal> {
+async fn load_model(state: &Arc<State>, call: &mut Call, name: &str) -> Result<Reply, Refusal> {
     // Loading reads and plans files: keep it off the async workers.
     let (shared, owned) = (state.clone(), name.to_string());
     let loaded = tokio::task::spawn_blocking(move || shared.models.load(&owned))
@@ -164,6 +165,7 @@ async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply
                 .set(state.models.loaded().len() as i64);
             state.metrics.model_event(name, "load");
             tracing::info!(model = %name, principal = ?call.principal.as_ref().map(|p| &p.id), "model loaded");
+            call.loaded = Some(crate::supply_chain::load_proof(&model));
             Ok(json_response(
                 StatusCode::OK,
                 &json!({
@@ -171,6 +173,8 @@ async fn load_model(state: &Arc<State>, call: &Call, name: &str) -> Result<Reply
                     "loaded": true,
                     "versions": model.version_names(),
                     "default_version": model.default_version(),
+                    "risk": model.risk.as_str(),
+                    "risk_source": model.risk.source,
                 }),
             ))
         }

@@ -57,6 +57,8 @@ pub struct Call {
     /// The key id a failed authentication claimed (ids are not secret; recorded so that an
     /// attempt against one key can be found in the audit log).
     pub attempted_key: Option<String>,
+    /// On a model load: what it proved (signatures, sealing, where its risk came from).
+    pub loaded: Option<palisade_audit::LoadProof>,
 }
 
 impl Call {
@@ -80,6 +82,7 @@ impl Call {
             pii: Default::default(),
             requested_model: None,
             attempted_key: None,
+            loaded: None,
         }
     }
 

@@ -18,9 +18,10 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use palisade_model::TrustedRisk;
 
 use crate::context::{Call, Plane};
-use crate::metrics::PiiLabels;
+use crate::metrics::{PiiLabels, ProbeLabels};
 use crate::pii::Direction;
 use crate::policy::ModelResource;
 use crate::principal::Peer;
@@ -39,9 +40,25 @@ pub async fn handle(
     peer: Peer,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
+    // Health probes are counted, not audited: an orchestrator probing every few seconds
+    // must not fill the audit log.
+    if plane == Plane::Data {
+        if let Some(probe) = routes::health_probe(req.method(), req.uri().path()) {
+            return health_probe(&state, probe).map(Full::new);
+        }
+    }
     let mut call = Call::new(plane, client, peer);
     if let Some(traces) = &state.traces {
         call.trace_parent = Some(traces.parent(req.headers()));
+    }
+    // A request presenting no credential at all is held to a per-source rate.
+    let anonymous = call.peer.is_none() && !req.headers().contains_key(http::header::AUTHORIZATION);
+    if anonymous {
+        if let Err(exceeded) = state.anonymous.admit(client.ip()) {
+            return finish(&state, &call, Err(Refusal::TooManyRequests(exceeded)))
+                .await
+                .map(Full::new);
+        }
     }
     let timeout = state.config.limits.request_timeout;
     let path = async {
@@ -55,6 +72,22 @@ pub async fn handle(
         Err(_) => Err(Refusal::Timeout(timeout)),
     };
     finish(&state, &call, outcome).await.map(Full::new)
+}
+
+fn health_probe(state: &State, probe: routes::HealthProbe) -> Reply {
+    let name = match probe {
+        routes::HealthProbe::Live => "live",
+        routes::HealthProbe::Ready => "ready",
+    };
+    state
+        .metrics
+        .health_probes
+        .get_or_create(&ProbeLabels { probe: name })
+        .inc();
+    match probe {
+        routes::HealthProbe::Live => respond::live(),
+        routes::HealthProbe::Ready => respond::ready(state.is_ready()),
+    }
 }
 
 /// Refuse a connection over the cap: still one recorded call, answered 503.
@@ -118,10 +151,11 @@ async fn data_plane(
             .models
             .get(&target.name)
             .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
-        let resource = ModelResource::from_manifest(
+        let resource = ModelResource::new(
             &model.name,
             Some(target.version.as_deref().unwrap_or(model.default_version())),
             Some(&model.manifest),
+            &model.risk,
         );
         authorize::model_action(
             &state.policies.current(),
@@ -229,8 +263,14 @@ async fn admin_plane(
     let authorized = match op.model() {
         Some(model) => {
             call.model = Some(model.to_string());
-            let manifest = state.models.repository().manifest(model).ok();
-            let resource = ModelResource::from_manifest(model, None, manifest.as_ref());
+            let repository = state.models.repository();
+            let manifest = repository.manifest(model).ok();
+            // Loaded: the risk proved at load. Not loaded: the config's pin, else high.
+            let risk = match state.models.get(model) {
+                Some(loaded) => loaded.risk,
+                None => TrustedRisk::unsigned(repository.policy().risk_pins.get(model).copied()),
+            };
+            let resource = ModelResource::new(model, None, manifest.as_ref(), &risk);
             authorize::admin_model_action(&policies, call, op.action(), &resource)
         }
         None => authorize::server_action(&policies, call, op.action()),

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod anonymous;
 pub mod audit_api;
 pub mod auth_backoff;
 pub mod authorize;

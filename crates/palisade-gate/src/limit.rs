@@ -68,7 +68,7 @@ pub struct Admitted {
     _slot: Option<OwnedSemaphorePermit>,
 }
 
-fn quota(rate: Rate) -> Quota {
+pub(crate) fn quota(rate: Rate) -> Quota {
     let burst = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
     let per_call = rate.period / rate.count.max(1);
     Quota::with_period(per_call.max(Duration::from_nanos(1)))

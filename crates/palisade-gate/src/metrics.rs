@@ -102,6 +102,15 @@ pub struct Metrics {
     /// From queueing an event to its receipt (with `per_call`, until it is on disk).
     pub audit_append: Histogram,
     pub audit_queue_depth: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Health probes answered (counted here instead of audited one by one).
+    pub health_probes: Family<ProbeLabels, Counter>,
+    /// Refusals of unauthenticated requests counted into a summary entry, not recorded each.
+    pub unaudited_refusals: Counter<u64, AtomicU64>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProbeLabels {
+    pub probe: &'static str,
 }
 
 impl Default for Metrics {
@@ -230,8 +239,22 @@ impl Metrics {
             "Audit events queued for the writer, at the last scrape",
             audit_queue_depth.clone(),
         );
+        let health_probes = Family::default();
+        registry.register(
+            "health_probes",
+            "Health probes answered, by probe (live, ready); they are not audited",
+            health_probes.clone(),
+        );
+        let unaudited_refusals = Counter::default();
+        registry.register(
+            "unaudited_refusals",
+            "Refusals of unauthenticated requests over a source's audit allowance, counted into per-source summary entries",
+            unaudited_refusals.clone(),
+        );
         Metrics {
             registry,
+            health_probes,
+            unaudited_refusals,
             auth_failures,
             stage_latency,
             limit_refusals,

@@ -27,7 +27,7 @@ use cedar_policy::{
 };
 use miette::Diagnostic;
 use palisade_config::{Action, Config};
-use palisade_model::Manifest;
+use palisade_model::{Manifest, TrustedRisk};
 
 use crate::principal::{Principal, PrincipalKind};
 
@@ -64,17 +64,18 @@ pub struct ModelResource<'a> {
 }
 
 impl<'a> ModelResource<'a> {
-    pub fn from_manifest(
+    /// A model as policies see it; `risk` is the trusted one ([`palisade_model::TrustedRisk`]),
+    /// never an unsigned manifest's own claim.
+    pub fn new(
         name: &'a str,
         version: Option<&'a str>,
         manifest: Option<&'a Manifest>,
+        risk: &TrustedRisk,
     ) -> Self {
         ModelResource {
             name,
             version,
-            risk: manifest
-                .and_then(|m| m.risk.as_deref())
-                .unwrap_or("unspecified"),
+            risk: risk.as_str(),
             personal_data: manifest.map_or(&[], |m| m.personal_data.as_slice()),
             owner: manifest.and_then(|m| m.owner.as_deref()),
         }

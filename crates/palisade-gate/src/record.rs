@@ -57,6 +57,8 @@ pub async fn call(
             (!request.is_empty() || !reply.body().is_empty())
                 .then(|| sealer.seal(&call.id, request, reply.body()))
         }),
+        loaded: call.loaded.clone(),
+        suppressed: None,
     };
     let plane = call.plane.as_str();
     state
@@ -97,6 +99,15 @@ pub async fn call(
     if let Some(traces) = &state.traces {
         traces.export(call, status.as_u16(), refusal.map_or("ok", Refusal::reason));
     }
+    // An unauthenticated refusal over its source's allowance is counted for a summary
+    // entry instead (see `anonymous`): a flood cannot fill the disk.
+    if refusal.is_some()
+        && call.principal.is_none()
+        && !state.anonymous.audit_each(call.client.ip())
+    {
+        state.metrics.unaudited_refusals.inc();
+        return reply;
+    }
     // With `per_call` durability the answer waits here until the entry is on disk.
     let appending = std::time::Instant::now();
     let recorded = match state.audit.record(&event) {
@@ -128,7 +139,7 @@ pub fn system_event(
     subject: Option<&str>,
     outcome: Result<(), &str>,
 ) {
-    system_event_to(&state.audit, principal, action, subject, outcome);
+    system_event_to(&state.audit, principal, action, subject, outcome, None);
 }
 
 /// [`system_event`] before the server state exists (models refused at start).
@@ -138,6 +149,7 @@ pub fn system_event_to(
     action: &str,
     subject: Option<&str>,
     outcome: Result<(), &str>,
+    loaded: Option<palisade_audit::LoadProof>,
 ) {
     let event = AuditEvent {
         time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
@@ -160,10 +172,34 @@ pub fn system_event_to(
         pii: Default::default(),
         payload: None,
         subject: subject.map(str::to_string),
+        loaded,
+        suppressed: None,
     };
     // Nobody waits on a system event; the writer syncs it with the next batch or checkpoint.
     if let Err(e) = audit.record(&event).map(drop) {
         tracing::error!(error = %e, action, "system event not recorded in the audit log");
+    }
+}
+
+/// A summary entry: `count` refusals of `action` from `subject`, counted, not recorded each.
+pub fn summary_event(state: &State, action: &str, subject: &str, count: u64) {
+    let event = AuditEvent {
+        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        request_id: format!("system-{}", crate::context::next_request_id()),
+        // One count per source over both planes.
+        plane: "any".into(),
+        client: subject.to_string(),
+        principal: Some("system:audit".into()),
+        action: Some(action.to_string()),
+        decision: "deny".into(),
+        reason: "suppressed".into(),
+        status: 0,
+        subject: Some(subject.to_string()),
+        suppressed: Some(count),
+        ..AuditEvent::default()
+    };
+    if let Err(e) = state.audit.record(&event).map(drop) {
+        tracing::error!(error = %e, action, "summary not recorded in the audit log");
     }
 }
 

@@ -113,6 +113,9 @@ impl Refusal {
             Refusal::NonFiniteOutput { .. } => "non_finite_output",
             Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
             Refusal::TooManyRequests(e) if e.policy == "failed_authentication" => "auth_blocked",
+            Refusal::TooManyRequests(e) if e.policy == crate::anonymous::POLICY => {
+                "anonymous_limited"
+            }
             Refusal::TooManyRequests(_) => "rate_limited",
             Refusal::TooLarge(_) => "too_large",
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",

@@ -130,6 +130,25 @@ fn model_path(name: &str, version: Option<&str>) -> ModelPath {
     }
 }
 
+/// The two health routes, answered without a credential and without an audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthProbe {
+    Live,
+    Ready,
+}
+
+/// A GET or HEAD of a health route (any other method is routed, and refused, as usual).
+pub fn health_probe(m: &Method, path: &str) -> Option<HealthProbe> {
+    if m != Method::GET && m != Method::HEAD {
+        return None;
+    }
+    match segments(path).as_slice() {
+        ["v2", "health", "live"] => Some(HealthProbe::Live),
+        ["v2", "health", "ready"] => Some(HealthProbe::Ready),
+        _ => None,
+    }
+}
+
 pub fn data_route(m: &Method, path: &str) -> Result<DataRoute, Refusal> {
     let s = segments(path);
     let get = |r: DataRoute| method(m, Method::GET, "GET, HEAD").map(|()| r);

@@ -120,6 +120,7 @@ impl Server {
         )
         .map_err(StartError::Limits)?;
         let auth_backoff = AuthBackoff::new(&config.identity.backoff);
+        let config_anonymous = config.identity.anonymous;
         let (detector, observations) = crate::detect::channel(config.detect.enabled);
         let webhooks = config
             .detect
@@ -147,6 +148,7 @@ impl Server {
             jwt,
             policies,
             auth_backoff,
+            anonymous: crate::anonymous::Anonymous::new(&config_anonymous),
             models,
             limiter,
             audit: audit.clone(),
@@ -237,6 +239,7 @@ impl Server {
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
+        record_suppressed_refusals(&self.state);
         if let Some(traces) = &self.state.traces {
             traces.shutdown().await;
         }
@@ -286,7 +289,15 @@ fn load_startup_models(
         if globs.iter().any(|g| g.is_match(&name)) {
             match models.load(&name) {
                 Ok(model) => {
-                    tracing::info!(model = %name, versions = ?model.version_names(), "model loaded")
+                    tracing::info!(model = %name, versions = ?model.version_names(), risk = model.risk.as_str(), "model loaded");
+                    crate::record::system_event_to(
+                        audit,
+                        "system:startup",
+                        "load_model",
+                        Some(&name),
+                        Ok(()),
+                        Some(crate::supply_chain::load_proof(&model)),
+                    );
                 }
                 Err(e) => {
                     tracing::error!(model = %name, reason = e.reason(), error = %e, "model refused at start; serving without it");
@@ -296,6 +307,7 @@ fn load_startup_models(
                         "load_model",
                         Some(&name),
                         Err(e.reason()),
+                        None,
                     );
                 }
             }
@@ -304,20 +316,36 @@ fn load_startup_models(
     Ok(())
 }
 
-/// Pick up key changes made by `palisade keys` while the server runs.
+/// Pick up key changes made by `palisade keys` while the server runs; once a minute, write
+/// the summaries of unauthenticated refusals that were counted rather than recorded.
 async fn watch_keys(state: Arc<State>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut summaries = tokio::time::interval(SUMMARY_INTERVAL);
+    summaries.tick().await;
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 state.limiter.housekeeping();
                 state.auth_backoff.housekeeping(std::time::Instant::now());
+                state.anonymous.housekeeping();
                 if let Err(e) = state.keys.reload_if_changed() {
                     tracing::error!(error = %e, "keys file unreadable; the previous keys stay in force");
                 }
             }
+            _ = summaries.tick() => record_suppressed_refusals(&state),
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+/// How often counted refusals are summarized into the audit log.
+const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// One audit entry per source whose unauthenticated refusals went over its allowance.
+fn record_suppressed_refusals(state: &State) {
+    for (source, count) in state.anonymous.take_summary() {
+        let subject = source.map_or_else(|| "other-sources".to_string(), |ip| ip.to_string());
+        crate::record::summary_event(state, "unauthenticated_refusals", &subject, count);
     }
 }
 
@@ -348,6 +376,7 @@ fn open_audit(config: &palisade_config::Audit) -> Result<AuditLog, StartError> {
         segment_max_age: config.segment_max_age,
         checkpoint_every: config.checkpoint_every,
         checkpoint_interval: config.checkpoint_interval,
+        witness: config.witness_file.clone(),
     };
     let (audit, report) = AuditLog::open(&config.dir, loaded.key, options)?;
     if report.truncated_bytes > 0 {

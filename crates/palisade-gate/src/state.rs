@@ -20,6 +20,8 @@ pub struct State {
     pub jwt: Arc<JwtVerifier>,
     pub policies: PolicyStore,
     pub auth_backoff: AuthBackoff,
+    /// Requests without any credential: per-source rate and audit allowance.
+    pub anonymous: crate::anonymous::Anonymous,
     pub models: Registry,
     pub limiter: Limiter,
     pub audit: Arc<AuditLog>,

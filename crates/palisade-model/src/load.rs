@@ -15,10 +15,20 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, TensorProto};
 
+use crate::manifest::{Risk, RiskSource, TrustedRisk};
 use crate::scan::{self, Format, Severity};
 use crate::seal::{self, Envelope, KeyProvider, SealError};
 use crate::signing::{self, SignError, VerifyingKey};
 use crate::{Manifest, ModelError, Runtime, VersionEntry};
+
+/// Which rule requires a signature (for the refusal's message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureRule {
+    All,
+    Manifest,
+    Named,
+    Risk(TrustedRisk),
+}
 
 /// What a version must prove before it loads. The default requires nothing beyond the
 /// manifest pin and a clean scan.
@@ -27,8 +37,11 @@ pub struct LoadPolicy {
     pub kek: Option<Arc<dyn KeyProvider>>,
     pub trusted_keys: Vec<VerifyingKey>,
     pub require_signature: bool,
-    /// Risk levels (lowercase) whose models must be signed.
-    pub require_signature_for_risk: Vec<String>,
+    /// Risk levels whose models must be signed; the risk is the trusted one
+    /// ([`TrustedRisk`]), never an unsigned manifest's word.
+    pub require_signature_for_risk: Vec<Risk>,
+    /// `[models] risk`: the operator's risk level per model, over any manifest.
+    pub risk_pins: BTreeMap<String, Risk>,
     pub require_signature_for: Vec<String>,
     pub require_encryption: bool,
     pub require_encryption_for: Vec<String>,
@@ -43,6 +56,7 @@ impl Default for LoadPolicy {
             trusted_keys: Vec::new(),
             require_signature: false,
             require_signature_for_risk: Vec::new(),
+            risk_pins: BTreeMap::new(),
             require_signature_for: Vec::new(),
             require_encryption: false,
             require_encryption_for: Vec::new(),
@@ -52,15 +66,23 @@ impl Default for LoadPolicy {
 }
 
 impl LoadPolicy {
-    /// Must this model be signed? The server's rules, tightened by the model's own manifest.
-    pub fn signature_required(&self, model: &str, manifest: &Manifest) -> bool {
-        self.require_signature
-            || manifest.require_signature
-            || self.require_signature_for.iter().any(|m| m == model)
-            || manifest.risk.as_ref().is_some_and(|r| {
-                self.require_signature_for_risk
-                    .contains(&r.to_ascii_lowercase())
-            })
+    /// Must an unsigned version of this model be refused, and by which rule? The server's
+    /// rules, tightened by the model's own manifest; without a signature the manifest's
+    /// risk is unverified, so the risk rule sees the config's pin or `high`.
+    pub fn signature_rule(&self, model: &str, manifest: &Manifest) -> Option<SignatureRule> {
+        if self.require_signature {
+            return Some(SignatureRule::All);
+        }
+        if manifest.require_signature {
+            return Some(SignatureRule::Manifest);
+        }
+        if self.require_signature_for.iter().any(|m| m == model) {
+            return Some(SignatureRule::Named);
+        }
+        let risk = TrustedRisk::unsigned(self.risk_pins.get(model).copied());
+        risk.level
+            .filter(|level| self.require_signature_for_risk.contains(level))
+            .map(|_| SignatureRule::Risk(risk))
     }
 
     pub fn encryption_required(&self, model: &str, manifest: &Manifest) -> bool {
@@ -247,6 +269,8 @@ pub struct Provenance {
     pub signed_by: Option<String>,
     /// Whether the version was sealed (decrypted in memory at load).
     pub sealed: bool,
+    /// Whether its signature also covers `model.toml`'s governance fields.
+    pub governance_signed: bool,
 }
 
 /// Load one version through the whole pipeline.
@@ -294,25 +318,45 @@ pub(crate) fn load_version(
     let provenance_sha = actual.clone();
     let sig_path = dir.join(signing::SIGNATURE_FILE);
     let mut signed_by = None;
+    let mut governance_signed = false;
     match signing::read_signature(&dir)? {
         Some(text) => {
             let signed = signing::verify(&sig_path, &text, &policy.trusted_keys)?;
-            signing::check(
-                &sig_path,
-                &signed,
-                &format!("{model}@{version}"),
-                &files.digests,
-            )?;
+            // A signature that lists the governance resource vouches for model.toml too,
+            // and then the manifest must still say what was signed.
+            let mut actual = files.digests.clone();
+            governance_signed = signed.files.contains_key(signing::GOVERNANCE_RESOURCE);
+            if governance_signed {
+                actual.insert(
+                    signing::GOVERNANCE_RESOURCE.to_string(),
+                    manifest.governance_digest(),
+                );
+            }
+            signing::check(&sig_path, &signed, &format!("{model}@{version}"), &actual)?;
             signed_by = Some(signed.key_id);
         }
-        None if policy.signature_required(model, manifest) => {
-            return Err(refused(
-                &sig_path,
-                "signature_required",
-                format!("{model} must be signed by a trusted key and {model}@{version} has no model.sig; sign it with `palisade models sign`"),
-            ));
+        None => {
+            if let Some(rule) = policy.signature_rule(model, manifest) {
+                let why = match rule {
+                    SignatureRule::All => "models.require_signature is on".to_string(),
+                    SignatureRule::Manifest => "its model.toml sets require_signature".to_string(),
+                    SignatureRule::Named => format!("models.require_signature_for names {model}"),
+                    SignatureRule::Risk(risk) if risk.source == RiskSource::Unverified => format!(
+                        "its risk counts as {} (model.toml is covered by no trusted signature and models.risk pins none for {model}) and models.require_signature_for_risk lists it",
+                        risk.as_str()
+                    ),
+                    SignatureRule::Risk(risk) => format!(
+                        "its risk is {} and models.require_signature_for_risk lists it",
+                        risk.as_str()
+                    ),
+                };
+                return Err(refused(
+                    &sig_path,
+                    "signature_required",
+                    format!("{model} must be signed by a trusted key ({why}) and {model}@{version} has no model.sig; sign it with `palisade models sign`"),
+                ));
+            }
         }
-        None => {}
     }
 
     // 3 + 4. Scan every file, then build from the verified bytes only.
@@ -323,6 +367,7 @@ pub(crate) fn load_version(
             sha256: provenance_sha,
             signed_by,
             sealed,
+            governance_signed,
         },
     ))
 }

@@ -1,5 +1,12 @@
 //! `<repo>/<model>/model.toml`: who owns the model, how risky it is, and the SHA-256 that
 //! each version's file must have.
+//!
+//! Nobody signs this file by default, and whoever can write the repository can edit it, so
+//! its *governance fields* (risk, owner, personal data, signature and encryption
+//! requirements) are checked against a fixed vocabulary here and are trusted for decisions
+//! only when a trusted signature covers them (their digest, [`Manifest::governance_digest`],
+//! is a resource of the version's `model.sig`) or the server's config pins the risk. See
+//! [`TrustedRisk`].
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,9 +24,9 @@ pub struct Manifest {
     #[serde(default)]
     pub description: String,
     pub owner: Option<String>,
-    /// Free-form risk level (`low`, `medium`, `high`), used by policies.
-    pub risk: Option<String>,
-    /// Personal-data categories the model handles, used by policies and reports.
+    /// Risk level, used by policies and `require_signature_for_risk`.
+    pub risk: Option<Risk>,
+    /// Personal-data categories the model handles ([`PERSONAL_DATA`]), used by policies.
     #[serde(default)]
     pub personal_data: Vec<String>,
     /// Version served when a call names none; the highest version otherwise.
@@ -45,6 +52,103 @@ fn default_file() -> String {
     "model.onnx".into()
 }
 
+/// How much harm a model can do (the EU AI Act's tiers, collapsed to three).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Risk {
+    Low,
+    Medium,
+    High,
+}
+
+impl Risk {
+    pub const ALL: [Risk; 3] = [Risk::Low, Risk::Medium, Risk::High];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Risk> {
+        Risk::ALL.into_iter().find(|r| r.as_str() == text)
+    }
+}
+
+/// The personal-data categories a manifest may list (GDPR Art. 4 and 9, HIPAA PHI).
+pub const PERSONAL_DATA: &[&str] = &[
+    "identifiers",
+    "contact",
+    "financial",
+    "health",
+    "genetic",
+    "biometric",
+    "location",
+    "demographic",
+    "behavioral",
+    "children",
+    "criminal",
+    "special_category",
+];
+const MAX_OWNER_BYTES: usize = 256;
+const MAX_DESCRIPTION_BYTES: usize = 4096;
+
+/// Where a loaded model's risk level comes from, most trusted first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskSource {
+    /// `[models] risk` in the server's config.
+    Config,
+    /// `model.toml`, whose governance fields every version's trusted signature covers.
+    Signature,
+    /// `model.toml` alone: nobody vouches for it, so the model is treated as high risk.
+    Unverified,
+}
+
+/// The risk decisions use: never lower than what a trusted party said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TrustedRisk {
+    /// `None`: trusted, and the manifest names no risk ("unspecified" to policies).
+    pub level: Option<Risk>,
+    pub source: RiskSource,
+}
+
+impl TrustedRisk {
+    /// The config's pin, else the manifest's risk when a signature covers it, else high.
+    pub fn decide(pinned: Option<Risk>, manifest: &Manifest, governance_signed: bool) -> Self {
+        match pinned {
+            None if governance_signed => TrustedRisk {
+                level: manifest.risk,
+                source: RiskSource::Signature,
+            },
+            _ => TrustedRisk::unsigned(pinned),
+        }
+    }
+
+    /// Without a signature over the manifest: the config's pin, else high.
+    pub fn unsigned(pinned: Option<Risk>) -> Self {
+        match pinned {
+            Some(level) => TrustedRisk {
+                level: Some(level),
+                source: RiskSource::Config,
+            },
+            None => TrustedRisk {
+                level: Some(Risk::High),
+                source: RiskSource::Unverified,
+            },
+        }
+    }
+
+    /// As policies see it: `low`, `medium`, `high` or `unspecified`.
+    pub fn as_str(&self) -> &'static str {
+        self.level.map_or("unspecified", Risk::as_str)
+    }
+}
+
 impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest, ModelError> {
         let bad = |message: String| ModelError::Manifest {
@@ -65,10 +169,21 @@ impl Manifest {
 
     pub fn parse(text: &str) -> Result<Manifest, String> {
         let m: Manifest = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-            match line {
-                Some(line) => format!("line {line}: {}", e.message()),
-                None => e.message().to_string(),
+            let Some(start) = e.span().map(|s| s.start).filter(|&s| s <= text.len()) else {
+                return e.message().to_string();
+            };
+            let line = text[..start].matches('\n').count() + 1;
+            // Name the key on that line: serde's message alone ("unknown variant `High`")
+            // does not say which field it is about.
+            let key = text
+                .lines()
+                .nth(line - 1)
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && k.len() <= 64);
+            match key {
+                Some(key) => format!("line {line}, `{key}`: {}", e.message()),
+                None => format!("line {line}: {}", e.message()),
             }
         })?;
         if m.versions.is_empty() {
@@ -103,6 +218,7 @@ impl Manifest {
                 ));
             }
         }
+        m.check_governance()?;
         if let Some(e) = &m.encryption {
             if e != "required" && e != "optional" {
                 return Err(format!(
@@ -116,6 +232,53 @@ impl Manifest {
             }
         }
         Ok(m)
+    }
+
+    fn check_governance(&self) -> Result<(), String> {
+        let printable = |s: &str| !s.chars().any(char::is_control);
+        if let Some(owner) = &self.owner {
+            if owner.trim().is_empty() || owner.len() > MAX_OWNER_BYTES || !printable(owner) {
+                return Err(format!(
+                    "owner: name a person or team in at most {MAX_OWNER_BYTES} printable bytes"
+                ));
+            }
+        }
+        if self.description.len() > MAX_DESCRIPTION_BYTES {
+            return Err(format!(
+                "description: at most {MAX_DESCRIPTION_BYTES} bytes"
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for category in &self.personal_data {
+            if !PERSONAL_DATA.contains(&category.as_str()) {
+                return Err(format!(
+                    "personal_data: '{}' is not a category; use {}",
+                    category.escape_debug(),
+                    PERSONAL_DATA.join(", ")
+                ));
+            }
+            if !seen.insert(category) {
+                return Err(format!("personal_data: '{category}' is listed twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// SHA-256 (hex) of the governance fields, in a fixed order: what a signature covers
+    /// as its `model.toml#governance` resource. Versions, description and the default
+    /// version are not governance and may change without re-signing.
+    pub fn governance_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut categories = self.personal_data.clone();
+        categories.sort();
+        let canonical = serde_json::json!({
+            "encryption": self.encryption,
+            "owner": self.owner,
+            "personal_data": categories,
+            "require_signature": self.require_signature,
+            "risk": self.risk.map(Risk::as_str),
+        });
+        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
     /// The version a call without one gets.
@@ -173,5 +336,60 @@ mod tests {
         let err = Manifest::parse(&format!("colour = 1\n[versions.1]\nsha256 = \"{PIN}\"\n"))
             .unwrap_err();
         assert!(err.contains("line 1") && err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn governance_fields_use_a_fixed_vocabulary() {
+        let with =
+            |field: &str| Manifest::parse(&format!("{field}\n[versions.1]\nsha256 = \"{PIN}\"\n"));
+        for bad in [
+            "risk = \"High\"",
+            "risk = \"lowww\"",
+            "risk = \"\"",
+            "risk = 1",
+            "owner = \"\"",
+            "owner = \"a\\u0000b\"",
+            "personal_data = [\"health\", \"health\"]",
+            "personal_data = [\"Health\"]",
+        ] {
+            let err = with(bad).unwrap_err();
+            let key = bad.split(' ').next().unwrap();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        let m =
+            with("risk = \"medium\"\nowner = \"ml\"\npersonal_data = [\"health\", \"contact\"]")
+                .unwrap();
+        assert_eq!(m.risk, Some(Risk::Medium));
+        // The digest moves with every governance field and ignores everything else.
+        let base = m.governance_digest();
+        let same = with("description = \"x\"\nrisk = \"medium\"\nowner = \"ml\"\npersonal_data = [\"contact\", \"health\"]").unwrap();
+        assert_eq!(same.governance_digest(), base);
+        for changed in [
+            "risk = \"low\"\nowner = \"ml\"\npersonal_data = [\"health\", \"contact\"]",
+            "risk = \"medium\"\nowner = \"ml2\"\npersonal_data = [\"health\", \"contact\"]",
+            "risk = \"medium\"\nowner = \"ml\"\npersonal_data = [\"health\"]",
+            "risk = \"medium\"\nowner = \"ml\"\npersonal_data = [\"health\", \"contact\"]\nrequire_signature = true",
+        ] {
+            assert_ne!(with(changed).unwrap().governance_digest(), base, "{changed}");
+        }
+    }
+
+    #[test]
+    fn an_unverified_risk_is_high_and_a_pin_wins() {
+        let low = Manifest::parse(&format!(
+            "risk = \"low\"\n[versions.1]\nsha256 = \"{PIN}\"\n"
+        ))
+        .unwrap();
+        let unverified = TrustedRisk::decide(None, &low, false);
+        assert_eq!(
+            (unverified.level, unverified.source),
+            (Some(Risk::High), RiskSource::Unverified)
+        );
+        assert_eq!(TrustedRisk::decide(None, &low, true).level, Some(Risk::Low));
+        let pinned = TrustedRisk::decide(Some(Risk::Medium), &low, true);
+        assert_eq!(
+            (pinned.level, pinned.source),
+            (Some(Risk::Medium), RiskSource::Config)
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::load::{load_version, LoadPolicy, Provenance};
-use crate::manifest::version_order;
+use crate::manifest::{version_order, TrustedRisk};
 use crate::{valid_name, Manifest, ModelError, Runtime};
 
 pub struct Repository {
@@ -21,6 +21,9 @@ pub struct Repository {
 pub struct LoadedModel {
     pub name: String,
     pub manifest: Manifest,
+    /// The risk decisions use: the config's pin, the manifest's when every version's
+    /// signature covers it, else high.
+    pub risk: TrustedRisk,
     pub versions: BTreeMap<String, Arc<Runtime>>,
     /// What each version proved at load.
     pub provenance: BTreeMap<String, Provenance>,
@@ -148,9 +151,16 @@ impl Repository {
             provenance.insert(version.clone(), proved);
         }
         let default_version = manifest.default_version().to_string();
+        let governance_signed = provenance.values().all(|p| p.governance_signed);
+        let risk = TrustedRisk::decide(
+            self.policy.risk_pins.get(model).copied(),
+            &manifest,
+            governance_signed,
+        );
         Ok(LoadedModel {
             name: model.to_string(),
             manifest,
+            risk,
             versions,
             provenance,
             default_version,

@@ -24,6 +24,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 pub const SIGNATURE_FILE: &str = "model.sig";
+/// The resource under which a signature covers `../model.toml`'s governance fields
+/// ([`crate::Manifest::governance_digest`]); `#` keeps it apart from any file name.
+pub const GOVERNANCE_RESOURCE: &str = "model.toml#governance";
 const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -414,6 +417,11 @@ pub fn check(
     }
     for (name, digest) in actual {
         match signed.files.get(name) {
+            Some(d) if d != digest && name == GOVERNANCE_RESOURCE => {
+                return Err(mismatch(
+                    "model.toml's governance fields (risk, owner, personal_data, require_signature, encryption) changed after signing; re-sign the version with `palisade models sign`".into(),
+                ))
+            }
             None => {
                 return Err(mismatch(format!(
                     "'{name}' is not covered by the signature"

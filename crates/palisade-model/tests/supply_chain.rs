@@ -76,7 +76,7 @@ fn reason(r: Result<palisade_model::LoadedModel, ModelError>) -> &'static str {
 fn requiring_signature(trusted: VerifyingKey) -> LoadPolicy {
     LoadPolicy {
         trusted_keys: vec![trusted],
-        require_signature_for_risk: vec!["high".into()],
+        require_signature_for_risk: vec![palisade_model::Risk::High],
         ..LoadPolicy::default()
     }
 }

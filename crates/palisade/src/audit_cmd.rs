@@ -27,7 +27,13 @@ pub enum AuditCommand {
         /// A signed checkpoint kept elsewhere (repeatable): the log must still match it.
         #[arg(long)]
         checkpoint: Vec<PathBuf>,
+        /// A witness file (`[audit] witness_file`, repeatable): every checkpoint the server
+        /// published outside the folder. A log rolled back past any of them fails.
+        #[arg(long)]
+        witness: Vec<PathBuf>,
     },
+    /// List the signed checkpoints (their sizes are what `prove --size/--from/--to` take).
+    Checkpoints { path: PathBuf },
     /// Print a proof as JSON: inclusion (`--index`) or consistency (`--from`).
     Prove {
         path: PathBuf,
@@ -137,7 +143,21 @@ pub fn run(command: AuditCommand) -> Result<ExitCode> {
             path,
             pubkey,
             checkpoint,
-        } => verify(&path, pubkey.as_deref(), &checkpoint),
+            witness,
+        } => verify(&path, pubkey.as_deref(), &checkpoint, witness),
+        AuditCommand::Checkpoints { path } => {
+            let reader = LogReader::open(&audit_dir(&path)?)?;
+            let checkpoints = reader.checkpoints()?;
+            println!("size\troot");
+            for cp in &checkpoints {
+                println!("{}\t{}", cp.size, hex::encode(cp.root));
+            }
+            println!(
+                "{} signed checkpoints (unverified here; `audit verify` checks them)",
+                checkpoints.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Prove {
             path,
             index,
@@ -266,7 +286,12 @@ fn read_pubkey(path: &Path) -> Result<VerifierKey> {
     })
 }
 
-fn verify(path: &Path, pubkey: Option<&Path>, checkpoints: &[PathBuf]) -> Result<ExitCode> {
+fn verify(
+    path: &Path,
+    pubkey: Option<&Path>,
+    checkpoints: &[PathBuf],
+    witnesses: Vec<PathBuf>,
+) -> Result<ExitCode> {
     let dir = audit_dir(path)?;
     let pubkey = pubkey.map(read_pubkey).transpose()?;
     let checkpoints = checkpoints
@@ -282,6 +307,7 @@ fn verify(path: &Path, pubkey: Option<&Path>, checkpoints: &[PathBuf]) -> Result
         VerifyOptions {
             pubkey,
             checkpoints,
+            witnesses,
         },
     ) {
         Ok(report) => {

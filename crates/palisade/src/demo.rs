@@ -147,6 +147,10 @@ segment_max_bytes = 67108864   # rotate segments at 64 MiB ...
 segment_max_age = "24h"        # ... or daily
 checkpoint_every = 10000       # sign a checkpoint every 10,000 entries ...
 checkpoint_interval = "10s"    # ... or every 10 s when the log grew, and at rotation and stop
+# Every signed checkpoint is also appended here, outside the audit folder, so that a folder
+# rolled back to an older checkpoint is caught (`audit verify --witness`). In production,
+# point it at another machine's mount or a write-once bucket.
+witness_file = "witness/audit-checkpoints.jsonl"
 # capture_payloads = true      # seal request/response bodies into entries (AES-256-GCM)
 # capture_key = "keys/capture.key"   # 32 random bytes: openssl rand -hex 32 > keys/capture.key
 
@@ -234,7 +238,13 @@ fn write_models(dir: &Path) -> Result<()> {
             std::fs::create_dir_all(&staging)
                 .with_context(|| format!("creating {}", staging.display()))?;
             std::fs::write(staging.join("model.onnx"), onnx)?;
-            let digests = signing::digest_dir(&staging)?;
+            let mut digests = signing::digest_dir(&staging)?;
+            // The signature covers the manifest's governance fields too (risk, owner, ...).
+            let parsed = palisade_model::Manifest::parse(manifest).map_err(anyhow::Error::msg)?;
+            digests.insert(
+                signing::GOVERNANCE_RESOURCE.to_string(),
+                parsed.governance_digest(),
+            );
             let bundle = signing::sign(&format!("{name}@{version}"), &digests, &signer);
             std::fs::write(staging.join(signing::SIGNATURE_FILE), bundle)?;
             if staging != version_dir {
@@ -263,9 +273,11 @@ pub fn banner(dir: &Path, server: &Server) -> String {
 Palisade demo is serving the models iris, diabetes and breast-cancer.
   data plane:  https://localhost:{port}   admin plane: https://localhost:{admin}
   every call is recorded in the signed Merkle log {d}/audit/
-    check it:  palisade audit verify {d} --pubkey {d}/audit/log.pub
+    check it against what was published outside the folder (save the key once, elsewhere):
+               cp {d}/audit/log.pub ~/palisade-audit.pub
+               palisade audit verify {d} --pubkey ~/palisade-audit.pub --witness {d}/witness/audit-checkpoints.jsonl
     prove one: palisade audit prove {d} --index 0 > proof.json
-               palisade audit check-proof proof.json --pubkey {d}/audit/log.pub
+               palisade audit check-proof proof.json --pubkey ~/palisade-audit.pub
 
 Call it with curl:
   {curl}

@@ -380,6 +380,12 @@ fn config_check(file: &std::path::Path) -> Result<ExitCode> {
     for f in &problems {
         println!("{}: {f}", file.display());
     }
+    if !config.models.require_signature_for_risk.is_empty() {
+        println!(
+            "{}: note: `models.require_signature_for_risk` trusts a model's risk only from `models.risk` (pinned here) or from a model.toml its signature covers (`palisade models sign` covers it); an unsigned model whose risk is not pinned counts as high",
+            file.display()
+        );
+    }
     let errors = problems
         .iter()
         .filter(|f| f.severity == Severity::Error)

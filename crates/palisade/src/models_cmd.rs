@@ -197,7 +197,17 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             kek,
         } => {
             let subject = subject(&dir, model, version)?;
-            let digests = digests(&dir, &subject, kek.as_deref())?;
+            let mut digests = digests(&dir, &subject, kek.as_deref())?;
+            match governance(&dir)? {
+                Some(digest) => {
+                    digests.insert(signing::GOVERNANCE_RESOURCE.to_string(), digest);
+                    println!("the signature covers model.toml's governance fields (risk, owner, personal_data, require_signature, encryption)");
+                }
+                None => eprintln!(
+                    "warning: no model.toml beside {}: the signature covers the files only, and a manifest's risk stays unverified",
+                    dir.display()
+                ),
+            }
             let key = SigningKey::read(&key)?;
             let bundle = signing::sign(&subject, &digests, &key);
             std::fs::write(dir.join(signing::SIGNATURE_FILE), bundle).with_context(|| {
@@ -228,12 +238,15 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             let outcome = signing::verify(&sig_path, &text, &trusted).and_then(|signed| {
-                let actual = digests(&dir, &subject, kek.as_deref()).map_err(|e| {
-                    signing::SignError::Io {
-                        path: dir.clone(),
-                        message: e.to_string(),
-                    }
-                })?;
+                let io = |e: anyhow::Error| signing::SignError::Io {
+                    path: dir.clone(),
+                    message: format!("{e:#}"),
+                };
+                let mut actual = digests(&dir, &subject, kek.as_deref()).map_err(io)?;
+                if signed.files.contains_key(signing::GOVERNANCE_RESOURCE) {
+                    let digest = governance(&dir).map_err(io)?.unwrap_or_default();
+                    actual.insert(signing::GOVERNANCE_RESOURCE.to_string(), digest);
+                }
                 signing::check(&sig_path, &signed, &subject, &actual).map(|()| signed)
             });
             match outcome {
@@ -321,6 +334,19 @@ fn subject(dir: &Path, model: Option<String>, version: Option<String>) -> Result
             dir.display()
         ),
     }
+}
+
+/// The governance digest of DIR's model's manifest (`DIR/../model.toml`), if there is one.
+fn governance(dir: &Path) -> Result<Option<String>> {
+    let abs = std::fs::canonicalize(dir).with_context(|| dir.display().to_string())?;
+    let Some(path) = abs.parent().map(|m| m.join("model.toml")) else {
+        return Ok(None);
+    };
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let manifest = palisade_model::Manifest::read(&path)?;
+    Ok(Some(manifest.governance_digest()))
 }
 
 /// Plaintext digests of a version folder, decrypting in memory when it is sealed.

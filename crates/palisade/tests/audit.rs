@@ -13,10 +13,6 @@ async fn every_call_is_recorded_and_tampering_is_named() {
     let client = format!("Bearer {}", p.token("client"));
     let mut ids = Vec::new();
     let calls = [
-        c.get(format!("{}/v2/health/live", p.data))
-            .send()
-            .await
-            .unwrap(),
         c.post(format!("{}/v2/models/iris/infer", p.data))
             .header("authorization", &client)
             .json(&infer_body(&[5.123456, 3.5, 1.4, 0.2]))
@@ -38,7 +34,7 @@ async fn every_call_is_recorded_and_tampering_is_named() {
         p.data_call("GET", "/v2/models/secret", "client").await,
     ];
     let statuses: Vec<u16> = calls.iter().map(|r| r.status().as_u16()).collect();
-    assert_eq!(statuses, [200, 200, 401, 400, 403, 404]);
+    assert_eq!(statuses, [200, 401, 400, 403, 404]);
     for r in &calls {
         ids.push(request_id(r));
     }
@@ -58,7 +54,7 @@ async fn every_call_is_recorded_and_tampering_is_named() {
             assert!(!e[field].is_null(), "{field} missing in {e}");
         }
     }
-    let infer = p.audit_event(&ids[1]);
+    let infer = p.audit_event(&ids[0]);
     assert_eq!(infer["model"], "iris@1");
     assert_eq!(infer["action"], "infer");
     assert!(infer["principal"].as_str().unwrap().starts_with("key:"));
@@ -135,12 +131,7 @@ async fn every_call_is_recorded_and_tampering_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_continues_across_restarts() {
     let mut first = Palisade::demo();
-    let r = first
-        .client()
-        .get(format!("{}/v2/health/live", first.data))
-        .send()
-        .await
-        .unwrap();
+    let r = first.data_call("GET", "/v2/models/iris", "client").await;
     assert_eq!(r.status(), StatusCode::OK);
     first.stop();
     let token = first.token("client");
@@ -186,7 +177,8 @@ async fn the_log_continues_across_restarts() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("ok:"), "{text}");
-    assert!(text.contains("2 entries"), "{text}");
+    // Two calls, and the three models' loads at each of the two starts.
+    assert!(text.contains("8 entries"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -535,4 +527,142 @@ async fn entries_name_the_limit_decision_and_stage_times_and_capture_is_sealed()
     let e = p.audit_event_in("audit-capture", &request_id(&unauth));
     assert!(e["limit"].is_null());
     assert_eq!(e["stages_us"].as_array().unwrap().len(), 1);
+}
+
+/// Health probes are counted in metrics, not audited; requests without any credential are
+/// held to a per-source rate, and their refusals past a per-source allowance are summarized
+/// in one counted entry instead of one entry each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_and_unauthenticated_floods_do_not_fill_the_audit_log() {
+    let mut p = Palisade::with_config(|t| {
+        t.replace(
+            "[identity]\n",
+            "[identity]\nanonymous_limit = \"40/m\"\naudited_anonymous_refusals = 5\n",
+        )
+    });
+    let c = p.client();
+    let entries = |p: &Palisade| p.audit_lines().len();
+    let before = entries(&p);
+    let probe = |path: &str| c.get(format!("{}/v2/health/{path}", p.data)).send();
+    for _ in 0..300 {
+        assert_eq!(probe("live").await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(probe("ready").await.unwrap().status(), StatusCode::OK);
+    p.assert_metrics(&[
+        "palisade_health_probes_total{probe=\"live\"} 300",
+        "palisade_health_probes_total{probe=\"ready\"} 1",
+    ])
+    .await;
+
+    // 40 credential-less requests are routed (404, 401); the rest get 429 unrouted.
+    let mut statuses = Vec::new();
+    for i in 0..60 {
+        let url = if i % 2 == 0 {
+            format!("{}/wp-login.php", p.data)
+        } else {
+            format!("{}/v2/models/iris", p.data)
+        };
+        statuses.push(c.get(url).send().await.unwrap().status().as_u16());
+    }
+    assert!(
+        statuses[..40].iter().all(|s| *s == 404 || *s == 401),
+        "{statuses:?}"
+    );
+    assert!(statuses[40..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Health probes and callers with a credential are not held back by it.
+    assert_eq!(probe("live").await.unwrap().status(), StatusCode::OK);
+    let r = p.data_call("GET", "/v2/models/iris", "client").await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // 5 refusals recorded one by one, the 55 others counted into one summary at shutdown.
+    p.stop();
+    let lines = p.audit_lines();
+    let new = &lines[before..];
+    let anonymous: Vec<_> = new
+        .iter()
+        .filter(|e| e["principal"].is_null() && e["decision"] == "deny")
+        .collect();
+    assert_eq!(anonymous.len(), 5, "{anonymous:?}");
+    let summary: Vec<_> = new
+        .iter()
+        .filter(|e| e["action"] == "unauthenticated_refusals")
+        .collect();
+    assert_eq!(summary.len(), 1, "{new:?}");
+    assert_eq!(summary[0]["subject"], "127.0.0.1");
+    assert_eq!(summary[0]["suppressed"], 55);
+    assert_eq!(summary[0]["reason"], "suppressed");
+    // Nothing for the 302 probes; one entry for the authenticated call.
+    assert_eq!(new.len(), 5 + 1 + 1 + 1, "{new:?}");
+    assert!(entries(&p) < before + 10);
+}
+
+/// The demo publishes every signed checkpoint outside the audit folder; `audit checkpoints`
+/// lists the sizes `prove --from/--size` take; a folder rolled back is caught by the witness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_are_listed_and_witnessed_outside_the_folder() {
+    let mut p = Palisade::demo();
+    let r = p.data_call("GET", "/v2/models/iris", "client").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    p.stop();
+    let state = p.state().display().to_string();
+    let witness = p.state().join("witness/audit-checkpoints.jsonl");
+    assert!(witness.is_file(), "the demo writes a witness file");
+    let pubkey = p.state().join("saved-log.pub");
+    std::fs::copy(p.state().join("audit/log.pub"), &pubkey).unwrap();
+
+    let out = p.cli(&["audit", "checkpoints", &state]);
+    assert_success(&out);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let sizes: Vec<u64> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next()?.parse().ok())
+        .collect();
+    assert!(!sizes.is_empty(), "{listed}");
+    let from = sizes[0].to_string();
+    assert_success(&p.cli(&["audit", "prove", &state, "--from", &from]));
+
+    let verify = || {
+        p.cli(&[
+            "audit",
+            "verify",
+            &state,
+            "--pubkey",
+            pubkey.to_str().unwrap(),
+            "--witness",
+            witness.to_str().unwrap(),
+        ])
+    };
+    let out = verify();
+    assert_success(&out);
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("warning"));
+
+    // Roll the folder back: the newest checkpoint forgotten, its entries cut.
+    let audit = p.state().join("audit");
+    let history = std::fs::read_to_string(audit.join("checkpoints.jsonl")).unwrap();
+    let kept: Vec<&str> = history.lines().collect();
+    assert!(kept.len() >= 2, "{history}");
+    let older: serde_json::Value = serde_json::from_str(kept[kept.len() - 2]).unwrap();
+    std::fs::write(
+        audit.join("checkpoints.jsonl"),
+        kept[..kept.len() - 1].join("\n") + "\n",
+    )
+    .unwrap();
+    std::fs::write(audit.join("checkpoint"), older["note"].as_str().unwrap()).unwrap();
+    let size = older["size"].as_u64().unwrap() as usize;
+    let segment = std::fs::read_dir(audit.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&segment).unwrap();
+    let cut: String = text.split_inclusive('\n').take(size).collect();
+    std::fs::write(&segment, cut).unwrap();
+    let out = verify();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("rolled back") || text.contains("truncated"),
+        "{text}"
+    );
 }

@@ -29,6 +29,28 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
     assert!(out.contains("0 error(s), 0 warning(s)"), "{out}");
 
     let text = std::fs::read_to_string(&path).unwrap();
+    // What a risk rule trusts is explained; a risk outside the vocabulary is an error.
+    std::fs::write(
+        &path,
+        text.replace(
+            "[models]\n",
+            "[models]\nrequire_signature_for_risk = [\"high\"]\nrisk = { iris = \"low\" }\n",
+        ),
+    )
+    .unwrap();
+    let (ok, out) = check(&path);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("note: `models.require_signature_for_risk` trusts"),
+        "{out}"
+    );
+    std::fs::write(
+        &path,
+        text.replace("[models]\n", "[models]\nrisk = { iris = \"lowww\" }\n"),
+    )
+    .unwrap();
+    let (ok, out) = check(&path);
+    assert!(!ok && out.contains("models.risk.iris"), "{out}");
     std::fs::write(
         &path,
         text.replace("[models]\n", "[models]\nrepo = \"x\"\n"),

@@ -219,14 +219,23 @@ async fn a_refused_model_at_start_is_left_out_and_audited() {
         .collect();
     assert_eq!(models, ["breast-cancer", "diabetes", "iris"]);
     assert!(r2.stderr_text().contains("model refused at start"));
-    let entry = p
+    let loads: Vec<serde_json::Value> = p
         .audit_entries_in("audit-r2")
         .into_iter()
-        .find(|e| e["action"] == "load_model")
-        .expect("a load_model entry");
+        .filter(|e| e["action"] == "load_model")
+        .collect();
+    let entry = loads
+        .iter()
+        .find(|e| e["subject"] == "unsigned")
+        .expect("a load_model entry for the refused model");
     assert_eq!(entry["principal"], "system:startup");
-    assert_eq!(entry["subject"], "unsigned");
     assert_eq!(entry["reason"], "signature_required");
+    // The models that loaded are audited with what they proved.
+    let iris = loads.iter().find(|e| e["subject"] == "iris").unwrap();
+    assert_eq!(iris["decision"], "allow");
+    assert_eq!(iris["loaded"]["risk_source"], "signature");
+    assert_eq!(iris["loaded"]["versions"]["1"]["governance_signed"], true);
+    assert!(iris["loaded"]["versions"]["1"]["signed_by"].is_string());
 
     // `palisade check` names it too.
     let out = p.cli(&["check", &p.config_path()]);
@@ -502,4 +511,66 @@ async fn models_add_checks_copies_and_pins_a_model_the_server_then_loads() {
     assert_success(&p.cli(&["models", "pin", by_hand.to_str().unwrap()]));
     let manifest = std::fs::read_to_string(repo.join("mine/model.toml")).unwrap();
     assert!(manifest.contains("[versions.\"3\"]"), "{manifest}");
+}
+
+/// `model.toml` is nobody's signed word: its risk cannot lower a model's protection unless
+/// a trusted signature covers it or the config pins it; bad vocabulary is refused; every
+/// load's audit entry says what was proved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_manifest_cannot_lower_a_models_risk() {
+    let p = Palisade::with_config(|t| {
+        t.replace(
+            "require_signature = true ",
+            "require_signature = false\nrequire_signature_for_risk = [\"high\"]\nrisk = { pinned = \"low\" }\n",
+        )
+    });
+    let set_manifest = |name: &str, governance: &str| {
+        let path = copy_iris(&p, name).parent().unwrap().join("model.toml");
+        let pins = std::fs::read_to_string(&path).unwrap();
+        let versions = &pins[pins.find("[versions").unwrap()..];
+        std::fs::write(&path, format!("{governance}\n{versions}")).unwrap();
+    };
+
+    // An unsigned swap that calls itself low risk counts as high, so it needs a signature.
+    set_manifest("sneaky", "owner = \"x\"\nrisk = \"low\"");
+    let (status, text, event) = load(&p, "sneaky").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert_eq!(event["reason"], "signature_required");
+    assert!(text.contains("counts as high"), "{text}");
+
+    // The config's pin is trusted over the manifest.
+    set_manifest("pinned", "owner = \"x\"\nrisk = \"high\"");
+    let (status, text, event) = load(&p, "pinned").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(event["loaded"]["risk"], "low");
+    assert_eq!(event["loaded"]["risk_source"], "config");
+    assert_eq!(
+        event["loaded"]["versions"]["1"]["signed_by"],
+        serde_json::Value::Null
+    );
+
+    // Signed with the manifest: its risk is trusted, and editing it afterwards is caught.
+    set_manifest("signed", "owner = \"x\"\nrisk = \"low\"");
+    p.sign_model("signed");
+    let (status, text, event) = load(&p, "signed").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(event["loaded"]["risk"], "low");
+    assert_eq!(event["loaded"]["risk_source"], "signature");
+    assert_eq!(event["loaded"]["versions"]["1"]["governance_signed"], true);
+    let manifest = p.state().join("models/signed/model.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace("owner = \"x\"", "owner = \"y\"")).unwrap();
+    let (status, text, event) = load(&p, "signed").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert_eq!(event["reason"], "signature_mismatch");
+    assert!(text.contains("governance fields"), "{text}");
+
+    // Outside the vocabulary: refused, naming the key.
+    for (name, bad) in [("shouty", "risk = \"High\""), ("typo", "risk = \"lowww\"")] {
+        set_manifest(name, bad);
+        let (status, text, event) = load(&p, name).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+        assert_eq!(event["reason"], "bad_manifest", "{text}");
+        assert!(text.contains("`risk`"), "{text}");
+    }
 }
