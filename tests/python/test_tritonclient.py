@@ -80,3 +80,23 @@ def test_server_metadata_and_health(server):
     assert c.is_server_live()
     assert c.is_server_ready()
     assert c.get_server_metadata(headers=headers)["name"] == "palisade"
+
+
+def test_model_config_and_repository_index(server):
+    c = client(server)
+    headers = {"Authorization": f"Bearer {server.token('client')}"}
+    config = c.get_model_config("iris", headers=headers)
+    assert config["name"] == "iris"
+    assert config["input"] == [{"name": "input", "data_type": "TYPE_FP32", "dims": [-1, 4]}]
+    assert [o["name"] for o in config["output"]] == ["label", "probabilities"]
+    assert config["output"][0]["data_type"] == "TYPE_INT64"
+    assert c.get_model_config("iris", model_version="1", headers=headers)["name"] == "iris"
+    index = c.get_model_repository_index(headers=headers)
+    names = sorted({entry["name"] for entry in index})
+    assert names == ["breast-cancer", "diabetes", "iris"], index
+    assert all(entry["state"] == "READY" for entry in index)
+    # Without a key: 401, as for every other model route.
+    with pytest.raises(InferenceServerException):
+        c.get_model_repository_index()
+    with pytest.raises(InferenceServerException):
+        c.get_model_config("iris")

@@ -68,6 +68,21 @@ pub fn model_action(
     Err(forbidden(call, action, Some(model.name)))
 }
 
+/// Whether the call's principal may take `action` on `model`, without recording a decision
+/// (for filtering a list; the list call itself is what is audited).
+pub fn may(
+    policies: &CompiledPolicies,
+    call: &Call,
+    action: Action,
+    model: &ModelResource<'_>,
+) -> bool {
+    principal(call).is_ok_and(|who| {
+        policies
+            .decide(who, action, Some(model), &context(call))
+            .allowed
+    })
+}
+
 /// Actions on the server itself (admin plane): keys, policies, metrics, the model list.
 pub fn server_action(
     policies: &CompiledPolicies,

@@ -74,6 +74,28 @@ pub async fn handle(
     finish(&state, &call, outcome).await.map(Full::new)
 }
 
+/// The loaded models this caller may read the metadata of; the others are left out, as a
+/// hidden model's 404 leaves it out.
+fn repository_index(state: &State, call: &Call) -> Reply {
+    let policies = state.policies.current();
+    let mut loaded = state.models.loaded();
+    loaded.sort_by(|a, b| a.name.cmp(&b.name));
+    let visible: Vec<&palisade_model::LoadedModel> = loaded
+        .iter()
+        .map(|m| m.as_ref())
+        .filter(|m| {
+            let resource = ModelResource::new(&m.name, None, Some(&m.manifest), &m.risk);
+            authorize::may(
+                &policies,
+                call,
+                palisade_config::Action::ReadMetadata,
+                &resource,
+            )
+        })
+        .collect();
+    respond::repository_index(&visible)
+}
+
 fn health_probe(state: &State, probe: routes::HealthProbe) -> Reply {
     let name = match probe {
         routes::HealthProbe::Live => "live",
@@ -130,6 +152,11 @@ async fn data_plane(
         DataRoute::ServerMetadata => {
             call.principal = Some(identify::principal(state, req.headers(), call).await?);
             return Ok(respond::server_metadata());
+        }
+        DataRoute::RepositoryIndex => {
+            call.principal = Some(identify::principal(state, req.headers(), call).await?);
+            refuse_blocked(state, call)?;
+            return Ok(repository_index(state, call));
         }
         DataRoute::Model(target, model_call) => (target, model_call),
     };
@@ -190,6 +217,7 @@ async fn data_plane(
             target.version.as_deref(),
             runtime,
         )),
+        ModelCall::Config => Ok(respond::model_config(&model, runtime)),
         ModelCall::Ready => Ok(respond::model_ready(&model, version)),
         ModelCall::Infer => {
             let (parts, body) = listen::read_body(req, state.config.limits.max_body_bytes).await?;

@@ -67,11 +67,35 @@ pub async fn principal(
                     reason: refusal.reason(),
                 })
                 .inc();
+            let refusal = match refusal {
+                Refusal::Unauthenticated {
+                    reason,
+                    token_presented,
+                    ..
+                } => Refusal::Unauthenticated {
+                    reason,
+                    token_presented,
+                    certificate_accepted: takes_certificates(state, call),
+                },
+                other => other,
+            };
             // Whatever failed, and however fast, the caller waits the same.
             tokio::time::sleep_until((started + state.auth_backoff.failure_delay()).into()).await;
             Err(refusal)
         }
     }
+}
+
+/// Does the call's listener ask for client certificates (so a 401 may offer one)?
+fn takes_certificates(state: &State, call: &Call) -> bool {
+    let listener = match call.plane {
+        crate::context::Plane::Data => &state.config.data_plane,
+        crate::context::Plane::Admin => &state.config.admin_plane,
+    };
+    listener
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_auth != palisade_config::ClientAuth::Off)
 }
 
 /// What kind of credential the caller presented, for metrics (never the credential).
@@ -95,6 +119,7 @@ fn rejected(reason: &'static str) -> Refusal {
     Refusal::Unauthenticated {
         reason,
         token_presented: true,
+        certificate_accepted: false,
     }
 }
 
@@ -112,6 +137,7 @@ pub async fn credentials(
                 None => Err(Refusal::Unauthenticated {
                     reason: "missing_credentials",
                     token_presented: false,
+                    certificate_accepted: false,
                 }),
             }
         }
@@ -166,6 +192,7 @@ pub fn certificate_principal(
     let refused = |reason| Refusal::Unauthenticated {
         reason,
         token_presented: true,
+        certificate_accepted: false,
     };
     let name = match (&cert.spiffe_id, &cert.subject_cn) {
         (Some(id), _) => {

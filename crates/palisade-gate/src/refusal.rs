@@ -10,11 +10,13 @@ const MAX_MESSAGE_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// 401. `reason` goes to the audit log only; every client sees the same message.
-    #[error("authentication required: present a valid API key or token as `Authorization: Bearer ...`, or a client certificate")]
+    /// A 401: `reason` goes to the audit log only. Every client on a listener sees the same
+    /// message; it offers a client certificate only where the listener takes one.
+    #[error("authentication required: present a valid API key or token as `Authorization: Bearer ...`{}", if *.certificate_accepted { ", or a client certificate" } else { "" })]
     Unauthenticated {
         reason: &'static str,
         token_presented: bool,
+        certificate_accepted: bool,
     },
     #[error("{0}")]
     Forbidden(String),
@@ -226,8 +228,10 @@ mod tests {
         let r = Refusal::Unauthenticated {
             reason: "x",
             token_presented: true,
+            certificate_accepted: false,
         }
         .into_response();
+        assert!(!String::from_utf8_lossy(r.body()).contains("certificate"));
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         assert!(r.headers()[header::WWW_AUTHENTICATE]
             .to_str()

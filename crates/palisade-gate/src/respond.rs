@@ -59,6 +59,40 @@ pub fn model_metadata(model: &LoadedModel, version: Option<&str>, runtime: &Runt
     )
 }
 
+/// Triton's model configuration, as `tritonclient`'s `get_model_config` reads it: the
+/// signature in Triton's terms (no batching dimension split out: `max_batch_size` 0).
+pub fn model_config(model: &LoadedModel, runtime: &Runtime) -> Reply {
+    let tensors = |list: &[TensorSpec]| -> serde_json::Value {
+        list.iter()
+            .map(|s| json!({ "name": s.name, "data_type": s.datatype.triton_config_name(), "dims": s.shape }))
+            .collect()
+    };
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "name": model.name,
+            "platform": "onnx_tract",
+            "backend": "palisade",
+            "max_batch_size": 0,
+            "input": tensors(&runtime.inputs),
+            "output": tensors(&runtime.outputs),
+        }),
+    )
+}
+
+/// Triton's repository index: one entry per version of each model the caller may see.
+pub fn repository_index(models: &[&LoadedModel]) -> Reply {
+    let entries: Vec<serde_json::Value> = models
+        .iter()
+        .flat_map(|m| {
+            m.version_names()
+                .into_iter()
+                .map(|v| json!({ "name": m.name, "version": v, "state": "READY", "reason": "" }))
+        })
+        .collect();
+    json_response(StatusCode::OK, &serde_json::Value::Array(entries))
+}
+
 pub fn model_ready(model: &LoadedModel, version: &str) -> Reply {
     json_response(
         StatusCode::OK,

@@ -18,6 +18,8 @@ pub enum DataRoute {
     Live,
     Ready,
     ServerMetadata,
+    /// Triton's `POST /v2/repository/index`: the models this caller may see.
+    RepositoryIndex,
     Model(ModelPath, ModelCall),
 }
 
@@ -25,6 +27,8 @@ pub enum DataRoute {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelCall {
     Metadata,
+    /// Triton's `GET .../config` (what `tritonclient`'s `get_model_config` reads).
+    Config,
     Ready,
     Infer,
 }
@@ -32,7 +36,7 @@ pub enum ModelCall {
 impl ModelCall {
     pub fn action(self) -> Action {
         match self {
-            ModelCall::Metadata | ModelCall::Ready => Action::ReadMetadata,
+            ModelCall::Metadata | ModelCall::Config | ModelCall::Ready => Action::ReadMetadata,
             ModelCall::Infer => Action::Infer,
         }
     }
@@ -42,6 +46,7 @@ impl DataRoute {
     pub fn action(&self) -> Option<Action> {
         match self {
             DataRoute::Model(_, call) => Some(call.action()),
+            DataRoute::RepositoryIndex => Some(Action::ReadMetadata),
             _ => None,
         }
     }
@@ -163,11 +168,16 @@ pub fn data_route(m: &Method, path: &str) -> Result<DataRoute, Refusal> {
         ["v2", "health", "live"] => get(DataRoute::Live),
         ["v2", "health", "ready"] => get(DataRoute::Ready),
         ["v2"] | ["v2", ""] => get(DataRoute::ServerMetadata),
+        ["v2", "repository", "index"] => {
+            method(m, Method::POST, "POST").map(|()| DataRoute::RepositoryIndex)
+        }
         ["v2", "models", name] if !name.is_empty() => model(name, None, ModelCall::Metadata),
         ["v2", "models", name, "versions", v] if !v.is_empty() => {
             model(name, Some(v), ModelCall::Metadata)
         }
         ["v2", "models", name, "ready"] => model(name, None, ModelCall::Ready),
+        ["v2", "models", name, "config"] => model(name, None, ModelCall::Config),
+        ["v2", "models", name, "versions", v, "config"] => model(name, Some(v), ModelCall::Config),
         ["v2", "models", name, "versions", v, "ready"] => model(name, Some(v), ModelCall::Ready),
         ["v2", "models", name, "infer"] => model(name, None, ModelCall::Infer),
         ["v2", "models", name, "versions", v, "infer"] => model(name, Some(v), ModelCall::Infer),

@@ -53,6 +53,24 @@ impl DataType {
         }
     }
 
+    /// Triton's model-configuration name (`TYPE_FP32`, ...), for `GET .../config`.
+    pub fn triton_config_name(self) -> &'static str {
+        match self {
+            DataType::Bool => "TYPE_BOOL",
+            DataType::Uint8 => "TYPE_UINT8",
+            DataType::Uint16 => "TYPE_UINT16",
+            DataType::Uint32 => "TYPE_UINT32",
+            DataType::Uint64 => "TYPE_UINT64",
+            DataType::Int8 => "TYPE_INT8",
+            DataType::Int16 => "TYPE_INT16",
+            DataType::Int32 => "TYPE_INT32",
+            DataType::Int64 => "TYPE_INT64",
+            DataType::Fp32 => "TYPE_FP32",
+            DataType::Fp64 => "TYPE_FP64",
+            DataType::Bytes => "TYPE_STRING",
+        }
+    }
+
     /// Bytes per element in the binary tensor extension; `None` for BYTES (length-prefixed).
     pub fn element_size(self) -> Option<usize> {
         Some(match self {

@@ -67,8 +67,9 @@ enum Command {
         /// Folder to write ca.pem, ca.key, server.pem, server.key into.
         #[arg(long, visible_alias = "dir", alias = "out-dir")]
         out: PathBuf,
-        /// Names the server certificate covers (DNS names or IP addresses).
-        #[arg(long = "name", default_values_t = palisade_gate::tls::LOCAL_NAMES.map(String::from))]
+        /// More names the server certificate covers (DNS names or IP addresses; repeatable),
+        /// added to localhost, 127.0.0.1 and ::1, which it always covers.
+        #[arg(long = "name")]
         names: Vec<String>,
         /// Instead: issue a client certificate (for mTLS) from the CA already in --out, with
         /// the SPIFFE ID spiffe://palisade.dev/NAME.
@@ -246,11 +247,21 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                     );
                 }
                 None => {
-                    let pki = palisade_gate::tls::create_dev_pki(&out, &names)?;
+                    let mut all: Vec<String> = palisade_gate::tls::LOCAL_NAMES
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect();
+                    for name in names {
+                        if !all.contains(&name) {
+                            all.push(name);
+                        }
+                    }
+                    let pki = palisade_gate::tls::create_dev_pki(&out, &all)?;
                     println!(
-                        "dev CA:      {}\nserver cert: {}\nserver key:  {}\n(development only: the CA key is in {})",
+                        "dev CA:      {}\nserver cert: {} (for {})\nserver key:  {}\n(development only: the CA key is in {})",
                         pki.ca_cert().display(),
                         pki.server_cert().display(),
+                        all.join(", "),
                         pki.server_key().display(),
                         pki.ca_key().display()
                     );

@@ -146,6 +146,32 @@ fn dev_certs_refuse_to_overwrite() {
         .unwrap();
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    // --name adds to the local names, it does not replace them.
+    let named = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["dev-certs", "--name", "palisade.internal", "--out"])
+        .arg(named.path())
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("localhost, 127.0.0.1, ::1, palisade.internal"),
+        "{text}"
+    );
+    // The certificate itself, read back with openssl where the machine has it.
+    if let Ok(sans) = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(named.path().join("server.pem"))
+        .output()
+    {
+        let sans = String::from_utf8_lossy(&sans.stdout);
+        assert!(
+            sans.contains("DNS:localhost") && sans.contains("DNS:palisade.internal"),
+            "{sans}"
+        );
+    }
 }
 
 #[test]

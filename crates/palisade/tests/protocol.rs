@@ -258,3 +258,112 @@ async fn the_printed_curl_line_works() {
     assert_eq!(v["model_name"], "iris");
     assert_eq!(v["outputs"][0]["data"], json!([0]));
 }
+
+/// A 401 offers a client certificate only on a listener that takes one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_401_offers_only_the_credentials_the_listener_takes() {
+    let p = Palisade::demo();
+    // The demo's data plane has no client CA: API keys and tokens only.
+    let r = p
+        .client()
+        .get(format!("{}/v2", p.data))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("Authorization: Bearer"), "{text}");
+    assert!(!text.contains("certificate"), "{text}");
+    // Its admin plane takes client certificates (client_auth = "optional").
+    let r = p
+        .client()
+        .get(format!("{}/admin/models", p.admin))
+        .header("authorization", "Bearer pal_0000000000000000_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("or a client certificate"), "{text}");
+}
+
+/// Triton's model configuration and repository index, which `tritonclient` reads: the index
+/// leaves out the models a caller may not see, as their 404 does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn model_config_and_repository_index() {
+    let p = Palisade::with_config(|t| {
+        t.replace(
+            "[roles.admin]",
+            "[roles.iris_only]\ngrants = [{ actions = [\"read_metadata\"], models = [\"iris\"] }]\n\n[roles.admin]",
+        )
+    });
+    let r = p.data_call("GET", "/v2/models/iris/config", "client").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let config: Value = r.json().await.unwrap();
+    assert_eq!(
+        config["input"],
+        json!([{ "name": "input", "data_type": "TYPE_FP32", "dims": [-1, 4] }])
+    );
+    let index = |token: String| {
+        p.client()
+            .post(format!("{}/v2/repository/index", p.data))
+            .header("authorization", format!("Bearer {token}"))
+            .json(&json!({}))
+            .send()
+    };
+    let all: Value = index(p.token("client"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["breast-cancer", "diabetes", "iris", "iris"],
+        "iris has two versions"
+    );
+    let out = p.cli(&[
+        "keys",
+        "create",
+        "--config",
+        &p.config_path(),
+        "--name",
+        "narrow",
+        "--role",
+        "iris_only",
+    ]);
+    assert_success(&out);
+    let narrow = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let seen = loop {
+        let r = index(narrow.clone()).await.unwrap();
+        if r.status() == StatusCode::OK {
+            break r.json::<Value>().await.unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "new key never accepted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let seen: Vec<(&str, &str)> = seen
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap(), e["version"].as_str().unwrap()))
+        .collect();
+    assert_eq!(seen, [("iris", "1"), ("iris", "2")]);
+    let r = p
+        .client()
+        .post(format!("{}/v2/repository/index", p.data))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
