@@ -123,12 +123,13 @@ pub async fn serve(listener: Listener, state: Arc<State>, mut shutdown: watch::R
                             )
                             .await
                         }
-                        _ => {
+                        failed => {
                             state
                                 .metrics
                                 .tls_handshake_failures
                                 .get_or_create(&labels)
                                 .inc();
+                            log_handshake_failure(plane, peer, failed.ok().and_then(Result::err));
                         }
                     }
                 }
@@ -222,4 +223,31 @@ pub async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Parts, Byt
             "the request body could not be read to its end".into(),
         )),
     }
+}
+
+/// Why a TLS handshake failed, for operators (a client without the certificate a
+/// `client_auth = "required"` plane asks for sees only a reset connection). At most one
+/// line per second, so a flood of bad handshakes cannot flood the log.
+fn log_handshake_failure(plane: Plane, peer: std::net::SocketAddr, error: Option<std::io::Error>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = crate::keys::now_secs();
+    if LAST.swap(now, Ordering::Relaxed) == now {
+        return;
+    }
+    let tls = error
+        .as_ref()
+        .and_then(|e| e.get_ref())
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let hint = match tls {
+        Some(rustls::Error::NoCertificatesPresented) => {
+            "this plane requires a client certificate (client_auth = \"required\"); present one, or set client_auth = \"optional\" to let tokens in without one"
+        }
+        Some(rustls::Error::InvalidCertificate(_)) => {
+            "the client certificate does not chain to client_ca, or has expired"
+        }
+        _ => "",
+    };
+    let why = error.map_or_else(|| "timed out".to_string(), |e| e.to_string());
+    tracing::warn!(plane = plane.as_str(), client = %peer.ip(), error = %crate::pii::scrub(&why), hint, "TLS handshake failed");
 }

@@ -521,6 +521,13 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
         }
     };
     assert!(refused, "a client without a certificate got through");
+    // The client sees only a closed connection; the operator's log says why and what to do.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !p.stderr_text().contains("peer sent no certificates") {
+        assert!(Instant::now() < deadline, "{}", p.stderr_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(p.stderr_text().contains("requires a client certificate"));
 
     // The SPIFFE ID is the principal; its role comes from [identity.mtls] roles.
     let scorer = mtls_client(&p, Some(p.identity("scorer")));

@@ -666,3 +666,65 @@ async fn checkpoints_are_listed_and_witnessed_outside_the_folder() {
         "{text}"
     );
 }
+
+/// docs/operations.md, "Rotating the audit signing key": a new folder and key, the old log
+/// still verifiable with its own key, the new one with its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_key_is_rotated_by_starting_a_new_log() {
+    let mut p = Palisade::demo();
+    let r = p.data_call("GET", "/v2/models/iris", "client").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    p.stop();
+    let state = p.state().to_path_buf();
+    std::fs::copy(state.join("audit/log.pub"), state.join("audit-old.pub")).unwrap();
+    let mut next = p.replica("rotated", |t| {
+        t.replace("dir = \"audit\"", "dir = \"audit-next\"")
+            .replace(
+                "signing_key = \"keys/audit-signing.key\"",
+                "signing_key = \"keys/audit-signing-next.key\"",
+            )
+            .replace(
+                "witness_file = \"witness/audit-checkpoints.jsonl\"",
+                "witness_file = \"witness/audit-next.jsonl\"",
+            )
+    });
+    let r = next
+        .client()
+        .get(format!("{}/v2/models/iris", next.data))
+        .header("authorization", format!("Bearer {}", next.token("client")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    next.stop();
+    assert!(state.join("keys/audit-signing-next.key").is_file());
+    let verify = |dir: &str, key: &str, witness: &str| {
+        next.cli(&[
+            "audit",
+            "verify",
+            state.join(dir).to_str().unwrap(),
+            "--pubkey",
+            state.join(key).to_str().unwrap(),
+            "--witness",
+            state.join(witness).to_str().unwrap(),
+        ])
+    };
+    assert_success(&verify(
+        "audit",
+        "audit-old.pub",
+        "witness/audit-checkpoints.jsonl",
+    ));
+    assert_success(&verify(
+        "audit-next",
+        "audit-next/log.pub",
+        "witness/audit-next.jsonl",
+    ));
+    // Each key vouches for its own log only.
+    assert!(!verify(
+        "audit",
+        "audit-next/log.pub",
+        "witness/audit-checkpoints.jsonl"
+    )
+    .status
+    .success());
+}
