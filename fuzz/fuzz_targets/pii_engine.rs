@@ -14,7 +14,10 @@ fn engine() -> &'static Engine {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    let spans = engine().scan(bytes);
+    // Too costly to inspect is an answer (the callers refuse the text), not a panic.
+    let Ok(spans) = engine().scan(bytes) else {
+        return;
+    };
     let mut at = 0;
     for s in &spans {
         assert!(at <= s.start && s.start < s.end && s.end <= bytes.len());
@@ -30,7 +33,7 @@ fuzz_target!(|bytes: &[u8]| {
             // No value detected in the input is detected again in the output. (Junk input
             // can make a new boundary next to a marker; a value found before must not be.)
             let before: Vec<&str> = spans.iter().map(|s| &text[s.start..s.end]).collect();
-            for s in engine().scan_str(&out) {
+            for s in engine().scan_str(&out).unwrap_or_default() {
                 assert!(
                     !before.contains(&&out[s.start..s.end]),
                     "a redacted value is still in the output: {s:?}"

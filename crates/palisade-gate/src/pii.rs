@@ -131,7 +131,15 @@ impl PiiGuard {
         for (ix, value) in values.into_iter().enumerate() {
             let name = specs.get(ix).map_or("?", |s| s.name.as_str());
             let rewritten = palisade_model::rewrite_strings(value, |text| {
-                let spans = self.engine.scan_str(text);
+                // Too costly to inspect: refused, never passed on uninspected.
+                let spans = self.engine.scan_str(text).map_err(|e| match direction {
+                    Direction::Input => Refusal::Unprocessable(format!(
+                        "input '{name}': {e}; send text in smaller or plainer pieces"
+                    )),
+                    Direction::Output => Refusal::Unprocessable(format!(
+                        "the output '{name}' of model '{model}' could not be inspected for personal data in bounded time and was withheld"
+                    )),
+                })?;
                 if spans.is_empty() {
                     return Ok(());
                 }
@@ -179,7 +187,9 @@ impl PiiGuard {
 }
 
 fn scrub_with(engine: &Engine, text: &str) -> String {
-    let spans = engine.scan_str(text);
+    let Ok(spans) = engine.scan_str(text) else {
+        return "[text withheld: too costly to inspect for personal data]".to_string();
+    };
     if spans.is_empty() {
         return text.to_string();
     }

@@ -281,7 +281,7 @@ mod tests {
     }
 
     fn run(text: &str, policy: &Policy) -> Outcome {
-        let spans = Engine::new().unwrap().scan_str(text);
+        let spans = Engine::new().unwrap().scan_str(text).unwrap();
         apply(text, &spans, policy, &keys()).unwrap()
     }
 
@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn missing_keys_are_errors_not_plaintext() {
         let text = "mail jane@example.com";
-        let spans = Engine::new().unwrap().scan_str(text);
+        let spans = Engine::new().unwrap().scan_str(text).unwrap();
         let err = apply(
             text,
             &spans,

@@ -1,7 +1,10 @@
 //! Context words: what the text around a candidate says it is.
 //!
-//! One Aho-Corasick automaton over every context word, run only on the few bytes around a
-//! candidate (never over the whole text), so context costs nothing where nothing matched.
+//! One Aho-Corasick automaton over every context word, run on the few bytes around a
+//! candidate, so context costs nothing where nothing matched. Where candidates are dense
+//! (a column of dates, or an input built to make a candidate of every byte) those windows
+//! overlap and the same bytes would be read again and again: past a threshold the words of
+//! the whole text are found once ([`TextContext`]) and each lookup is a binary search.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
@@ -131,24 +134,85 @@ impl Context {
 
     /// Hints from the words around `text[start..end]`, matched as whole words.
     pub fn around(&self, text: &[u8], start: usize, end: usize) -> Hints {
-        let from = start.saturating_sub(BEFORE);
-        let to = (end + AFTER).min(text.len());
+        let (from, to) = window(text, start, end);
         let mut bits = 0;
         for region in [(from, start), (end, to)] {
-            let hay = &text[region.0..region.1];
-            for m in self.words.find_overlapping_iter(hay) {
-                let before = m.start().checked_sub(1).map(|i| hay[i]);
-                let after = hay.get(m.end()).copied();
-                let word_char = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphabetic());
-                // "call" in "recall" is not a phone hint; plurals ("cards") still count.
-                if !word_char(before)
-                    && (!word_char(after) || after == Some(b's'))
-                    && !in_marker(text, region.0 + m.start(), region.0 + m.end())
-                {
+            for m in self.words.find_overlapping_iter(&text[region.0..region.1]) {
+                let (s, e) = (region.0 + m.start(), region.0 + m.end());
+                if counts(text, s, e) {
                     bits |= WORDS[m.pattern().as_usize()].1;
                 }
             }
         }
+        Hints(bits)
+    }
+
+    /// Every counting context word of `text`, by start: what [`TextContext`] searches.
+    fn index(&self, text: &[u8]) -> Vec<(usize, usize, u32)> {
+        let mut words: Vec<(usize, usize, u32)> = self
+            .words
+            .find_overlapping_iter(text)
+            .filter(|m| counts(text, m.start(), m.end()))
+            .map(|m| (m.start(), m.end(), WORDS[m.pattern().as_usize()].1))
+            .collect();
+        words.sort_unstable();
+        words
+    }
+}
+
+/// The bytes around `text[start..end]` whose words count.
+fn window(text: &[u8], start: usize, end: usize) -> (usize, usize) {
+    (start.saturating_sub(BEFORE), (end + AFTER).min(text.len()))
+}
+
+/// Does the word at `text[start..end]` count? "call" in "recall" is not a phone hint;
+/// plurals ("cards") still count; entity names inside redaction markers do not.
+fn counts(text: &[u8], start: usize, end: usize) -> bool {
+    let word_char = |b: Option<&u8>| b.is_some_and(|b| b.is_ascii_alphabetic());
+    let before = start.checked_sub(1).and_then(|i| text.get(i));
+    let after = text.get(end);
+    !word_char(before)
+        && (!word_char(after) || after == Some(&b's'))
+        && !in_marker(text, start, end)
+}
+
+/// The context of one text: windows read one by one while lookups are few, the whole
+/// text's words found once when they are many. Both give the same hints.
+pub struct TextContext<'a> {
+    context: &'a Context,
+    text: &'a [u8],
+    /// Window bytes read so far one by one.
+    read: std::cell::Cell<usize>,
+    index: std::cell::OnceCell<Vec<(usize, usize, u32)>>,
+}
+
+impl<'a> TextContext<'a> {
+    pub fn new(context: &'a Context, text: &'a [u8]) -> TextContext<'a> {
+        TextContext {
+            context,
+            text,
+            read: std::cell::Cell::new(0),
+            index: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn around(&self, start: usize, end: usize) -> Hints {
+        if self.index.get().is_none() {
+            // Until windows add up to the text's length, reading them is the cheaper way.
+            let read = self.read.get() + BEFORE + AFTER;
+            if read <= self.text.len() {
+                self.read.set(read);
+                return self.context.around(self.text, start, end);
+            }
+        }
+        let words = self.index.get_or_init(|| self.context.index(self.text));
+        let (from, to) = window(self.text, start, end);
+        let first = words.partition_point(|w| w.0 < from);
+        let bits = words[first..]
+            .iter()
+            .take_while(|w| w.0 < to)
+            .filter(|w| w.1 <= start || (w.0 >= end && w.1 <= to))
+            .fold(0, |bits, w| bits | w.2);
         Hints(bits)
     }
 }
@@ -168,4 +232,32 @@ fn in_marker(hay: &[u8], start: usize, end: usize) -> bool {
         && hay[open_at - 1] == b'<'
         && hay[start..end].iter().all(marker_char)
         && matches!(hay.get(end + closed), Some(b'>' | b':'))
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// Windows read one by one and the whole-text index give the same hints everywhere.
+    #[test]
+    fn the_index_agrees_with_the_windows() {
+        let context = Context::new().unwrap();
+        let text = b"call me: 415 555 2671; recall 12; SSN 536-22-1234, <US_SSN> 99; cards 4111 \
+            born 1987-03-14, order #12 serial 7 wallet 1A2b bitcoin key=abc; v1.2 release 3";
+        let indexed = TextContext::new(&context, text);
+        indexed.index.get_or_init(|| context.index(text));
+        for start in 0..text.len() {
+            for end in [
+                start,
+                (start + 1).min(text.len()),
+                (start + 7).min(text.len()),
+            ] {
+                assert_eq!(
+                    indexed.around(start, end),
+                    context.around(text, start, end),
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, PatternID};
 use serde::Serialize;
 
-use crate::context::{self, Context};
+use crate::context::{self, Context, TextContext};
 use crate::fold::Folded;
 use crate::recognizers::{self, Candidate, Found, OnReject, Shape};
 use crate::{Entity, PiiError};
@@ -34,6 +34,52 @@ const BLOCK: usize = 1 << 20;
 /// Shapes that can match more than this many bytes get a search of their own (see
 /// [`Lane`]); the rest share one automaton.
 const SHORT_SHAPE: usize = 64;
+
+/// The work a scan may do, in bytes its automata and classifiers look at, per byte of text
+/// (plus [`WORK_FLOOR`]). Prose takes about 3 a byte, the dense labeled corpus about 10;
+/// inputs built so that a candidate starts at every byte and every classifier rejects it
+/// (`::::`, `1-1-`) took over 200 before this bound. Past it the scan stops and says so
+/// ([`TooCostly`]): a text nobody can inspect in bounded time is refused, never passed on
+/// uninspected.
+pub const WORK_PER_BYTE: u64 = 96;
+const WORK_FLOOR: u64 = 4096;
+/// What one classified candidate costs, in the units of a byte scanned by one automaton,
+/// plus so much per byte of candidate (fitted so that a unit takes about the same time on
+/// every input of bench/scan).
+const CANDIDATE_COST: usize = 96;
+const CANDIDATE_BYTE_COST: usize = 6;
+
+/// A scan that would cost more than [`WORK_PER_BYTE`] allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the text ({bytes} bytes) is too dense with look-alikes of personal data to inspect in bounded time; it was not inspected, so it is refused")]
+pub struct TooCostly {
+    pub bytes: usize,
+}
+
+/// What a scan has spent, against its budget.
+struct Work {
+    spent: u64,
+    budget: u64,
+    bytes: usize,
+}
+
+impl Work {
+    fn new(bytes: usize) -> Work {
+        Work {
+            spent: 0,
+            budget: WORK_FLOOR.saturating_add(WORK_PER_BYTE.saturating_mul(bytes as u64)),
+            bytes,
+        }
+    }
+
+    fn charge(&mut self, units: usize) -> Result<(), TooCostly> {
+        self.spent = self.spent.saturating_add(units as u64);
+        if self.spent > self.budget {
+            return Err(TooCostly { bytes: self.bytes });
+        }
+        Ok(())
+    }
+}
 
 pub struct Engine {
     /// The short shapes, one multi-pattern automaton.
@@ -155,36 +201,72 @@ impl Engine {
         self
     }
 
-    fn classify(&self, shape: usize, text: &[u8], start: usize, end: usize) -> Option<Found> {
-        let candidate = Candidate::new(text, start, end, &self.context);
+    fn classify(
+        &self,
+        shape: usize,
+        context: &TextContext<'_>,
+        text: &[u8],
+        start: usize,
+        end: usize,
+    ) -> Option<Found> {
+        let candidate = Candidate::new(text, start, end, context);
         (self.shapes[shape].classify)(&candidate).filter(|f| f.score >= self.min_score)
     }
 
-    /// Every entity in `text`, in order, not overlapping.
-    pub fn scan(&self, text: &[u8]) -> Vec<Span> {
+    /// Every entity in `text`, in order, not overlapping; or [`TooCostly`] when finding
+    /// them would take more than [`WORK_PER_BYTE`] allows.
+    pub fn scan(&self, text: &[u8]) -> Result<Vec<Span>, TooCostly> {
         let mut spans = Vec::new();
-        self.scan_into(text, &mut |s| spans.push(s));
-        spans
+        self.scan_into(text, &mut |s| spans.push(s))?;
+        Ok(spans)
     }
 
-    pub fn scan_str(&self, text: &str) -> Vec<Span> {
+    pub fn scan_str(&self, text: &str) -> Result<Vec<Span>, TooCostly> {
         self.scan(text.as_bytes())
     }
 
+    /// The work a scan of `text` takes per byte, without the budget (for benchmarks and
+    /// tests: how far an input is from [`WORK_PER_BYTE`]).
+    pub fn work_per_byte(&self, text: &[u8]) -> f64 {
+        let mut work = Work::new(text.len());
+        work.budget = u64::MAX;
+        let _ = self.scan_with(text, &mut |_| {}, &mut work);
+        work.spent as f64 / text.len().max(1) as f64
+    }
+
     /// Scan the folded view of `text` (see [`crate::fold`]), spans mapped back to `text`.
-    fn scan_into(&self, text: &[u8], emit: &mut dyn FnMut(Span)) {
+    fn scan_into(&self, text: &[u8], emit: &mut dyn FnMut(Span)) -> Result<(), TooCostly> {
+        self.scan_with(text, emit, &mut Work::new(text.len()))
+    }
+
+    fn scan_with(
+        &self,
+        text: &[u8],
+        emit: &mut dyn FnMut(Span),
+        work: &mut Work,
+    ) -> Result<(), TooCostly> {
         match Folded::new(text) {
-            None => self.scan_folded(text, emit),
-            Some(folded) => self.scan_folded(&folded.text, &mut |s| {
-                let (start, end) = folded.map.original(s.start, s.end);
-                emit(Span { start, end, ..s })
-            }),
+            None => self.scan_folded(text, emit, work),
+            Some(folded) => self.scan_folded(
+                &folded.text,
+                &mut |s| {
+                    let (start, end) = folded.map.original(s.start, s.end);
+                    emit(Span { start, end, ..s })
+                },
+                work,
+            ),
         }
     }
 
     /// The candidates starting at the leftmost position where any shape matches, tried in
     /// shape order until one is accepted; then on past it (or one word on, if none was).
-    fn scan_folded(&self, text: &[u8], emit: &mut dyn FnMut(Span)) {
+    fn scan_folded(
+        &self,
+        text: &[u8],
+        emit: &mut dyn FnMut(Span),
+        work: &mut Work,
+    ) -> Result<(), TooCostly> {
+        let context = TextContext::new(&self.context, text);
         let mut lanes = vec![
             Lane {
                 next: None,
@@ -210,14 +292,20 @@ impl Engine {
                         )
                     });
                 short_from = at;
+                // Forward to the match's end, then back to its start.
+                work.charge(short.map_or(text.len() - at, |s| 2 * s.1 - s.0 - at))?;
             }
             for (lane, (_, regex)) in lanes.iter_mut().zip(&self.long) {
-                let from = at.max(lane.dead_until);
+                let from = at.max(lane.dead_until).min(text.len());
                 if lane.from > from || lane.next.is_some_and(|(s, _)| s < from) {
                     lane.next = regex
-                        .search(&Input::new(text).span(from.min(text.len())..text.len()))
+                        .search(&Input::new(text).span(from..text.len()))
                         .map(|m| (m.start(), m.end()));
                     lane.from = from;
+                    work.charge(
+                        lane.next
+                            .map_or(text.len() - from, |n| 2 * n.1 - n.0 - from),
+                    )?;
                 }
             }
             let start = lanes
@@ -226,7 +314,7 @@ impl Engine {
                 .chain(short.map(|s| s.0))
                 .min();
             let Some(start) = start else { break };
-            match self.first_accepted(text, start, short, &mut lanes) {
+            match self.first_accepted(&context, text, start, short, &mut lanes, work)? {
                 Ok((f, shape_end)) => {
                     let end = f.end.unwrap_or(shape_end);
                     emit(Span {
@@ -241,17 +329,20 @@ impl Engine {
                 Err(resume) => at = resume,
             }
         }
+        Ok(())
     }
 
     /// The first shape, in shape order, whose candidate at `start` its classifier accepts,
     /// with the shape's end; or where to go on when none is.
     fn first_accepted(
         &self,
+        context: &TextContext<'_>,
         text: &[u8],
         start: usize,
         short: Option<(usize, usize, usize)>,
         lanes: &mut [Lane],
-    ) -> Result<(Found, usize), usize> {
+        work: &mut Work,
+    ) -> Result<Result<(Found, usize), usize>, TooCostly> {
         // The short automaton reports its highest-priority shape here; later short shapes are
         // tried anchored, earlier ones do not match here.
         let first_short = short.filter(|s| s.0 == start).map(|s| s.2);
@@ -264,15 +355,19 @@ impl Engine {
                         let input = Input::new(text)
                             .span(start..text.len())
                             .anchored(Anchored::Pattern(pid));
-                        self.short.search(&input).map(|m| m.end())
+                        let end = self.short.search(&input).map(|m| m.end());
+                        work.charge(end.map_or(SHORT_SHAPE, |e| e - start))?;
+                        end
                     }
                     _ => None,
                 },
                 SearchedIn::Long(lane) => lanes[lane].next.filter(|n| n.0 == start).map(|n| n.1),
             };
             let Some(end) = end else { continue };
-            if let Some(f) = self.classify(shape, text, start, end) {
-                return Ok((f, end));
+            // A classifier walks the candidate a few times and looks up its context words.
+            work.charge(CANDIDATE_COST + CANDIDATE_BYTE_COST * (end - start))?;
+            if let Some(f) = self.classify(shape, context, text, start, end) {
+                return Ok(Ok((f, end)));
             }
             first_tried.get_or_insert((shape, end));
             if let SearchedIn::Long(lane) = searched_in {
@@ -281,22 +376,22 @@ impl Engine {
                 }
             }
         }
-        match first_tried {
+        Ok(match first_tried {
             Some((shape, end)) if self.shapes[shape].on_reject == OnReject::SkipSpan => {
                 Err(end.max(start + 1))
             }
             _ => Err(next_word(text, start)),
-        }
+        })
     }
 
     /// Scan a stream of any length in blocks, keeping enough of each block for an entity (and
     /// its context) that straddles two. Offsets are from the start of the stream. Returns the
-    /// bytes read.
+    /// bytes read; each block has its own work budget.
     pub fn scan_reader(
         &self,
         mut reader: impl Read,
         mut emit: impl FnMut(Span),
-    ) -> std::io::Result<u64> {
+    ) -> Result<u64, ReadScanError> {
         let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + MAX_SPAN);
         let mut base = 0usize; // stream offset of buf[0]
         let mut done_until = 0usize; // stream offset before which everything was reported
@@ -310,7 +405,7 @@ impl Engine {
                     Ok(0) => break,
                     Ok(n) => filled += n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(ReadScanError::Io(e)),
                 }
             }
             let eof = filled < buf.len();
@@ -327,7 +422,8 @@ impl Engine {
                     done_until = end;
                     emit(Span { start, end, ..s });
                 }
-            });
+            })
+            .map_err(|e| ReadScanError::TooCostly { at: base, error: e })?;
             if eof {
                 return Ok(total);
             }
@@ -337,6 +433,16 @@ impl Engine {
             base += keep_from;
         }
     }
+}
+
+/// Why a streamed scan stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadScanError {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A block (from byte `at` of the stream) was too costly to inspect.
+    #[error("from byte {at}: {error}")]
+    TooCostly { at: usize, error: TooCostly },
 }
 
 /// Where to look next after a rejected candidate at `start`: past the word it starts.

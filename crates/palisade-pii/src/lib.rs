@@ -24,7 +24,7 @@ pub mod records;
 mod tests;
 
 pub use actions::{Action, Keys, Outcome, Policy};
-pub use engine::{Engine, Span};
+pub use engine::{Engine, ReadScanError, Span, TooCostly, WORK_PER_BYTE};
 pub use entity::Entity;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,8 @@ pub enum PiiError {
     MissingKey(&'static str),
     #[error("PII key: {0}")]
     Key(String),
+    #[error(transparent)]
+    TooCostly(#[from] TooCostly),
 }
 
 /// A recognizer backed by a statistical model (names, locations, organisations): given a

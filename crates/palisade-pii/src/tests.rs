@@ -6,6 +6,7 @@ fn found(text: &str) -> Vec<(Entity, String)> {
     let engine = Engine::new().unwrap();
     engine
         .scan_str(text)
+        .unwrap()
         .into_iter()
         .map(|s| (s.entity, text[s.start..s.end].to_string()))
         .collect()
@@ -161,7 +162,7 @@ fn hard_negatives() {
 fn offsets_are_byte_offsets_in_utf8_text() {
     let text = "Grüße 🙂 — écrivez à jean@exemple.fr ou 📞 +33 1 42 68 53 00";
     let engine = Engine::new().unwrap();
-    let spans = engine.scan_str(text);
+    let spans = engine.scan_str(text).unwrap();
     assert_eq!(spans.len(), 2, "{spans:?}");
     assert_eq!(&text[spans[0].start..spans[0].end], "jean@exemple.fr");
     assert_eq!(&text[spans[1].start..spans[1].end], "+33 1 42 68 53 00");
@@ -177,7 +178,7 @@ fn streamed_scans_find_what_whole_scans_find() {
             1000 + i % 9000
         ));
     }
-    let whole = engine.scan_str(&text);
+    let whole = engine.scan_str(&text).unwrap();
     let mut streamed = Vec::new();
     let n = engine
         .scan_reader(std::io::Cursor::new(text.as_bytes()), |s| streamed.push(s))
@@ -239,7 +240,7 @@ fn redaction_leaves_nothing_and_offsets_hold_in_utf8() {
             text.push_str(v);
             text.push_str(if next(2) == 0 { " " } else { ", " });
         }
-        let spans = engine.scan_str(&text);
+        let spans = engine.scan_str(&text).unwrap();
         for (at, v) in &planted {
             assert!(
                 spans
@@ -257,7 +258,7 @@ fn redaction_leaves_nothing_and_offsets_hold_in_utf8() {
         .unwrap() else {
             panic!("redact never rejects")
         };
-        assert!(engine.scan_str(&out).is_empty(), "left in {out:?}");
+        assert!(engine.scan_str(&out).unwrap().is_empty(), "left in {out:?}");
         for (_, v) in &planted {
             assert!(!out.contains(v), "{v} left in {out:?}");
         }
@@ -304,4 +305,86 @@ fn file_paths_are_not_secret_tokens() {
         Entity::SECRET_TOKEN,
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
     );
+}
+
+/// Issue 12, point 6: no input makes a scan do more than `WORK_PER_BYTE` units of work per
+/// byte (it is refused when it would), while dense legitimate text stays well inside it.
+/// Work units are counted, not timed, so this test cannot flake.
+#[test]
+fn work_per_byte_is_bounded_and_dense_real_text_fits() {
+    let engine = Engine::new().unwrap();
+    let size = 64 << 10;
+    let fill = |unit: &str| unit.repeat(size / unit.len() + 1);
+    let rows = |f: &dyn Fn(usize) -> String| (0..size / 8).map(f).collect::<String>();
+    let budget = crate::WORK_PER_BYTE as f64;
+    let legitimate = [
+        (
+            "prose",
+            fill("The review covered the migration plan and the budget. "),
+        ),
+        (
+            "dates",
+            rows(&|i| format!("2024-{:02}-{:02}\n", 1 + i % 12, 1 + i % 28)),
+        ),
+        (
+            "phones",
+            rows(&|i| format!("+1 415-555-{:04}\n", i % 10_000)),
+        ),
+        (
+            "SSNs",
+            rows(&|i| format!("SSN 536-22-{:04}\n", 1000 + i % 9000)),
+        ),
+        (
+            "IPv4",
+            rows(&|i| format!("10.{}.{}.{}\n", i % 250, i % 200, i % 100)),
+        ),
+        ("e-mail", rows(&|i| format!("user{i}@example.com\n"))),
+        (
+            "numbers",
+            rows(&|i| format!("{},{},{}\n", i % 97, i % 13, i % 7)),
+        ),
+    ];
+    for (name, text) in &legitimate {
+        let work = engine.work_per_byte(text.as_bytes());
+        assert!(
+            work < budget / 1.4,
+            "{name}: {work:.1} units a byte, too near the budget"
+        );
+        assert!(engine.scan_str(text).is_ok(), "{name} refused");
+    }
+    let adversarial = [
+        "1-",
+        "::",
+        "1.",
+        "1:",
+        "12/12/",
+        "4111 ",
+        "http://a:a:",
+        "\u{ff11}-",
+        "a@b.",
+        "+1 (",
+        "GB82 WEST ",
+        "1\u{200b}",
+        "eyJhbGci.",
+        "Ab1-",
+        "www.a.",
+    ];
+    for unit in adversarial {
+        let text = fill(unit);
+        let work = engine.work_per_byte(text.as_bytes());
+        let outcome = engine.scan_str(&text);
+        // Either it fits the budget, or the scan refuses it (having spent at most the budget).
+        assert_eq!(
+            outcome.is_err(),
+            work > budget,
+            "{unit:?}: {work:.1} units a byte"
+        );
+        if let Err(e) = outcome {
+            assert_eq!(e.bytes, text.len());
+        }
+    }
+    // Short strings get a floor: a few candidates in a short field are never refused.
+    assert!(engine
+        .scan_str("SSN 536-22-1234 phone 415-555-2671 dob 1987-03-14 ip 10.0.0.1")
+        .is_ok());
 }

@@ -38,6 +38,7 @@ fn every_entity_type_meets_the_thresholds() {
             .collect();
         let found: Vec<(usize, usize, String)> = engine
             .scan_str(text)
+            .unwrap()
             .into_iter()
             .map(|s| (s.start, s.end, s.entity.as_str().to_string()))
             .collect();

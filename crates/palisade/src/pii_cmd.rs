@@ -160,7 +160,7 @@ pub fn run(command: PiiCommand) -> Result<ExitCode> {
             if kind(&source) == InputKind::Text {
                 let text = read_text(&source)?;
                 let text = std::str::from_utf8(&text).context("input is not UTF-8 text")?;
-                let spans = engine.scan_str(text);
+                let spans = engine.scan_str(text)?;
                 out.write_all(minimize(text, &spans, &policy, &keys, 1)?.as_bytes())?;
                 out.flush()?;
                 return Ok(ExitCode::SUCCESS);
@@ -353,15 +353,19 @@ fn each_record(
                 _ => source.fields.is_empty() || source.fields.contains(&field.name),
             }
         };
-        let found: Vec<FieldSpans> = record
-            .fields
-            .iter()
-            .filter(|field| wanted(field))
-            .filter_map(|field| {
-                let spans = engine.scan_str(&field.value);
-                (!spans.is_empty()).then_some(FieldSpans { field, spans })
-            })
-            .collect();
+        let mut found: Vec<FieldSpans> = Vec::new();
+        for field in record.fields.iter().filter(|field| wanted(field)) {
+            let spans = engine.scan_str(&field.value).with_context(|| {
+                format!(
+                    "line {}, field `{}`",
+                    record.line_at(field.raw.0),
+                    field.name
+                )
+            })?;
+            if !spans.is_empty() {
+                found.push(FieldSpans { field, spans });
+            }
+        }
         f(&record, found)?;
     }
     Ok(bytes)

@@ -546,3 +546,37 @@ fn csv_formula_cells_are_neutralized_by_default() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), input);
 }
+
+/// Issue 12, point 6: text built so that every byte starts a candidate is refused, on the
+/// server and in the CLI, rather than costing a hundred times what prose costs (or passing
+/// uninspected).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_too_costly_to_inspect_is_refused_not_passed_on() {
+    let p = server();
+    let flood = "1-".repeat(1 << 20);
+    let (status, body, id) = echo(&p, "echo", &flood).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("input 'text'") && error.contains("too dense"),
+        "{error}"
+    );
+    assert_eq!(p.audit_event(&id)["reason"], "unprocessable");
+    // Ordinary text with personal data still goes through.
+    let (status, body, _) = echo(&p, "echo", &format!("card {CARD}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flood.txt");
+    std::fs::write(&file, "::".repeat(1 << 20)).unwrap();
+    let out = pii(&["scan", file.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("too dense") && err.contains("from byte"),
+        "{err}"
+    );
+    let out = pii(&["redact", file.to_str().unwrap()], b"");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing uninspected is written");
+}

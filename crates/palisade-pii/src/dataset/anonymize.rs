@@ -128,7 +128,7 @@ pub fn anonymize(
             out.push(match actions[i] {
                 ColumnAction::Keep | ColumnAction::Drop => {
                     if let Cell::Json(v) = cell {
-                        count_pii(v, engine, &mut kept_pii, i);
+                        count_pii(v, engine, &mut kept_pii, i).map_err(|e| at(e.to_string()))?;
                     }
                     cell.clone()
                 }
@@ -363,10 +363,10 @@ fn count_pii(
     engine: &Engine,
     found: &mut BTreeMap<usize, BTreeMap<Entity, u64>>,
     column: usize,
-) {
+) -> Result<(), crate::TooCostly> {
     match value {
         Value::String(s) => {
-            for span in engine.scan_str(s) {
+            for span in engine.scan_str(s)? {
                 *found
                     .entry(column)
                     .or_default()
@@ -374,14 +374,19 @@ fn count_pii(
                     .or_insert(0) += 1;
             }
         }
-        Value::Array(items) => items
-            .iter()
-            .for_each(|v| count_pii(v, engine, found, column)),
-        Value::Object(map) => map
-            .values()
-            .for_each(|v| count_pii(v, engine, found, column)),
+        Value::Array(items) => {
+            for v in items {
+                count_pii(v, engine, found, column)?;
+            }
+        }
+        Value::Object(map) => {
+            for v in map.values() {
+                count_pii(v, engine, found, column)?;
+            }
+        }
         _ => {}
     }
+    Ok(())
 }
 
 /// The PII engine over every string inside `value`; a number whose digits are PII (an SSN
@@ -394,7 +399,7 @@ fn redact_value(
     counts: &mut BTreeMap<Entity, u64>,
 ) -> Result<Value, crate::PiiError> {
     let mut text = |s: &str| -> Result<Option<String>, crate::PiiError> {
-        let spans = engine.scan_str(s);
+        let spans = engine.scan_str(s)?;
         if spans.is_empty() {
             return Ok(None);
         }

@@ -467,6 +467,7 @@ fn fit_column(
     // Most frequent first; ties by value, so a seeded run is reproducible.
     found.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
     let redact = Policy::uniform(Action::Redact);
+    const UNINSPECTED: &str = "<UNINSPECTED>";
     let mut categories: Vec<Category> = Vec::new();
     let (mut other, mut pooled) = (0.0, 0);
     for (key, cell, count) in found {
@@ -477,16 +478,20 @@ fn fit_column(
         }
         let mut output = cell;
         if let Cell::Json(Value::String(text)) = &output {
-            let spans = engine.scan_str(text);
-            if !spans.is_empty() {
-                if let Ok(Outcome::Minimized { text, counts }) =
-                    actions::apply(text, &spans, &redact, &Keys::default())
-                {
-                    for (e, n) in counts {
-                        *pii.entry(e.as_str().to_string()).or_insert(0) += u64::from(n);
+            match engine.scan_str(text) {
+                Ok(spans) if !spans.is_empty() => {
+                    if let Ok(Outcome::Minimized { text, counts }) =
+                        actions::apply(text, &spans, &redact, &Keys::default())
+                    {
+                        for (e, n) in counts {
+                            *pii.entry(e.as_str().to_string()).or_insert(0) += u64::from(n);
+                        }
+                        output = Cell::text(text);
                     }
-                    output = Cell::text(text);
                 }
+                Ok(_) => {}
+                // A label nobody could inspect is not copied into synthetic data.
+                Err(_) => output = Cell::text(UNINSPECTED),
             }
         }
         categories.push(Category { key, output, count });

@@ -16,7 +16,7 @@ mod secrets;
 
 use std::cell::Cell;
 
-use crate::context::{Context, Hints};
+use crate::context::{Hints, TextContext};
 use crate::Entity;
 
 /// A piece of text that has a shape, with what its surroundings say.
@@ -24,7 +24,7 @@ pub struct Candidate<'a> {
     pub text: &'a [u8],
     pub start: usize,
     pub end: usize,
-    context: &'a Context,
+    context: &'a TextContext<'a>,
     /// The span whose surroundings the hints describe (a shortened candidate keeps its
     /// original's).
     around: (usize, usize),
@@ -33,7 +33,12 @@ pub struct Candidate<'a> {
 }
 
 impl<'a> Candidate<'a> {
-    pub fn new(text: &'a [u8], start: usize, end: usize, context: &'a Context) -> Candidate<'a> {
+    pub fn new(
+        text: &'a [u8],
+        start: usize,
+        end: usize,
+        context: &'a TextContext<'a>,
+    ) -> Candidate<'a> {
         Candidate {
             text,
             start,
@@ -49,7 +54,7 @@ impl<'a> Candidate<'a> {
         if let Some(h) = self.hints.get() {
             return h;
         }
-        let h = self.context.around(self.text, self.around.0, self.around.1);
+        let h = self.context.around(self.around.0, self.around.1);
         self.hints.set(Some(h));
         h
     }
