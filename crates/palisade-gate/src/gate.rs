@@ -40,12 +40,10 @@ pub async fn handle(
     peer: Peer,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
-    // Health probes are counted, not audited: an orchestrator probing every few seconds
-    // must not fill the audit log.
-    if plane == Plane::Data {
-        if let Some(probe) = routes::health_probe(req.method(), req.uri().path()) {
-            return health_probe(&state, probe).map(Full::new);
-        }
+    // Health probes (on either plane) are counted, not audited: an orchestrator probing
+    // every few seconds must not fill the audit log.
+    if let Some(probe) = routes::health_probe(req.method(), req.uri().path()) {
+        return health_probe(&state, plane, probe).map(Full::new);
     }
     let mut call = Call::new(plane, client, peer);
     if let Some(traces) = &state.traces {
@@ -96,7 +94,7 @@ fn repository_index(state: &State, call: &Call) -> Reply {
     respond::repository_index(&visible)
 }
 
-fn health_probe(state: &State, probe: routes::HealthProbe) -> Reply {
+fn health_probe(state: &State, plane: Plane, probe: routes::HealthProbe) -> Reply {
     let name = match probe {
         routes::HealthProbe::Live => "live",
         routes::HealthProbe::Ready => "ready",
@@ -104,7 +102,10 @@ fn health_probe(state: &State, probe: routes::HealthProbe) -> Reply {
     state
         .metrics
         .health_probes
-        .get_or_create(&ProbeLabels { probe: name })
+        .get_or_create(&ProbeLabels {
+            plane: plane.as_str(),
+            probe: name,
+        })
         .inc();
     match probe {
         routes::HealthProbe::Live => respond::live(),

@@ -110,6 +110,7 @@ pub struct Metrics {
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProbeLabels {
+    pub plane: &'static str,
     pub probe: &'static str,
 }
 
@@ -242,7 +243,7 @@ impl Metrics {
         let health_probes = Family::default();
         registry.register(
             "health_probes",
-            "Health probes answered, by probe (live, ready); they are not audited",
+            "Health probes answered, by plane and probe (live, ready); they are not audited",
             health_probes.clone(),
         );
         let unaudited_refusals = Counter::default();

@@ -549,8 +549,8 @@ async fn probes_and_unauthenticated_floods_do_not_fill_the_audit_log() {
     }
     assert_eq!(probe("ready").await.unwrap().status(), StatusCode::OK);
     p.assert_metrics(&[
-        "palisade_health_probes_total{probe=\"live\"} 300",
-        "palisade_health_probes_total{probe=\"ready\"} 1",
+        "palisade_health_probes_total{plane=\"data\",probe=\"live\"} 300",
+        "palisade_health_probes_total{plane=\"data\",probe=\"ready\"} 1",
     ])
     .await;
 
