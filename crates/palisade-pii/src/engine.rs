@@ -35,18 +35,20 @@ const BLOCK: usize = 1 << 20;
 /// [`Lane`]); the rest share one automaton.
 const SHORT_SHAPE: usize = 64;
 
-/// The work a scan may do, in bytes its automata and classifiers look at, per byte of text
-/// (plus [`WORK_FLOOR`]). Prose takes about 3 a byte, the dense labeled corpus about 10;
-/// inputs built so that a candidate starts at every byte and every classifier rejects it
-/// (`::::`, `1-1-`) took over 200 before this bound. Past it the scan stops and says so
-/// ([`TooCostly`]): a text nobody can inspect in bounded time is refused, never passed on
-/// uninspected.
-pub const WORK_PER_BYTE: u64 = 96;
+/// The work a scan may do, in bytes its automata read and candidates it classifies (see
+/// the weights below), per byte of text (plus [`WORK_FLOOR`], so a short string with a few
+/// candidates is never refused). Prose takes 7 a byte, the dense labeled corpus 11, a column
+/// of dates 41 (the densest legitimate text measured); inputs built so that a candidate
+/// starts at every byte and every classifier rejects it (`::::`, `1-1-`) take 100 to 500.
+/// Past the budget the scan stops and says so ([`TooCostly`]): a text nobody can inspect in
+/// bounded time is refused, never passed on uninspected.
+pub const WORK_PER_BYTE: u64 = 64;
 const WORK_FLOOR: u64 = 4096;
 /// What one classified candidate costs, in the units of a byte scanned by one automaton,
 /// plus so much per byte of candidate (fitted so that a unit takes about the same time on
 /// every input of bench/scan).
 const CANDIDATE_COST: usize = 96;
+const FAILED_ANCHORED_COST: usize = 8;
 const CANDIDATE_BYTE_COST: usize = 6;
 
 /// A scan that would cost more than [`WORK_PER_BYTE`] allows.
@@ -356,7 +358,8 @@ impl Engine {
                             .span(start..text.len())
                             .anchored(Anchored::Pattern(pid));
                         let end = self.short.search(&input).map(|m| m.end());
-                        work.charge(end.map_or(SHORT_SHAPE, |e| e - start))?;
+                        // A shape that does not match here fails within a few bytes.
+                        work.charge(end.map_or(FAILED_ANCHORED_COST, |e| e - start))?;
                         end
                     }
                     _ => None,
