@@ -81,6 +81,10 @@ impl Default for RawAudit {
 
 impl RawAudit {
     pub fn validate(self, base: &Path, findings: &mut Vec<Finding>) -> Result<Audit, Finding> {
+        crate::key_file("audit.signing_key", &self.signing_key)?;
+        if let Some(key) = &self.capture_key {
+            crate::key_file("audit.capture_key", key)?;
+        }
         let fsync_interval = parse_duration("audit.fsync_interval", &self.fsync_interval)?;
         let durability = match self.durability.as_str() {
             "per_call" => Durability::PerCall,

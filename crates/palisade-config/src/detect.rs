@@ -158,6 +158,7 @@ impl RawDetect {
         }
         let mut webhooks = Vec::new();
         for (i, w) in self.webhooks.into_iter().enumerate() {
+            crate::key_file(&format!("detect.webhooks[{i}].secret_file"), &w.secret_file)?;
             let key = format!("detect.webhooks[{i}].url");
             let https = w.url.starts_with("https://");
             let allowed_plaintext = w.dangerous_plaintext && w.url.starts_with("http://");

@@ -175,7 +175,10 @@ impl RawJwtIssuer {
                 }
             }
             (None, Some(file), None) => JwtKeys::File(base.join(file)),
-            (None, None, Some(file)) => JwtKeys::HmacSecretFile(base.join(file)),
+            (None, None, Some(file)) => {
+                crate::key_file(&key("hmac_secret_file"), &file)?;
+                JwtKeys::HmacSecretFile(base.join(file))
+            }
             _ => {
                 return Err(err(
                     "jwks_url",

@@ -233,6 +233,26 @@ pub(crate) fn url_origin(url: &str) -> String {
     format!("'{scheme}://{host}{hidden}'")
 }
 
+/// A setting that names a key file must not hold the key itself: a value that looks like
+/// key material (32+ hex or base64 characters, no path separator or extension) is refused,
+/// without repeating it, so the key reaches neither the error nor a log line.
+pub(crate) fn key_file(key: &str, value: &Path) -> Result<(), Finding> {
+    let text = value.to_string_lossy();
+    let keyish = text.len() >= 32
+        && !text.contains(['/', '\\', '.'])
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'=' | b'-' | b'_'))
+        && text.bytes().any(|b| b.is_ascii_digit());
+    if keyish {
+        return Err(Finding::error(
+            key,
+            "holds what looks like the key itself, not the name of a file (the value is not repeated here); never write keys into the config: put the key in a file (mode 0600) and name the file here".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_duration(key: &str, value: &str) -> Result<Duration, Finding> {
     humantime::parse_duration(value).map_err(|e| {
         Finding::error(
@@ -675,7 +695,13 @@ mod raw {
                     }
                     LimitsBackend::Redis {
                         url: url.clone(),
-                        password_file: self.redis_password_file.as_ref().map(|p| base.join(p)),
+                        password_file: match &self.redis_password_file {
+                            Some(p) => {
+                                key_file("limits.redis_password_file", p)?;
+                                Some(base.join(p))
+                            }
+                            None => None,
+                        },
                         timeout,
                         key_prefix: self.redis_key_prefix.clone(),
                     }

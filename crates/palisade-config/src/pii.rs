@@ -77,6 +77,14 @@ impl RawPii {
                 "models without a [pii.models.<name>] table let personal data through (default = \"allow\"); prefer \"redact\"".into(),
             ));
         }
+        for (key, value) in [
+            ("pii.hash_key", &self.hash_key),
+            ("pii.encrypt_key", &self.encrypt_key),
+        ] {
+            if let Some(path) = value {
+                crate::key_file(key, path)?;
+            }
+        }
         Ok(Pii {
             hash_key: self.hash_key.map(|p| base.join(p)),
             encrypt_key: self.encrypt_key.map(|p| base.join(p)),

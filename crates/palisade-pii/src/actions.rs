@@ -78,8 +78,18 @@ pub struct Keys {
 
 /// Read a key file of 64 hex digits (32 random bytes), as `hash_key` and `encrypt_key` are.
 pub fn read_key_file(path: &std::path::Path) -> Result<[u8; 32], PiiError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| PiiError::Key(format!("{}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        // A key pasted where its file's name belongs is not repeated in the error.
+        let name = path.to_string_lossy();
+        let pasted = name.len() >= 32
+            && name.bytes().all(|b| b.is_ascii_hexdigit())
+            && !path.exists();
+        if pasted {
+            PiiError::Key("the value given looks like the key itself, not the name of a file (not repeated here); put the key in a file (mode 0600) and name the file".into())
+        } else {
+            PiiError::Key(format!("{}: {e}", path.display()))
+        }
+    })?;
     let mut out = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut out).map_err(|_| {
         PiiError::Key(format!(
@@ -339,6 +349,22 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
+    }
+
+    #[test]
+    fn a_key_pasted_as_a_file_name_is_not_echoed() {
+        let key = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let err = read_key_file(std::path::Path::new(key))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the key itself") && !err.contains(key),
+            "{err}"
+        );
+        let err = read_key_file(std::path::Path::new("/nonexistent/pii.key"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/pii.key"), "{err}");
     }
 
     #[test]
