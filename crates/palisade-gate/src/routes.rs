@@ -143,13 +143,14 @@ pub enum HealthProbe {
 }
 
 /// A GET or HEAD of a health route (any other method is routed, and refused, as usual).
+/// Asked of every request, so it compares the path without splitting it.
 pub fn health_probe(m: &Method, path: &str) -> Option<HealthProbe> {
     if m != Method::GET && m != Method::HEAD {
         return None;
     }
-    match segments(path).as_slice() {
-        ["v2", "health", "live"] => Some(HealthProbe::Live),
-        ["v2", "health", "ready"] => Some(HealthProbe::Ready),
+    match path.strip_prefix('/').unwrap_or(path) {
+        "v2/health/live" => Some(HealthProbe::Live),
+        "v2/health/ready" => Some(HealthProbe::Ready),
         _ => None,
     }
 }

@@ -120,7 +120,7 @@ impl Server {
         )
         .map_err(StartError::Limits)?;
         let auth_backoff = AuthBackoff::new(&config.identity.backoff);
-        let config_anonymous = config.identity.anonymous;
+        let anonymous = crate::anonymous::Anonymous::new(&config.identity.anonymous);
         let (detector, observations) = crate::detect::channel(config.detect.enabled);
         let webhooks = config
             .detect
@@ -148,7 +148,7 @@ impl Server {
             jwt,
             policies,
             auth_backoff,
-            anonymous: crate::anonymous::Anonymous::new(&config_anonymous),
+            anonymous,
             models,
             limiter,
             audit: audit.clone(),

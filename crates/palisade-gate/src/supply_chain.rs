@@ -8,7 +8,7 @@ use palisade_audit::{LoadProof, VersionProof};
 use palisade_model::scan::Severity;
 use palisade_model::seal::{KekSource, KeyProvider, LocalKek};
 use palisade_model::signing::VerifyingKey;
-use palisade_model::{LoadPolicy, LoadedModel, Risk, RiskSource};
+use palisade_model::{LoadPolicy, LoadedModel, Risk};
 
 use crate::server::StartError;
 
@@ -63,12 +63,7 @@ pub fn load_policy(models: &palisade_config::Models) -> Result<LoadPolicy, Start
 pub fn load_proof(model: &LoadedModel) -> LoadProof {
     LoadProof {
         risk: model.risk.as_str().to_string(),
-        risk_source: match model.risk.source {
-            RiskSource::Config => "config",
-            RiskSource::Signature => "signature",
-            RiskSource::Unverified => "unverified",
-        }
-        .to_string(),
+        risk_source: model.risk.source.as_str().to_string(),
         versions: model
             .provenance
             .iter()

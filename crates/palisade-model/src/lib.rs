@@ -19,7 +19,7 @@ pub mod v2;
 
 pub use datatype::DataType;
 pub use error::ModelError;
-pub use load::{build_version, LoadPolicy, Provenance, SignatureRule};
+pub use load::{build_version, read_plain, Files, LoadPolicy, Provenance, SignatureRule};
 pub use manifest::{Manifest, Risk, RiskSource, TrustedRisk, VersionEntry, PERSONAL_DATA};
 pub use repository::{LoadedModel, Repository};
 pub use runtime::{RunError, Runtime, TensorSpec};

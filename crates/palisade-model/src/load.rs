@@ -146,13 +146,14 @@ impl From<SignError> for ModelError {
 }
 
 /// Every artifact file of one version, in memory, with its SHA-256.
-struct Files {
-    bytes: BTreeMap<String, Vec<u8>>,
-    digests: BTreeMap<String, String>,
+pub struct Files {
+    pub bytes: BTreeMap<String, Vec<u8>>,
+    pub digests: BTreeMap<String, String>,
 }
 
-/// Read a plaintext version folder: regular files only, bounded in total.
-fn read_plain(dir: &Path, max_bytes: u64) -> Result<Files, ModelError> {
+/// Read a plaintext version folder: regular files only, bounded in total (the signature is
+/// not among them). `palisade models add|pin|seal` read their source with it too.
+pub fn read_plain(dir: &Path, max_bytes: u64) -> Result<Files, ModelError> {
     let io = |p: &Path, e: std::io::Error| ModelError::Io {
         path: p.to_path_buf(),
         message: e.to_string(),

@@ -109,6 +109,16 @@ pub enum RiskSource {
     Unverified,
 }
 
+impl RiskSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskSource::Config => "config",
+            RiskSource::Signature => "signature",
+            RiskSource::Unverified => "unverified",
+        }
+    }
+}
+
 /// The risk decisions use: never lower than what a trusted party said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct TrustedRisk {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use palisade_model::scan::Severity;
@@ -19,88 +19,68 @@ pub const DEFAULT_SERVED: &str = "model.onnx";
 /// `models.max_model_bytes`).
 const MAX_VERSION_BYTES: u64 = 16 << 30;
 
-/// A version's files as a load would see them, checked.
+/// A version's files as a load would see them (the signature aside), checked.
 pub struct CheckedVersion {
-    /// Every file (the signature included), by name.
-    pub files: BTreeMap<String, Vec<u8>>,
+    pub files: palisade_model::Files,
     /// The ONNX file the server runs.
     pub served: String,
-    /// Its SHA-256, for the manifest pin.
-    pub sha256: String,
 }
 
-/// Read SRC (a version folder, or one model file) and run the load's scan and build on it.
+impl CheckedVersion {
+    /// The served file's SHA-256, for the manifest pin.
+    pub fn sha256(&self) -> &str {
+        self.files
+            .digests
+            .get(&self.served)
+            .map_or("", String::as_str)
+    }
+}
+
+/// Read SRC (a version folder, read as a load reads one, or one model file) and run the
+/// load's scan and build on it.
 pub fn check(src: &Path) -> Result<CheckedVersion> {
-    let files = read_source(src)?;
-    let served = served_file(src, &files)?;
-    let mut loadable = files.clone();
-    loadable.remove(SIGNATURE_FILE);
-    let dir = if src.is_dir() {
-        src
-    } else {
-        src.parent().unwrap_or(Path::new("."))
-    };
-    palisade_model::build_version(dir, &served, &loadable, Severity::High).map_err(|e| {
-        anyhow::anyhow!("{e}\nthe server would refuse this version, so it was not added")
-    })?;
-    let sha256 = hex::encode(Sha256::digest(&files[&served]));
-    Ok(CheckedVersion {
-        files,
-        served,
-        sha256,
-    })
-}
-
-fn read_source(src: &Path) -> Result<BTreeMap<String, Vec<u8>>> {
     let meta = std::fs::symlink_metadata(src).with_context(|| src.display().to_string())?;
-    let paths: Vec<PathBuf> = if meta.is_file() {
-        vec![src.to_path_buf()]
-    } else if meta.is_dir() {
-        let mut list = Vec::new();
-        for entry in std::fs::read_dir(src).with_context(|| src.display().to_string())? {
-            list.push(entry?.path());
-        }
-        list
+    let (dir, files) = if meta.is_dir() {
+        (src, palisade_model::read_plain(src, MAX_VERSION_BYTES)?)
+    } else if meta.is_file() {
+        (src.parent().unwrap_or(Path::new(".")), read_one(src)?)
     } else {
         bail!(
             "{}: not a file or a folder (symbolic links are not followed)",
             src.display()
         );
     };
-    let mut files = BTreeMap::new();
-    let mut total = 0u64;
-    for path in paths {
-        let meta = std::fs::symlink_metadata(&path)?;
-        if !meta.is_file() {
-            bail!(
-                "{}: not a regular file; a version folder holds files only",
-                path.display()
-            );
-        }
-        total = total.saturating_add(meta.len());
-        if total > MAX_VERSION_BYTES {
-            bail!(
-                "{}: the version is over {MAX_VERSION_BYTES} bytes",
-                src.display()
-            );
-        }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if !palisade_model::valid_name(&name) {
-            bail!(
-                "{}: file names use letters, digits, '-', '_' and '.' only",
-                path.display()
-            );
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        std::fs::File::open(&path)
-            .and_then(|f| f.take(MAX_VERSION_BYTES).read_to_end(&mut bytes))
-            .with_context(|| path.display().to_string())?;
-        files.insert(name, bytes);
+    let served = served_file(src, &files.bytes)?;
+    palisade_model::build_version(dir, &served, &files.bytes, Severity::High).map_err(|e| {
+        anyhow::anyhow!("{e}\nthe server would refuse this version, so it was not added")
+    })?;
+    Ok(CheckedVersion { files, served })
+}
+
+/// A single model file as a one-file version.
+fn read_one(path: &Path) -> Result<palisade_model::Files> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !palisade_model::valid_name(&name) {
+        bail!(
+            "{}: file names use letters, digits, '-', '_' and '.' only",
+            path.display()
+        );
     }
-    Ok(files)
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_VERSION_BYTES + 1).read_to_end(&mut bytes))
+        .with_context(|| path.display().to_string())?;
+    if bytes.len() as u64 > MAX_VERSION_BYTES {
+        bail!("{}: over {MAX_VERSION_BYTES} bytes", path.display());
+    }
+    let digest = hex::encode(Sha256::digest(&bytes));
+    Ok(palisade_model::Files {
+        bytes: BTreeMap::from([(name.clone(), bytes)]),
+        digests: BTreeMap::from([(name, digest)]),
+    })
 }
 
 /// `model.onnx`, or the version's only `.onnx` file.
@@ -189,19 +169,24 @@ pub fn add(src: &Path, repo: &Path, model: &str, version: &str) -> Result<()> {
         );
     }
     std::fs::create_dir_all(&dst).with_context(|| dst.display().to_string())?;
-    for (name, bytes) in &checked.files {
+    for (name, bytes) in &checked.files.bytes {
         let to = dst.join(name);
         std::fs::write(&to, bytes).with_context(|| to.display().to_string())?;
     }
+    let signature = src.join(SIGNATURE_FILE);
+    if src.is_dir() && signature.is_file() {
+        std::fs::copy(&signature, dst.join(SIGNATURE_FILE))
+            .with_context(|| signature.display().to_string())?;
+    }
     println!(
         "added {model}@{version}: {} file(s) in {}",
-        checked.files.len(),
+        checked.files.bytes.len(),
         dst.display()
     );
     pin(
         &repo.join(model).join("model.toml"),
         version,
         &checked.served,
-        &checked.sha256,
+        checked.sha256(),
     )
 }

@@ -177,15 +177,9 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
                     dir.display()
                 );
             }
-            let subject = subject(&dir, None, None)?;
-            let version = subject.rsplit('@').next().unwrap_or_default();
+            let (manifest, version) = manifest_beside(&dir)?;
             let checked = model_versions::check(&dir)?;
-            let manifest = dir
-                .canonicalize()?
-                .parent()
-                .map(|m| m.join("model.toml"))
-                .context("the version folder has no parent")?;
-            model_versions::pin(&manifest, version, &checked.served, &checked.sha256)?;
+            model_versions::pin(&manifest, &version, &checked.served, checked.sha256())?;
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::RotateKek { repo, old, new } => rotate(&repo, &old, &new),
@@ -336,10 +330,26 @@ fn subject(dir: &Path, model: Option<String>, version: Option<String>) -> Result
     }
 }
 
+/// `REPO/MODEL/model.toml` for the version folder `REPO/MODEL/VERSION`, and VERSION.
+fn manifest_beside(dir: &Path) -> Result<(PathBuf, String)> {
+    let abs = std::fs::canonicalize(dir).with_context(|| dir.display().to_string())?;
+    let version = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|v| palisade_model::valid_name(v));
+    match (abs.parent(), version) {
+        (Some(model), Some(version)) => Ok((model.join("model.toml"), version)),
+        _ => bail!(
+            "{}: not a version folder (REPO/MODEL/VERSION)",
+            dir.display()
+        ),
+    }
+}
+
 /// The governance digest of DIR's model's manifest (`DIR/../model.toml`), if there is one.
 fn governance(dir: &Path) -> Result<Option<String>> {
-    let abs = std::fs::canonicalize(dir).with_context(|| dir.display().to_string())?;
-    let Some(path) = abs.parent().map(|m| m.join("model.toml")) else {
+    // A folder not named like a version (signed with --model/--version) has no manifest.
+    let Ok((path, _)) = manifest_beside(dir) else {
         return Ok(None);
     };
     if !path.is_file() {
@@ -404,7 +414,7 @@ fn seal_cmd(
         &repo.join(model).join("model.toml"),
         version,
         &checked.served,
-        &checked.sha256,
+        checked.sha256(),
     )?;
     println!(
         "{model}@{version} sealed under {} in {}",
