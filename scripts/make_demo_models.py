@@ -6,7 +6,7 @@ Needs: scikit-learn, skl2onnx, onnx (see scripts/requirements.txt).
 Every model is trained on a public toy data set that ships inside scikit-learn,
 with fixed seeds, and exported with skl2onnx. Outputs:
   models/<name>/1/model.onnx   and   models/<name>/model.toml (pinned SHA-256)
-  tests/fixtures/unsupported/model.onnx  (uses TreeEnsembleRegressor, which tract lacks)
+  tests/fixtures/unsupported/model.onnx  (uses DictVectorizer, which no V2 input can feed)
 """
 
 import hashlib
@@ -107,9 +107,21 @@ def main():
         30,
     )
 
-    # A fixture the runtime must refuse at load: tract 0.23 has no TreeEnsembleRegressor.
-    reg = DecisionTreeRegressor(max_depth=2, random_state=0).fit(x[:, :3], y)
-    blob = export(reg, 3, "unsupported", "Uses TreeEnsembleRegressor on purpose.")
+    # A fixture the runtime must refuse at load, naming the operator: DictVectorizer reads a
+    # map, which no V2 tensor can carry.
+    from onnx import TensorProto, helper
+
+    words = helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, None))
+    graph = helper.make_graph(
+        [helper.make_node("DictVectorizer", ["counts"], ["features"], domain="ai.onnx.ml",
+                          string_vocabulary=["alpha", "beta"])],
+        "unsupported",
+        [helper.make_value_info("counts", words)],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, 2])],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("ai.onnx.ml", 3)])
+    m.ir_version = 8
+    blob = m.SerializeToString()
     fixture = os.path.join(ROOT, "tests", "fixtures", "unsupported")
     os.makedirs(fixture, exist_ok=True)
     with open(os.path.join(fixture, "model.onnx"), "wb") as f:

@@ -54,7 +54,7 @@ impl Runtime {
             path: path.to_path_buf(),
             message,
         };
-        let onnx = tract_onnx::onnx();
+        let onnx = onnx();
         let graph = proto
             .graph
             .as_ref()
@@ -91,7 +91,7 @@ impl Runtime {
         let outputs = graph
             .output
             .iter()
-            .map(spec)
+            .map(|o| output_spec(graph, o))
             .collect::<Result<Vec<_>, _>>()
             .map_err(&invalid)?;
 
@@ -136,6 +136,13 @@ impl Runtime {
         }
         Ok(outputs)
     }
+}
+
+/// tract's ONNX parser with Palisade's ai.onnx.ml operators in place of tract's own.
+fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    palisade_onnx_ml::register(&mut onnx.op_register);
+    onnx
 }
 
 /// Why a run produced no answer.
@@ -219,6 +226,26 @@ fn spec(info: &ValueInfoProto) -> Result<TensorSpec, String> {
         datatype,
         shape,
     })
+}
+
+/// A graph output's spec. A ZipMap's sequence of maps is served as the probability tensor it
+/// zips (V2 has no maps): FP32 `[N, classes]`, columns in the order of its class labels.
+fn output_spec(graph: &GraphProto, info: &ValueInfoProto) -> Result<TensorSpec, String> {
+    let zipmap = graph
+        .node
+        .iter()
+        .find(|n| n.op_type == "ZipMap" && n.output.iter().any(|o| o == &info.name));
+    match zipmap {
+        Some(node) => {
+            let classes = palisade_onnx_ml::zipmap_classes(node).map_err(|e| format!("{e:#}"))?;
+            Ok(TensorSpec {
+                name: info.name.clone(),
+                datatype: DataType::Fp32,
+                shape: vec![-1, classes as i64],
+            })
+        }
+        None => spec(info),
+    }
 }
 
 fn check_graph_names(graph: &GraphProto) -> Result<(), String> {
@@ -318,7 +345,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("TreeEnsembleRegressor") && text.contains("node '"),
+            text.contains("DictVectorizer") && text.contains("node '"),
             "{text}"
         );
     }

@@ -1,0 +1,203 @@
+//! Every operator against onnxruntime, on the fixtures `scripts/make_onnx_ml_fixtures.py` writes:
+//! random rows, rows on and one float step either side of split thresholds, NaN where the model
+//! routes it. Labels must be equal, and scores bit-identical to onnxruntime's (run on one thread,
+//! so its order of summation is fixed; both call the platform's `expf`).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde_json::Value;
+use tract_onnx::prelude::*;
+
+/// How far a score may be from onnxruntime's (absolute, or relative above 1): not at all.
+const SCORE_TOLERANCE: f32 = 0.0;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+fn shape(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
+}
+
+fn input(case: &Value) -> Tensor {
+    let i = &case["input"];
+    let raw = bytes(&i["data"]);
+    let shape = shape(&i["shape"]);
+    match i["dtype"].as_str().unwrap() {
+        "f32" => Tensor::from_shape(
+            &shape,
+            &raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+        "f64" => Tensor::from_shape(
+            &shape,
+            &raw.chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+        "i64" => Tensor::from_shape(
+            &shape,
+            &raw.chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+        other => panic!("dtype {other}"),
+    }
+    .unwrap()
+}
+
+fn run(model: &Path, x: Tensor) -> TractResult<TVec<TValue>> {
+    let mut onnx = tract_onnx::onnx();
+    palisade_onnx_ml::register(&mut onnx.op_register);
+    let mut m = onnx.model_for_path(model)?;
+    m.set_input_fact(0, InferenceFact::dt_shape(x.datum_type(), x.shape()))?;
+    let plan = m.into_optimized()?.into_runnable()?;
+    plan.run(tvec!(x.into_tvalue()))
+}
+
+/// Compares one case; returns the failures, described.
+fn check(name: &str) -> Vec<String> {
+    let dir = fixtures();
+    let case: Value =
+        serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.json"))).unwrap()).unwrap();
+    if let Some(reason) = case["refuse"].as_str() {
+        let x = Tensor::from_shape(&[1, 8], &[0f32; 8]).unwrap();
+        return match run(&dir.join(format!("{name}.onnx")), x) {
+            Err(e) if format!("{e:#}").contains(reason) => vec![],
+            Err(e) => vec![format!("{name}: refused, but not for {reason}: {e:#}")],
+            Ok(_) => vec![format!(
+                "{name}: served, but onnxruntime's answer is undefined here ({reason})"
+            )],
+        };
+    }
+    let x = input(&case);
+    let rows = x.shape()[0];
+    let outs = match run(&dir.join(format!("{name}.onnx")), x) {
+        Ok(o) => o,
+        Err(e) => return vec![format!("{name}: does not run: {e:#}")],
+    };
+    let mut failures = Vec::new();
+    for (k, expected) in case["outputs"].as_array().unwrap().iter().enumerate() {
+        let got = &outs[k];
+        if got.shape() != shape(&expected["shape"]).as_slice() {
+            failures.push(format!(
+                "{name} output {k}: shape {:?}, expected {}",
+                got.shape(),
+                expected["shape"]
+            ));
+            continue;
+        }
+        match expected["dtype"].as_str().unwrap() {
+            "i64" => {
+                let want: Vec<i64> = expected["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_i64().unwrap())
+                    .collect();
+                let have = got
+                    .to_plain_array_view::<i64>()
+                    .unwrap()
+                    .iter()
+                    .copied()
+                    .collect::<Vec<_>>();
+                let wrong = want.iter().zip(&have).filter(|(a, b)| a != b).count();
+                if wrong > 0 {
+                    let first = want.iter().zip(&have).position(|(a, b)| a != b).unwrap();
+                    failures.push(format!("{name} labels: {wrong} of {rows} differ (row {first}: {} vs onnxruntime {})", have[first], want[first]));
+                }
+            }
+            "string" => {
+                let want: Vec<&str> = expected["values"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                let have = got
+                    .to_plain_array_view::<String>()
+                    .unwrap()
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>();
+                let wrong = want.iter().zip(&have).filter(|(a, b)| *a != b).count();
+                if wrong > 0 {
+                    failures.push(format!("{name} labels: {wrong} of {rows} differ"));
+                }
+            }
+            _ => {
+                let raw = bytes(&expected["data"]);
+                let want: Vec<f32> = raw
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                    .collect();
+                let have = got
+                    .to_plain_array_view::<f32>()
+                    .unwrap()
+                    .iter()
+                    .copied()
+                    .collect::<Vec<_>>();
+                let mut worst = (0usize, 0f32);
+                for (i, (a, b)) in want.iter().zip(&have).enumerate() {
+                    let diff = match (a.is_nan(), b.is_nan()) {
+                        (true, true) => 0.0,
+                        (false, false) => (a - b).abs() / a.abs().max(1.0),
+                        _ => f32::INFINITY,
+                    };
+                    if diff > worst.1 {
+                        worst = (i, diff);
+                    }
+                }
+                if worst.1 > SCORE_TOLERANCE {
+                    let i = worst.0;
+                    failures.push(format!(
+                        "{name} scores: element {i} is {} vs onnxruntime {} (row {})",
+                        have[i],
+                        want[i],
+                        i / (want.len() / rows)
+                    ));
+                }
+            }
+        }
+    }
+    failures
+}
+
+#[test]
+fn every_fixture_matches_onnxruntime() {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 40,
+        "fixtures missing: run scripts/make_onnx_ml_fixtures.py"
+    );
+    let failures: Vec<String> = names.iter().flat_map(|n| check(n)).collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from onnxruntime:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n")
+    );
+}
