@@ -126,7 +126,10 @@ impl Runtime {
         let outputs = self
             .plan
             .run(inputs)
-            .map_err(|e| RunError::Failed(format!("{e:#}")))?;
+            .map_err(|e| RunError::Failed(format!("{e:#}")))?
+            .into_iter()
+            .map(plain_integers)
+            .collect::<Result<TVec<_>, _>>()?;
         for (spec, tensor) in self.outputs.iter().zip(outputs.iter()) {
             if !all_finite(tensor) {
                 return Err(RunError::NonFinite {
@@ -154,6 +157,17 @@ pub enum RunError {
     /// An output holds NaN or an infinity.
     #[error("output '{output}' holds a non-finite value (NaN or infinity)")]
     NonFinite { output: String },
+}
+
+/// tract computes int64 values that may feed shapes (a label after `Cast`, an `ArgMax`) as
+/// symbolic dimensions; the caller asked for INT64 and gets plain integers.
+fn plain_integers(t: TValue) -> Result<TValue, RunError> {
+    if t.datum_type() != DatumType::TDim {
+        return Ok(t);
+    }
+    t.cast_to::<i64>()
+        .map(|c| c.into_owned().into_tvalue())
+        .map_err(|e| RunError::Failed(format!("an integer output is not a plain number: {e:#}")))
 }
 
 fn all_finite(t: &Tensor) -> bool {
