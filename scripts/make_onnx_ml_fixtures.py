@@ -160,29 +160,44 @@ def model(op, attrs, n_features, in_type=TensorProto.FLOAT, outputs=None, rank=2
     return m
 
 
-def run_ort(m, x):
+def run_ort(m, feeds):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     s = ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    return s.run(None, {s.get_inputs()[0].name: x})
+    return s.run(None, feeds)
 
 
 def b64(a):
     return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode()
 
 
-def save(name, m, x, note, refuse=None):
+DTYPES = {np.dtype("float32"): "f32", np.dtype("float64"): "f64", np.dtype("int64"): "i64"}
+
+
+def encode(name, a):
+    if a.dtype == object:
+        return {"name": name, "dtype": "string", "shape": list(a.shape), "values": [str(v) for v in a.ravel()]}
+    return {"name": name, "dtype": DTYPES[a.dtype], "shape": list(a.shape), "data": b64(a)}
+
+
+def save(name, m, x, note, refuse=None, tolerance=0.0):
+    """x: one array for the model's first input, or a dict of arrays by input name.
+
+    tolerance: how far (absolute, or relative above 1) a float output may be from onnxruntime's;
+    0 for operators whose arithmetic is reproduced exactly, 1e-5 where onnxruntime sums through
+    a CPU-dependent BLAS or an approximate exp/tanh.
+    """
     if refuse:
         # onnxruntime's answer is not defined here: the runtime must refuse the model.
         onnx.save(m, OUT / f"{name}.onnx")
         (OUT / f"{name}.json").write_text(json.dumps({"note": note, "refuse": refuse}))
         print(f"{name}: {note} (refused)")
         return
-    outs = run_ort(m, x)
+    feeds = x if isinstance(x, dict) else {m.graph.input[0].name: x}
+    outs = run_ort(m, feeds)
     onnx.save(m, OUT / f"{name}.onnx")
-    dtype = {np.dtype("float32"): "f32", np.dtype("float64"): "f64", np.dtype("int64"): "i64"}[x.dtype]
-    case = {"note": note, "input": {"dtype": dtype, "shape": list(x.shape), "data": b64(x)}, "outputs": []}
+    case = {"note": note, "tolerance": tolerance, "inputs": [encode(k, v) for k, v in feeds.items()], "outputs": []}
     for o in outs:
         if o.dtype == object:
             case["outputs"].append({"dtype": "string", "shape": list(o.shape), "values": [str(v) for v in o.ravel()]})
@@ -256,6 +271,147 @@ def sklearn_cases():
     export("sk_gb_reg", GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0), X, "sklearn gradient boosting regressor")
 
 
+F, D, I, S = TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.STRING
+NP = {F: np.float32, D: np.float64, I: np.int64}
+
+
+def single(op, attrs, inputs, outputs, opset_ml=3):
+    """A one-node model. inputs/outputs: (name, elem type, shape) triples."""
+    node = helper.make_node(op, [i[0] for i in inputs], [o[0] for o in outputs], domain="ai.onnx.ml", **attrs)
+    graph = helper.make_graph(
+        [node], op,
+        [helper.make_tensor_value_info(*i) for i in inputs],
+        [helper.make_tensor_value_info(*o) for o in outputs],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", opset_ml)])
+    m.ir_version = 8
+    return m
+
+
+def hostile(rows, cols, dtype=np.float32, nan=False):
+    """Random values with extremes, zeros, negative zero, exact small integers and (optionally) NaN."""
+    x = rng.normal(0, 3, size=(rows, cols))
+    x[rng.random(x.shape) < 0.1] = 0.0
+    x[rng.random(x.shape) < 0.05] = -0.0
+    x[rng.random(x.shape) < 0.05] = rng.choice([1e30, -1e30, 1e-30, 65504.0, -1.0, 1.0])
+    whole = rng.random(x.shape) < 0.1
+    x[whole] = np.round(x[whole])
+    if dtype == np.int64:
+        x = np.clip(np.round(x), -1e6, 1e6)
+    x = x.astype(dtype)
+    if nan:
+        x[rng.random(x.shape) < 0.1] = np.nan
+    return x
+
+
+def operator_cases():
+    C = 5
+    # Scaler, every input type; per-column and single values.
+    for t, tname in [(F, "float"), (D, "double"), (I, "int64")]:
+        attrs = dict(offset=list(rng.normal(0, 1, C).astype(np.float32)), scale=list(rng.normal(0, 2, C).astype(np.float32)))
+        save(f"scaler_{tname}", single("Scaler", attrs, [("X", t, ["N", C])], [("Y", F, ["N", C])]),
+             hostile(ROWS, C, NP[t]), f"Scaler on {tname}")
+    save("scaler_single", single("Scaler", dict(offset=[0.5], scale=[-3.0]), [("X", F, ["N", C])], [("Y", F, ["N", C])]),
+         hostile(ROWS, C), "Scaler, one offset and scale for all columns")
+    # Imputer.
+    save("imputer_nan", single("Imputer", dict(imputed_value_floats=list(rng.normal(0, 1, C).astype(np.float32)),
+                                               replaced_value_float=float("nan")),
+                               [("X", F, ["N", C])], [("Y", F, ["N", C])]), hostile(ROWS, C, nan=True), "Imputer of NaN, per column")
+    save("imputer_sentinel", single("Imputer", dict(imputed_value_floats=[7.5], replaced_value_float=0.0),
+                                    [("X", F, ["N", C])], [("Y", F, ["N", C])]), hostile(ROWS, C, nan=True),
+         "Imputer of 0.0 (and -0.0), NaN left alone")
+    save("imputer_int64", single("Imputer", dict(imputed_value_int64s=[1, 2, 3, 4, 5], replaced_value_int64=-1),
+                                 [("X", I, ["N", C])], [("Y", I, ["N", C])]),
+         np.where(rng.random((ROWS, C)) < 0.3, -1, rng.integers(-3, 3, (ROWS, C))).astype(np.int64), "Imputer of int64 -1")
+    # Normalizer, Binarizer.
+    for norm in ["MAX", "L1", "L2"]:
+        x = hostile(ROWS, C)
+        x[:20] = 0.0
+        save(f"normalizer_{norm.lower()}", single("Normalizer", dict(norm=norm), [("X", F, ["N", C])], [("Y", F, ["N", C])]),
+             x, f"Normalizer {norm}, zero rows included")
+    save("normalizer_l2_int64", single("Normalizer", dict(norm="L2"), [("X", I, ["N", C])], [("Y", F, ["N", C])]),
+         hostile(ROWS, C, np.int64), "Normalizer L2 on int64")
+    save("binarizer", single("Binarizer", dict(threshold=0.25), [("X", F, ["N", C])], [("Y", F, ["N", C])]),
+         hostile(ROWS, C), "Binarizer (onnxruntime refuses NaN inputs, and so does the runtime)")
+    # LinearClassifier / LinearRegressor.
+    for post in ["NONE", "LOGISTIC", "SOFTMAX"]:
+        attrs = dict(coefficients=list(rng.normal(0, 1, 3 * C).astype(np.float32)), intercepts=list(rng.normal(0, 1, 3).astype(np.float32)),
+                     classlabels_ints=[4, 8, 15], post_transform=post)
+        save(f"linear_classifier_{post.lower()}", single("LinearClassifier", attrs, [("X", F, ["N", C])], [("label", I, ["N"]), ("scores", F, ["N", 3])]),
+             rng.normal(0, 2, (ROWS, C)).astype(np.float32), f"LinearClassifier, 3 classes, {post}", tolerance=1e-5)
+    for post in ["NONE", "LOGISTIC", "SOFTMAX"]:
+        attrs = dict(coefficients=list(rng.normal(0, 1, C).astype(np.float32)), intercepts=[0.3], classlabels_strings=["no", "yes"], post_transform=post)
+        save(f"linear_classifier_one_score_{post.lower()}", single("LinearClassifier", attrs, [("X", D, ["N", C])], [("label", S, ["N"]), ("scores", F, ["N", 2])]),
+             rng.normal(0, 2, (ROWS, C)), f"LinearClassifier, one score column, two string labels, double input, {post}", tolerance=1e-5)
+    attrs = dict(coefficients=list(rng.normal(0, 1, C).astype(np.float32)), intercepts=[0.3], classlabels_ints=[0, 1, 2], post_transform="LOGISTIC")
+    save("linear_classifier_one_score_three_labels", single("LinearClassifier", attrs, [("X", F, ["N", C])], [("label", I, ["N"]), ("scores", F, ["N", 1])]),
+         None, "LinearClassifier, one score column, three labels", refuse="exactly two class labels")
+    attrs = dict(coefficients=list(rng.normal(0, 1, 2 * C).astype(np.float32)), intercepts=[0.1, -0.2], targets=2, post_transform="NONE")
+    save("linear_regressor", single("LinearRegressor", attrs, [("X", F, ["N", C])], [("Y", F, ["N", 2])]),
+         rng.normal(0, 2, (ROWS, C)).astype(np.float32), "LinearRegressor, 2 targets", tolerance=1e-5)
+    # SVMs.
+    V = [3, 2, 4]
+    sv = list(rng.normal(0, 1, sum(V) * C).astype(np.float32))
+    for kernel, params in [("RBF", [0.3, 0.0, 0.0]), ("POLY", [0.2, 1.0, 3.0]), ("LINEAR", [0.0, 0.0, 0.0]), ("SIGMOID", [0.1, 0.5, 0.0])]:
+        attrs = dict(kernel_type=kernel, kernel_params=params, vectors_per_class=V, support_vectors=sv,
+                     coefficients=list(rng.normal(0, 1, 2 * sum(V)).astype(np.float32)), rho=list(rng.normal(0, 0.5, 3).astype(np.float32)),
+                     classlabels_ints=[0, 1, 2])
+        save(f"svm_classifier_{kernel.lower()}", single("SVMClassifier", attrs, [("X", F, ["N", C])], [("label", I, ["N"]), ("scores", F, ["N", 3])]),
+             rng.normal(0, 1.5, (ROWS, C)).astype(np.float32), f"SVMClassifier, 3 classes, {kernel}", tolerance=1e-5)
+    attrs = dict(kernel_type="RBF", kernel_params=[0.3, 0.0, 0.0], vectors_per_class=V, support_vectors=sv,
+                 coefficients=list(rng.normal(0, 1, 2 * sum(V)).astype(np.float32)), rho=list(rng.normal(0, 0.5, 3).astype(np.float32)),
+                 prob_a=list(rng.normal(-2, 0.5, 3).astype(np.float32)), prob_b=list(rng.normal(0, 0.2, 3).astype(np.float32)),
+                 classlabels_strings=["a", "b", "c"])
+    save("svm_classifier_proba", single("SVMClassifier", attrs, [("X", F, ["N", C])], [("label", S, ["N"]), ("scores", F, ["N", 3])]),
+         rng.normal(0, 1.5, (ROWS, C)).astype(np.float32), "SVMClassifier with probabilities, string labels", tolerance=1e-5)
+    for post in ["NONE", "LOGISTIC", "SOFTMAX"]:
+        attrs = dict(kernel_type="RBF", kernel_params=[0.3, 0.0, 0.0], vectors_per_class=[3, 2], support_vectors=sv[:5 * C],
+                     coefficients=list(rng.normal(0, 1, 5).astype(np.float32)), rho=[0.1], classlabels_ints=[0, 1], post_transform=post)
+        save(f"svm_classifier_binary_{post.lower()}", single("SVMClassifier", attrs, [("X", F, ["N", C])], [("label", I, ["N"]), ("scores", F, ["N", 2])]),
+             rng.normal(0, 1.5, (ROWS, C)).astype(np.float32), f"SVMClassifier, binary, {post}", tolerance=1e-5)
+    attrs = dict(kernel_type="LINEAR", kernel_params=[0.0, 0.0, 0.0], coefficients=list(rng.normal(0, 1, 3 * C).astype(np.float32)),
+                 rho=[0.2], classlabels_ints=[1, 2, 3], post_transform="SOFTMAX")
+    save("svm_classifier_liblinear", single("SVMClassifier", attrs, [("X", F, ["N", C])], [("label", I, ["N"]), ("scores", F, ["N", 3])]),
+         rng.normal(0, 1.5, (ROWS, C)).astype(np.float32), "SVMClassifier in liblinear mode", tolerance=1e-5)
+    for kernel, one_class in [("RBF", 0), ("POLY", 0), ("RBF", 1)]:
+        attrs = dict(kernel_type=kernel, kernel_params=[0.3, 1.0, 2.0], n_supports=6, support_vectors=sv[:6 * C],
+                     coefficients=list(rng.normal(0, 1, 6).astype(np.float32)), rho=[0.4], one_class=one_class)
+        save(f"svm_regressor_{kernel.lower()}_{one_class}", single("SVMRegressor", attrs, [("X", F, ["N", C])], [("Y", F, ["N", 1])]),
+             rng.normal(0, 1.5, (ROWS, C)).astype(np.float32), f"SVMRegressor {kernel}, one_class={one_class}", tolerance=1e-5)
+    # Encoders.
+    keys = [3, 1, 4, 15, 9, 2, 6]
+    save("label_encoder_int_float", single("LabelEncoder", dict(keys_int64s=keys, values_floats=[float(k) / 2 for k in keys], default_float=-7.0),
+                                           [("X", I, ["N"])], [("Y", F, ["N"])], opset_ml=2),
+         rng.integers(0, 17, ROWS).astype(np.int64), "LabelEncoder int64 to float, unknowns to the default")
+    save("label_encoder_string_int", single("LabelEncoder", dict(keys_strings=["a", "b", "c"], values_int64s=[10, 20, 30]),
+                                            [("X", S, ["N", 1])], [("Y", I, ["N", 1])], opset_ml=2),
+         rng.choice(["a", "b", "c", "d", ""], size=(ROWS, 1)).astype(object), "LabelEncoder string to int64, default -1")
+    save("label_encoder_float_string", single("LabelEncoder", dict(keys_floats=[0.5, -0.0, float("nan"), 2.0], values_strings=["half", "zero", "missing", "two"]),
+                                              [("X", F, ["N"])], [("Y", S, ["N"])], opset_ml=2),
+         rng.choice(np.array([0.5, 0.0, -0.0, np.nan, 2.0, 3.0], dtype=np.float32), size=ROWS), "LabelEncoder float to string, NaN and -0.0 keys")
+    save("one_hot_strings", single("OneHotEncoder", dict(cats_strings=["north", "south", "east"], zeros=1),
+                                   [("X", S, ["N", 1])], [("Y", F, ["N", 1, 3])]),
+         rng.choice(["north", "south", "east", "atlantis"], size=(ROWS, 1)).astype(object), "OneHotEncoder on strings, unknown to zeros")
+    save("one_hot_floats", single("OneHotEncoder", dict(cats_int64s=[0, 1, 2, 5], zeros=1), [("X", F, ["N", 2])], [("Y", F, ["N", 2, 4])]),
+         rng.choice(np.array([0, 1, 2, 5, 1.7, -0.5, 7], dtype=np.float32), size=(ROWS, 2)), "OneHotEncoder on floats (truncated to int)")
+    save("category_mapper_s2i", single("CategoryMapper", dict(cats_strings=["x", "y", "z"], cats_int64s=[7, 8, 9], default_int64=-5),
+                                       [("X", S, ["N"])], [("Y", I, ["N"])]),
+         rng.choice(["x", "y", "z", "w"], size=ROWS).astype(object), "CategoryMapper strings to ints")
+    save("category_mapper_i2s", single("CategoryMapper", dict(cats_strings=["x", "y", "z"], cats_int64s=[7, 8, 9], default_string="?"),
+                                       [("X", I, ["N"])], [("Y", S, ["N"])]),
+         rng.integers(6, 11, ROWS).astype(np.int64), "CategoryMapper ints to strings")
+    # ArrayFeatureExtractor, FeatureVectorizer.
+    for rank, shape in [(1, [C]), (2, ["N", C]), (3, ["N", 2, C])]:
+        x = hostile(ROWS, C) if rank == 2 else (hostile(1, C)[0] if rank == 1 else hostile(ROWS * 2, C).reshape(ROWS, 2, C))
+        m = single("ArrayFeatureExtractor", {}, [("X", F, shape), ("Y", I, [3])], [("Z", F, None)])
+        save(f"array_feature_extractor_rank{rank}", m, {"X": x, "Y": np.array([4, 0, 4], dtype=np.int64)}, f"ArrayFeatureExtractor on rank {rank}")
+    m = single("ArrayFeatureExtractor", {}, [("X", S, ["N", 3]), ("Y", I, [])], [("Z", S, None)])
+    save("array_feature_extractor_strings", m, {"X": rng.choice(["a", "b", "c"], size=(ROWS, 3)).astype(object), "Y": np.array(2, dtype=np.int64)},
+         "ArrayFeatureExtractor on strings with a scalar index")
+    m = single("FeatureVectorizer", dict(inputdimensions=[2, 4]), [("A", F, ["N", 3]), ("B", F, ["N", 2])], [("Y", F, ["N", 6])])
+    save("feature_vectorizer", m, {"A": hostile(ROWS, 3), "B": hostile(ROWS, 2)}, "FeatureVectorizer cutting one input and padding another")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*"):
@@ -302,6 +458,7 @@ def main():
     regressor_case("reg3_logistic_avg", 3, "AVERAGE", "LOGISTIC", None, per_leaf=3)
     regressor_case("reg2_double", 2, "SUM", "NONE", [0.25, 0.75], per_leaf=2, in_type=TensorProto.DOUBLE)
     sklearn_cases()
+    operator_cases()
 
 
 if __name__ == "__main__":

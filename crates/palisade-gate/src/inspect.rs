@@ -55,5 +55,10 @@ pub fn bind(
     runtime: &Runtime,
 ) -> Result<TVec<TValue>, Refusal> {
     let inputs = std::mem::take(&mut request.inputs);
-    Ok(v2::bind_inputs(model, inputs, &runtime.inputs)?)
+    Ok(v2::bind_inputs(
+        model,
+        inputs,
+        &runtime.inputs,
+        runtime.missing_values,
+    )?)
 }

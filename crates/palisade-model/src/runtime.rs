@@ -10,6 +10,7 @@ use tract_onnx::pb::type_proto::Value as TypeValue;
 use tract_onnx::pb::{GraphProto, ModelProto, ValueInfoProto};
 use tract_onnx::prelude::*;
 
+use crate::v2::MissingValues;
 use crate::{DataType, ModelError};
 
 /// Name, datatype and shape of one model input or output. `-1` marks a dimension the caller
@@ -25,6 +26,8 @@ pub struct Runtime {
     plan: Arc<TypedRunnableModel>,
     pub inputs: Vec<TensorSpec>,
     pub outputs: Vec<TensorSpec>,
+    /// Whether the graph reads NaN as a missing value.
+    pub missing_values: MissingValues,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -114,6 +117,7 @@ impl Runtime {
             plan,
             inputs,
             outputs,
+            missing_values: missing_values(graph),
         })
     }
 
@@ -138,6 +142,25 @@ impl Runtime {
             }
         }
         Ok(outputs)
+    }
+}
+
+/// A graph reads NaN as "missing" when it imputes NaN or routes NaN down its trees.
+fn missing_values(graph: &GraphProto) -> MissingValues {
+    let reads_nan = graph.node.iter().any(|n| {
+        let attr = |name: &str| n.attribute.iter().find(|a| a.name == name);
+        match n.op_type.as_str() {
+            "Imputer" => attr("replaced_value_float").is_some_and(|a| a.f.is_nan()),
+            "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => {
+                attr("nodes_missing_value_tracks_true").is_some_and(|a| a.ints.contains(&1))
+            }
+            _ => false,
+        }
+    });
+    if reads_nan {
+        MissingValues::ReadAsNaN
+    } else {
+        MissingValues::Refused
     }
 }
 

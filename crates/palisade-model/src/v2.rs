@@ -476,7 +476,7 @@ fn from_binary(
         DataType::Int64 => tensor_from_vec(shape, le!(i64)),
         DataType::Fp32 => {
             let v = le!(f32);
-            if let Some(i) = v.iter().position(|f| !f.is_finite()) {
+            if let Some(i) = v.iter().position(|f| f.is_infinite()) {
                 return Err(bad(format!(
                     "{at}: element {i} is {}, not a finite number",
                     v[i]
@@ -486,7 +486,7 @@ fn from_binary(
         }
         DataType::Fp64 => {
             let v = le!(f64);
-            if let Some(i) = v.iter().position(|f| !f.is_finite()) {
+            if let Some(i) = v.iter().position(|f| f.is_infinite()) {
                 return Err(bad(format!(
                     "{at}: element {i} is {}, not a finite number",
                     v[i]
@@ -547,10 +547,19 @@ fn strings_from_binary(
 }
 
 /// Check decoded inputs against a model's signature and order them for the runtime.
+/// Whether a model reads NaN as a missing value (an `Imputer` of NaN, or trees that route NaN):
+/// only then may a binary FP32/FP64 input hold NaN. Elsewhere NaN is refused, never computed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MissingValues {
+    Refused,
+    ReadAsNaN,
+}
+
 pub fn bind_inputs(
     model: &str,
     mut inputs: Vec<InputTensor>,
     spec: &[TensorSpec],
+    missing: MissingValues,
 ) -> Result<TVec<TValue>, DecodeError> {
     if let Some(extra) = inputs
         .iter()
@@ -594,9 +603,25 @@ pub fn bind_inputs(
                 s.name, shape
             )));
         }
+        if missing == MissingValues::Refused {
+            if let Some(i) = first_nan(&input.tensor) {
+                return Err(bad(format!(
+                    "inputs '{}': element {i} is NaN, not a finite number (model '{model}' has no missing-value handling: no Imputer of NaN, no trees that route NaN)",
+                    s.name
+                )));
+            }
+        }
         bound.push(input.tensor.into());
     }
     Ok(bound)
+}
+
+fn first_nan(t: &Tensor) -> Option<usize> {
+    match t.datum_type() {
+        DatumType::F32 => slice::<f32>(t).ok()?.iter().position(|f| f.is_nan()),
+        DatumType::F64 => slice::<f64>(t).ok()?.iter().position(|f| f.is_nan()),
+        _ => None,
+    }
 }
 
 /// One output tensor to encode.

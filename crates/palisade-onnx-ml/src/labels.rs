@@ -38,28 +38,15 @@ impl Labels {
         }
     }
 
-    /// A label tensor `[rows]` from class indices; `fallback` names a class by its index when
-    /// the labels do not cover it (onnxruntime's `0`/`1` for a one-score binary model).
-    pub(crate) fn tensor(&self, picks: &[usize], fallback: bool) -> TractResult<Tensor> {
+    /// A label tensor `[rows]` from class indices.
+    pub(crate) fn tensor(&self, picks: &[usize]) -> TractResult<Tensor> {
         Ok(match self {
             Labels::Ints(v) => {
-                let l: Vec<i64> = picks
-                    .iter()
-                    .map(|&k| if fallback { k as i64 } else { v[k] })
-                    .collect();
+                let l: Vec<i64> = picks.iter().map(|&k| v[k]).collect();
                 Tensor::from_shape(&[picks.len()], &l)?
             }
             Labels::Strings(v) => {
-                let l: Vec<String> = picks
-                    .iter()
-                    .map(|&k| {
-                        if fallback {
-                            k.to_string()
-                        } else {
-                            v[k].clone()
-                        }
-                    })
-                    .collect();
+                let l: Vec<String> = picks.iter().map(|&k| v[k].clone()).collect();
                 tract_ndarray::Array1::from_vec(l).into_tensor()
             }
         })

@@ -13,12 +13,15 @@
 #![forbid(unsafe_code)]
 
 mod attrs;
+mod encoders;
+mod features;
 mod kernel;
 mod labels;
 mod linear;
 mod preprocess;
 mod real;
 mod rows;
+mod svm;
 mod transform;
 mod tree;
 mod zipmap;
@@ -33,6 +36,27 @@ use tract_onnx::pb::NodeProto;
 /// The operators this crate provides (replacing tract's where it has them), with the builder of
 /// each and the types of its outputs before its inputs are typed.
 const TABLE: &[(&str, Build, &[OutType])] = &[
+    (
+        "CategoryMapper",
+        encoders::category_mapper,
+        &[OutType::Later],
+    ),
+    ("LabelEncoder", encoders::label_encoder, &[OutType::Later]),
+    (
+        "OneHotEncoder",
+        encoders::one_hot_encoder,
+        &[OutType::Is(DatumType::F32)],
+    ),
+    (
+        "ArrayFeatureExtractor",
+        features::array_feature_extractor,
+        &[OutType::SameAsInput(0)],
+    ),
+    (
+        "FeatureVectorizer",
+        features::feature_vectorizer,
+        &[OutType::Is(DatumType::F32)],
+    ),
     (
         "Binarizer",
         preprocess::binarizer,
@@ -55,6 +79,16 @@ const TABLE: &[(&str, Build, &[OutType])] = &[
         &[OutType::Is(DatumType::F32)],
     ),
     ("Scaler", preprocess::scaler, &[OutType::Is(DatumType::F32)]),
+    (
+        "SVMClassifier",
+        svm::classifier,
+        &[OutType::Later, OutType::Is(DatumType::F32)],
+    ),
+    (
+        "SVMRegressor",
+        svm::regressor,
+        &[OutType::Is(DatumType::F32)],
+    ),
     (
         "TreeEnsembleClassifier",
         tree::classifier,

@@ -11,7 +11,7 @@ use tract_onnx::pb::NodeProto;
 use crate::attrs::Attrs;
 use crate::kernel::Kernel;
 use crate::labels::Labels;
-use crate::rows::{is_numeric, rows_and_width, rows_dim, values};
+use crate::rows::{one_float_input, one_numeric_input, rows_and_width, rows_dim, values};
 use crate::transform::PostTransform;
 
 #[derive(Debug)]
@@ -22,20 +22,9 @@ pub(crate) struct LinearClassifier {
     post: PostTransform,
 }
 
-fn numeric_input(a: &Attrs, inputs: &[&TypedFact]) -> TractResult<()> {
-    match inputs {
-        [x] if is_numeric(x.datum_type) => Ok(()),
-        [x] => a.fail_node(format!(
-            "input type {:?} is not float, double, int64 or int32",
-            x.datum_type
-        )),
-        _ => a.fail_node("needs exactly one input"),
-    }
-}
-
 pub(crate) fn classifier(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let a = Attrs::new(node);
-    numeric_input(&a, inputs)?;
+    one_numeric_input(&a, inputs)?;
     let coefficients = a.floats("coefficients")?.unwrap_or_default();
     let intercepts = a.floats("intercepts")?.unwrap_or_default();
     let post = PostTransform::read(&a)?;
@@ -51,6 +40,12 @@ pub(crate) fn classifier(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult
         );
     }
     let n_labels = labels.len();
+    if classes == 1 && n_labels != 2 {
+        return a.fail(
+            "classlabels_ints",
+            format!("one score column needs exactly two class labels, not {n_labels}"),
+        );
+    }
     if classes > 1 && n_labels != classes {
         return a.fail(
             "intercepts",
@@ -141,17 +136,23 @@ impl Kernel for LinearClassifier {
                 picks.push(best);
             }
         }
-        let labels = self
-            .labels
-            .tensor(&picks, classes == 1 && self.labels.len() != 2)?;
+        let labels = self.labels.tensor(&picks)?;
         let out = if classes == 1 {
-            // One score: onnxruntime applies no post-transform to it, and with two labels
-            // writes the raw score's complement beside it.
+            // One score: only the logistic applies to it; with two labels onnxruntime writes
+            // the complement beside it.
+            let one = |s: f32| match self.post {
+                PostTransform::Logistic => crate::transform::logistic(s),
+                _ => s,
+            };
             if self.adds_second_class() {
-                let z: Vec<f32> = scores.iter().flat_map(|s| [1.0 - s, *s]).collect();
+                let z: Vec<f32> = scores
+                    .iter()
+                    .flat_map(|s| [1.0 - one(*s), one(*s)])
+                    .collect();
                 Tensor::from_shape(&[rows, 2], &z)?
             } else {
-                Tensor::from_shape(&[rows, 1], &scores)?
+                let z: Vec<f32> = scores.iter().map(|s| one(*s)).collect();
+                Tensor::from_shape(&[rows, 1], &z)?
             }
         } else {
             let mut z = scores;
@@ -173,16 +174,7 @@ pub(crate) struct LinearRegressor {
 
 pub(crate) fn regressor(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let a = Attrs::new(node);
-    match inputs {
-        [x] if x.datum_type == DatumType::F32 => {}
-        [x] => {
-            return a.fail_node(format!(
-                "input type {:?}: onnxruntime runs LinearRegressor on float only",
-                x.datum_type
-            ))
-        }
-        _ => return a.fail_node("needs exactly one input"),
-    }
+    one_float_input(&a, inputs, "LinearRegressor")?;
     let targets = match a.int("targets")?.unwrap_or(1) {
         t if t > 0 && t <= 1 << 20 => t as usize,
         t => return a.fail("targets", format!("{t} is not a number of outputs")),

@@ -7,18 +7,7 @@ use tract_onnx::pb::NodeProto;
 
 use crate::attrs::Attrs;
 use crate::kernel::Kernel;
-use crate::rows::{is_numeric, rows_and_width, values};
-
-fn one_input<'a>(a: &Attrs, inputs: &[&'a TypedFact]) -> TractResult<&'a TypedFact> {
-    match inputs {
-        [x] if is_numeric(x.datum_type) => Ok(x),
-        [x] => a.fail_node(format!(
-            "input type {:?} is not float, double, int64 or int32",
-            x.datum_type
-        )),
-        _ => a.fail_node("needs exactly one input"),
-    }
-}
+use crate::rows::{one_numeric_input, rows_and_width, values};
 
 /// `(x - offset) * scale`, per column or with one value for all.
 #[derive(Debug)]
@@ -29,7 +18,7 @@ pub(crate) struct Scaler {
 
 pub(crate) fn scaler(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let a = Attrs::new(node);
-    one_input(&a, inputs)?;
+    one_numeric_input(&a, inputs)?;
     let scale = a.floats("scale")?.unwrap_or_default();
     let offset = a.floats("offset")?.unwrap_or_default();
     if scale.is_empty() {
@@ -90,7 +79,7 @@ pub(crate) enum Imputer {
 
 pub(crate) fn imputer(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let a = Attrs::new(node);
-    let x = one_input(&a, inputs)?;
+    let x = one_numeric_input(&a, inputs)?;
     let floats = a.floats("imputed_value_floats")?.filter(|v| !v.is_empty());
     let ints = a.ints("imputed_value_int64s")?.filter(|v| !v.is_empty());
     let kernel = match (floats, ints) {
@@ -199,7 +188,7 @@ pub(crate) struct Normalizer {
 
 pub(crate) fn normalizer(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let a = Attrs::new(node);
-    one_input(&a, inputs)?;
+    one_numeric_input(&a, inputs)?;
     let norm = match a.string("norm")?.as_deref() {
         None | Some("MAX") => Norm::Max,
         Some("L1") => Norm::L1,
@@ -285,7 +274,7 @@ pub(crate) struct Binarizer {
 
 pub(crate) fn binarizer(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let a = Attrs::new(node);
-    let x = one_input(&a, inputs)?;
+    let x = one_numeric_input(&a, inputs)?;
     if !matches!(x.datum_type, DatumType::F32 | DatumType::F64) {
         return a.fail_node(format!(
             "input type {:?} is not float or double",
@@ -308,6 +297,14 @@ impl Kernel for Binarizer {
 
     fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let x = &inputs[0];
+        // onnxruntime refuses NaN here rather than binarizing it.
+        let nan = match x.datum_type() {
+            DatumType::F64 => values::<f64>(x)?.iter().position(|v| v.is_nan()),
+            _ => values::<f32>(x)?.iter().position(|v| v.is_nan()),
+        };
+        if let Some(i) = nan {
+            bail!("Binarizer input element {i} is NaN");
+        }
         let out = match x.datum_type() {
             DatumType::F64 => {
                 let t = self.threshold as f64;

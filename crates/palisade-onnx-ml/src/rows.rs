@@ -5,6 +5,8 @@ use std::borrow::Cow;
 
 use tract_hir::internal::*;
 
+use crate::attrs::Attrs;
+
 /// `(rows, columns)` of a rank-1 or rank-2 input.
 pub(crate) fn rows_and_width(op: &str, shape: &[usize]) -> TractResult<(usize, usize)> {
     match shape {
@@ -43,4 +45,39 @@ pub(crate) fn is_numeric(dt: DatumType) -> bool {
         dt,
         DatumType::F32 | DatumType::F64 | DatumType::I64 | DatumType::I32
     )
+}
+
+/// The one numeric input most operators take, or an error naming the node.
+pub(crate) fn one_numeric_input<'a>(
+    a: &Attrs,
+    inputs: &[&'a TypedFact],
+) -> TractResult<&'a TypedFact> {
+    match inputs {
+        [x] if is_numeric(x.datum_type) => Ok(x),
+        [x] => a.fail_node(format!(
+            "input type {:?} is not float, double, int64 or int32",
+            x.datum_type
+        )),
+        _ => a.fail_node("needs exactly one input"),
+    }
+}
+
+/// The one float input of an operator onnxruntime runs on float only.
+pub(crate) fn one_float_input(a: &Attrs, inputs: &[&TypedFact], op: &str) -> TractResult<()> {
+    match inputs {
+        [x] if x.datum_type == DatumType::F32 => Ok(()),
+        [x] => a.fail_node(format!(
+            "input type {:?}: onnxruntime runs {op} on float only",
+            x.datum_type
+        )),
+        _ => a.fail_node("needs exactly one input"),
+    }
+}
+
+/// The one input of an operator, of any type.
+pub(crate) fn one_input<'a>(a: &Attrs, inputs: &[&'a TypedFact]) -> TractResult<&'a TypedFact> {
+    match inputs {
+        [x] => Ok(x),
+        _ => a.fail_node("needs exactly one input"),
+    }
 }

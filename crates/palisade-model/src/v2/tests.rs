@@ -170,21 +170,38 @@ fn binary_extension_round_trips() {
 }
 
 #[test]
-fn binary_non_finite_is_refused() {
-    let header = r#"{"inputs":[{"name":"input","shape":[1,1],"datatype":"FP32","parameters":{"binary_data_size":4}}]}"#;
-    for bad in [f32::NAN, f32::INFINITY] {
+fn binary_infinities_are_refused_and_nan_only_where_the_model_reads_it() {
+    let header = r#"{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}"#;
+    let body = |x: f32| {
         let mut body = header.as_bytes().to_vec();
-        body.extend_from_slice(&bad.to_le_bytes());
-        let e = decode_request(&body, Some(header.len()), LIMITS).unwrap_err();
+        for v in [1.0, x, 2.0, 3.0f32] {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
+        body
+    };
+    for inf in [f32::INFINITY, f32::NEG_INFINITY] {
+        let e = decode_request(&body(inf), Some(header.len()), LIMITS).unwrap_err();
         assert!(e.message.contains("not a finite number"), "{e}");
     }
+    let nan = body(f32::NAN);
+    let r = decode_request(&nan, Some(header.len()), LIMITS).unwrap();
+    let e = bind_inputs("iris", r.inputs, &iris_spec(), MissingValues::Refused).unwrap_err();
+    assert!(
+        e.message.contains("element 1 is NaN") && e.message.contains("no missing-value handling"),
+        "{e}"
+    );
+    let r = decode_request(&nan, Some(header.len()), LIMITS).unwrap();
+    let bound = bind_inputs("iris", r.inputs, &iris_spec(), MissingValues::ReadAsNaN).unwrap();
+    assert!(slice::<f32>(&bound[0]).unwrap()[1].is_nan());
 }
 
 #[test]
 fn binding_checks_name_datatype_and_shape() {
     let ok = decode(r#"{"inputs":[{"name":"input","shape":[3,4],"datatype":"FP32","data":[1,2,3,4,1,2,3,4,1,2,3,4]}]}"#).unwrap();
     assert_eq!(
-        bind_inputs("iris", ok.inputs, &iris_spec()).unwrap().len(),
+        bind_inputs("iris", ok.inputs, &iris_spec(), MissingValues::Refused)
+            .unwrap()
+            .len(),
         1
     );
     for (json, needle) in [
@@ -210,7 +227,7 @@ fn binding_checks_name_datatype_and_shape() {
         ),
     ] {
         let r = decode(json).unwrap();
-        let e = bind_inputs("iris", r.inputs, &iris_spec()).unwrap_err();
+        let e = bind_inputs("iris", r.inputs, &iris_spec(), MissingValues::Refused).unwrap_err();
         assert!(e.message.contains(needle), "{needle}: {e}");
     }
 }
