@@ -412,7 +412,64 @@ def operator_cases():
     save("feature_vectorizer", m, {"A": hostile(ROWS, 3), "B": hostile(ROWS, 2)}, "FeatureVectorizer cutting one input and padding another")
 
 
+def text_cases():
+    """StringNormalizer, Tokenizer and TfIdfVectorizer, with words and characters beyond ASCII."""
+    words = ["Alpha", "beta", "GAMMA", "delta", "café", "naïve", "İstanbul", "ß", "x", "the", "The", "a", ""]
+    def sentences(n):
+        return np.array([" ".join(rng.choice(words, size=rng.integers(0, 7))) + rng.choice(["", ".", "!", ", ok"])
+                         for _ in range(n)], dtype=object)
+    def ms(domain, op, attrs, inputs, outputs):
+        node = helper.make_node(op, [i[0] for i in inputs], [o[0] for o in outputs], domain=domain, **attrs)
+        graph = helper.make_graph([node], op, [helper.make_tensor_value_info(*i) for i in inputs],
+                                  [helper.make_tensor_value_info(*o) for o in outputs])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+        m.ir_version = 8
+        return m
+    for action, sensitive, stop in [("LOWER", 0, []), ("UPPER", 0, ["the", "a"]), ("NONE", 1, ["The", "x"]), ("LOWER", 0, ["THE", "ALPHA"])]:
+        m = ms("", "StringNormalizer", dict(case_change_action=action, is_case_sensitive=sensitive, stopwords=stop) if stop else
+               dict(case_change_action=action, is_case_sensitive=sensitive), [("X", S, ["C"])], [("Y", S, None)])
+        save(f"string_normalizer_{action.lower()}_{sensitive}_{len(stop)}", m, np.array(rng.choice(words[:-1], size=40), dtype=object),
+             f"StringNormalizer {action}, case-sensitive={sensitive}, stopwords {stop}")
+    m = ms("", "StringNormalizer", dict(case_change_action="NONE", is_case_sensitive=1, stopwords=["x"]), [("X", S, [1, "C"])], [("Y", S, None)])
+    save("string_normalizer_all_stopwords", m, np.array([["x", "x"]], dtype=object), "StringNormalizer removing every word")
+    for name, attrs in [
+        ("tokenexp", dict(mark=0, mincharnum=1, pad_value="#", tokenexp="[a-zA-Z0-9_]+")),
+        ("tokenexp_perl", dict(mark=1, mincharnum=2, pad_value="<pad>", tokenexp="\\b\\w\\w+\\b")),
+        ("tokenexp_longest", dict(mark=0, mincharnum=1, pad_value="#", tokenexp="a|al|alp|[a-z]+")),
+        ("separators", dict(mark=0, mincharnum=1, pad_value="#", separators=[" ", ",", "\\."])),
+        ("chars", dict(mark=1, mincharnum=1, pad_value="#", tokenexp=".")),
+    ]:
+        m = ms("com.microsoft", "Tokenizer", attrs, [("X", S, ["N"])], [("Y", S, None)])
+        save(f"tokenizer_{name}", m, sentences(50), f"Tokenizer ({name})")
+    m = ms("com.microsoft", "Tokenizer", dict(mark=0, mincharnum=1, pad_value="#", tokenexp="[a-z]+"), [("X", S, ["N", 2])], [("Y", S, None)])
+    save("tokenizer_rank2", m, sentences(40).reshape(20, 2), "Tokenizer on [N, 2]")
+    pool = ["alpha", "beta", "gamma", "delta", "café", "alpha", "beta", "beta", "gamma", "gamma", "delta", "alpha", "alpha"]
+    for mode, lo, hi, skip in [("TF", 1, 1, 0), ("TF", 1, 2, 0), ("IDF", 2, 2, 1), ("TFIDF", 1, 2, 2)]:
+        attrs = dict(mode=mode, min_gram_length=lo, max_gram_length=hi, max_skip_count=skip, ngram_counts=[0, 5],
+                     ngram_indexes=[0, 1, 2, 3, 4, 5, 6, 7, 8], pool_strings=pool, weights=[0.5, 1.5, 2.0, 0.25, 3.0, 1.0, 2.5, 0.75, 1.25])
+        m = ms("", "TfIdfVectorizer", attrs, [("X", S, ["N", 8])], [("Y", F, ["N", 9])])
+        x = rng.choice(["alpha", "beta", "gamma", "delta", "café", "#", "zeta"], size=(60, 8)).astype(object)
+        save(f"tfidf_{mode.lower()}_{lo}{hi}_skip{skip}", m, x, f"TfIdfVectorizer {mode}, {lo}-{hi} grams, skip {skip}")
+    attrs = dict(mode="TF", min_gram_length=1, max_gram_length=2, max_skip_count=1, ngram_counts=[0, 3], ngram_indexes=[2, 0, 1, 4, 3],
+                 pool_int64s=[7, 8, 9, 7, 8, 8, 9])
+    m = ms("", "TfIdfVectorizer", attrs, [("X", I, ["C"])], [("Y", F, [5])])
+    save("tfidf_int64_1d", m, rng.integers(6, 11, size=30).astype(np.int64), "TfIdfVectorizer over int64, one row")
+
+
+def en_us_locale():
+    """onnxruntime's StringNormalizer needs en_US.UTF-8; compile it privately when missing."""
+    import os
+    import subprocess
+    import tempfile
+    have = subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.lower()
+    if "en_us.utf8" not in have and "en_us.utf-8" not in have:
+        folder = tempfile.mkdtemp(prefix="locale-")
+        subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8", f"{folder}/en_US.UTF-8"], check=True)
+        os.environ["LOCPATH"] = folder
+
+
 def main():
+    en_us_locale()
     OUT.mkdir(parents=True, exist_ok=True)
     for old in OUT.glob("*"):
         old.unlink()
@@ -459,6 +516,7 @@ def main():
     regressor_case("reg2_double", 2, "SUM", "NONE", [0.25, 0.75], per_leaf=2, in_type=TensorProto.DOUBLE)
     sklearn_cases()
     operator_cases()
+    text_cases()
 
 
 if __name__ == "__main__":

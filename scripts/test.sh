@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# onnxruntime's StringNormalizer (the reference for Palisade's) needs the en_US locale's sources.
+[ -e /usr/share/i18n/locales/en_US ] || need_apt+=(locales)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

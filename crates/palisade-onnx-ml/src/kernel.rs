@@ -14,8 +14,17 @@ pub(crate) trait Kernel: Debug + Send + Sync + 'static {
     fn eval(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>>;
 }
 
+type Built = TractResult<Box<dyn Kernel>>;
+
 /// Builds a kernel from the node's attributes and its typed inputs.
-pub(crate) type Build = fn(&NodeProto, &[&TypedFact]) -> TractResult<Box<dyn Kernel>>;
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Build {
+    /// Output shapes follow from input shapes.
+    Plain(fn(&NodeProto, &[&TypedFact]) -> Built),
+    /// An output has a length only the data decides (tokens per row, words kept): the builder
+    /// gets the model's symbols to name it.
+    Sized(fn(&NodeProto, &[&TypedFact], &SymbolScope) -> Built),
+}
 
 /// What an output's type is before the kernel is built.
 #[derive(Clone, Copy, Debug)]
@@ -89,7 +98,10 @@ impl Expansion for Pending {
             .map(|o| model.outlet_fact(*o).cloned())
             .collect::<TractResult<Vec<_>>>()?;
         let refs: Vec<&TypedFact> = facts.iter().collect();
-        let kernel = (self.build)(&self.node, &refs)?;
+        let kernel = match self.build {
+            Build::Plain(build) => build(&self.node, &refs)?,
+            Build::Sized(build) => build(&self.node, &refs, &model.symbols)?,
+        };
         let outlets = model.wire_node(
             prefix,
             MlOp {
@@ -105,6 +117,14 @@ impl Expansion for Pending {
 #[derive(Clone, Debug)]
 pub(crate) struct MlOp {
     kernel: Arc<dyn Kernel>,
+}
+
+impl MlOp {
+    pub(crate) fn new(kernel: Box<dyn Kernel>) -> MlOp {
+        MlOp {
+            kernel: Arc::from(kernel),
+        }
+    }
 }
 
 impl PartialEq for MlOp {

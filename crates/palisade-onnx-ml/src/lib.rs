@@ -15,6 +15,7 @@
 mod attrs;
 mod encoders;
 mod features;
+mod flatten;
 mod kernel;
 mod labels;
 mod linear;
@@ -22,6 +23,7 @@ mod preprocess;
 mod real;
 mod rows;
 mod svm;
+mod text;
 mod transform;
 mod tree;
 mod zipmap;
@@ -37,69 +39,100 @@ use tract_onnx::pb::NodeProto;
 /// each and the types of its outputs before its inputs are typed.
 const TABLE: &[(&str, Build, &[OutType])] = &[
     (
+        "StringNormalizer",
+        Build::Sized(text::string_normalizer),
+        &[OutType::Is(DatumType::String)],
+    ),
+    (
+        "TfIdfVectorizer",
+        Build::Plain(text::tfidf_vectorizer),
+        &[OutType::Is(DatumType::F32)],
+    ),
+    (
+        "Tokenizer",
+        Build::Sized(text::tokenizer),
+        &[OutType::Is(DatumType::String)],
+    ),
+    (
         "CategoryMapper",
-        encoders::category_mapper,
+        Build::Plain(encoders::category_mapper),
         &[OutType::Later],
     ),
-    ("LabelEncoder", encoders::label_encoder, &[OutType::Later]),
+    (
+        "LabelEncoder",
+        Build::Plain(encoders::label_encoder),
+        &[OutType::Later],
+    ),
     (
         "OneHotEncoder",
-        encoders::one_hot_encoder,
+        Build::Plain(encoders::one_hot_encoder),
         &[OutType::Is(DatumType::F32)],
     ),
     (
         "ArrayFeatureExtractor",
-        features::array_feature_extractor,
+        Build::Plain(features::array_feature_extractor),
         &[OutType::SameAsInput(0)],
     ),
     (
         "FeatureVectorizer",
-        features::feature_vectorizer,
+        Build::Plain(features::feature_vectorizer),
         &[OutType::Is(DatumType::F32)],
     ),
     (
         "Binarizer",
-        preprocess::binarizer,
+        Build::Plain(preprocess::binarizer),
         &[OutType::SameAsInput(0)],
     ),
-    ("Imputer", preprocess::imputer, &[OutType::SameAsInput(0)]),
+    (
+        "Imputer",
+        Build::Plain(preprocess::imputer),
+        &[OutType::SameAsInput(0)],
+    ),
     (
         "LinearClassifier",
-        linear::classifier,
+        Build::Plain(linear::classifier),
         &[OutType::Later, OutType::Is(DatumType::F32)],
     ),
     (
         "LinearRegressor",
-        linear::regressor,
+        Build::Plain(linear::regressor),
         &[OutType::Is(DatumType::F32)],
     ),
     (
         "Normalizer",
-        preprocess::normalizer,
+        Build::Plain(preprocess::normalizer),
         &[OutType::Is(DatumType::F32)],
     ),
-    ("Scaler", preprocess::scaler, &[OutType::Is(DatumType::F32)]),
+    (
+        "Scaler",
+        Build::Plain(preprocess::scaler),
+        &[OutType::Is(DatumType::F32)],
+    ),
     (
         "SVMClassifier",
-        svm::classifier,
+        Build::Plain(svm::classifier),
         &[OutType::Later, OutType::Is(DatumType::F32)],
     ),
     (
         "SVMRegressor",
-        svm::regressor,
+        Build::Plain(svm::regressor),
         &[OutType::Is(DatumType::F32)],
     ),
     (
         "TreeEnsembleClassifier",
-        tree::classifier,
+        Build::Plain(tree::classifier),
         &[OutType::Later, OutType::Is(DatumType::F32)],
     ),
     (
         "TreeEnsembleRegressor",
-        tree::regressor,
+        Build::Plain(tree::regressor),
         &[OutType::Is(DatumType::F32)],
     ),
-    ("ZipMap", zipmap::zipmap, &[OutType::Is(DatumType::F32)]),
+    (
+        "ZipMap",
+        Build::Plain(zipmap::zipmap),
+        &[OutType::Is(DatumType::F32)],
+    ),
 ];
 
 /// The names of the operators [`register`] adds.
@@ -107,11 +140,13 @@ pub fn operators() -> impl Iterator<Item = &'static str> {
     TABLE.iter().map(|(name, _, _)| *name)
 }
 
-/// Adds (or replaces) every operator in [`operators`].
+/// Adds (or replaces) every operator in [`operators`], and replaces tract's `Flatten` with one
+/// that takes more than one symbolic dimension (see `flatten.rs`).
 pub fn register(reg: &mut OnnxOpRegister) {
     for (name, _, _) in TABLE {
         reg.insert(name, parse);
     }
+    reg.insert("Flatten", |_, node| Ok((flatten::parse(node)?, vec![])));
 }
 
 fn parse(_: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
