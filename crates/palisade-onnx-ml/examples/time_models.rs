@@ -1,0 +1,61 @@
+//! Times models through tract with Palisade's ai.onnx.ml operators, for `bench/zoo.py`.
+//!
+//! Reads a job file (JSON: `[{"name", "model", "batch", "inputs": [{name, dtype, shape, data |
+//! values}]}]`), plans each model once, runs it repeatedly on one thread for at least
+//! `--min-ms`, and prints one JSON line per job: `{"name", "batch", "us_per_row", "runs"}`.
+//! No HTTP, no gate: the runtime alone, as onnxruntime is timed alone beside it.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use tract_onnx::prelude::*;
+
+fn tensor(i: &Value) -> Tensor {
+    let shape: Vec<usize> = i["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    if i["dtype"] == "string" {
+        let v: Vec<String> = i["values"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+        return tract_ndarray::ArrayD::from_shape_vec(shape, v).unwrap().into_tensor();
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(i["data"].as_str().unwrap()).unwrap();
+    match i["dtype"].as_str().unwrap() {
+        "f32" => Tensor::from_shape(&shape, &raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>()),
+        "f64" => Tensor::from_shape(&shape, &raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>()),
+        "i64" => Tensor::from_shape(&shape, &raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>()),
+        other => panic!("dtype {other}"),
+    }
+    .unwrap()
+}
+
+fn main() -> TractResult<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let jobs_path = args.get(1).expect("usage: time_models JOBS.json [--min-ms N]");
+    let min = Duration::from_millis(args.iter().position(|a| a == "--min-ms").and_then(|i| args.get(i + 1)).map_or(400, |v| v.parse().unwrap()));
+    let jobs: Vec<Value> = serde_json::from_slice(&std::fs::read(jobs_path)?)?;
+    for job in jobs {
+        let inputs: Vec<Tensor> = job["inputs"].as_array().unwrap().iter().map(tensor).collect();
+        let mut onnx = tract_onnx::onnx();
+        palisade_onnx_ml::register(&mut onnx.op_register);
+        let mut model = onnx.model_for_path(job["model"].as_str().unwrap())?;
+        for (ix, x) in inputs.iter().enumerate() {
+            model.set_input_fact(ix, InferenceFact::dt_shape(x.datum_type(), x.shape()))?;
+        }
+        let plan = model.into_optimized()?.into_runnable()?;
+        let feed = || inputs.iter().map(|t| t.clone().into_tvalue()).collect::<TVec<_>>();
+        for _ in 0..20 {
+            plan.run(feed())?;
+        }
+        let (mut runs, mut spent) = (0u64, Duration::ZERO);
+        while spent < min {
+            let f = feed();
+            let start = Instant::now();
+            plan.run(f)?;
+            spent += start.elapsed();
+            runs += 1;
+        }
+        let batch = job["batch"].as_u64().unwrap();
+        let us = spent.as_secs_f64() * 1e6 / (runs as f64 * batch as f64);
+        println!("{}", json!({"name": job["name"], "batch": batch, "us_per_row": us, "runs": runs}));
+    }
+    Ok(())
+}
