@@ -40,6 +40,7 @@ def session(path):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
@@ -88,7 +89,10 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(jobs, f)
     out = subprocess.run(["cargo", "run", "--quiet", "--release", "-p", "palisade-onnx-ml", "--example", "time_models", "--",
-                          f.name, "--min-ms", str(args.min_ms)], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+                          f.name, "--min-ms", str(args.min_ms)], cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"time_models failed:\n{out.stderr}")
+    out = out.stdout
     ours = {(r["name"], r["batch"]): r["us_per_row"] for r in map(json.loads, out.splitlines())}
     overhead = call_overhead(args.min_ms)
 

@@ -9,19 +9,49 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{json, Value};
+use tract_hir::internal::Factoid;
 use tract_onnx::prelude::*;
 
 fn tensor(i: &Value) -> Tensor {
-    let shape: Vec<usize> = i["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let shape: Vec<usize> = i["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     if i["dtype"] == "string" {
-        let v: Vec<String> = i["values"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
-        return tract_ndarray::ArrayD::from_shape_vec(shape, v).unwrap().into_tensor();
+        let v: Vec<String> = i["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect();
+        return tract_ndarray::ArrayD::from_shape_vec(shape, v)
+            .unwrap()
+            .into_tensor();
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(i["data"].as_str().unwrap()).unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(i["data"].as_str().unwrap())
+        .unwrap();
     match i["dtype"].as_str().unwrap() {
-        "f32" => Tensor::from_shape(&shape, &raw.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>()),
-        "f64" => Tensor::from_shape(&shape, &raw.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>()),
-        "i64" => Tensor::from_shape(&shape, &raw.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect::<Vec<_>>()),
+        "f32" => Tensor::from_shape(
+            &shape,
+            &raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+        "f64" => Tensor::from_shape(
+            &shape,
+            &raw.chunks_exact(8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
+        "i64" => Tensor::from_shape(
+            &shape,
+            &raw.chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+                .collect::<Vec<_>>(),
+        ),
         other => panic!("dtype {other}"),
     }
     .unwrap()
@@ -29,19 +59,48 @@ fn tensor(i: &Value) -> Tensor {
 
 fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();
-    let jobs_path = args.get(1).expect("usage: time_models JOBS.json [--min-ms N]");
-    let min = Duration::from_millis(args.iter().position(|a| a == "--min-ms").and_then(|i| args.get(i + 1)).map_or(400, |v| v.parse().unwrap()));
+    let jobs_path = args
+        .get(1)
+        .expect("usage: time_models JOBS.json [--min-ms N]");
+    let min = Duration::from_millis(
+        args.iter()
+            .position(|a| a == "--min-ms")
+            .and_then(|i| args.get(i + 1))
+            .map_or(400, |v| v.parse().unwrap()),
+    );
     let jobs: Vec<Value> = serde_json::from_slice(&std::fs::read(jobs_path)?)?;
     for job in jobs {
-        let inputs: Vec<Tensor> = job["inputs"].as_array().unwrap().iter().map(tensor).collect();
+        let inputs: Vec<Tensor> = job["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(tensor)
+            .collect();
         let mut onnx = tract_onnx::onnx();
         palisade_onnx_ml::register(&mut onnx.op_register);
         let mut model = onnx.model_for_path(job["model"].as_str().unwrap())?;
+        // Planned as the server plans: the batch axis stays a symbol, whatever the call sends.
         for (ix, x) in inputs.iter().enumerate() {
-            model.set_input_fact(ix, InferenceFact::dt_shape(x.datum_type(), x.shape()))?;
+            let declared: Vec<Option<TDim>> = model.input_fact(ix)?.shape.dims().map(|d| d.concretize()).collect();
+            let dims: TVec<TDim> = x
+                .shape()
+                .iter()
+                .enumerate()
+                .map(|(axis, &n)| match declared.get(axis) {
+                    Some(Some(d)) => d.clone(),
+                    _ if axis == 0 => model.sym("batch").into(),
+                    _ => n.into(),
+                })
+                .collect();
+            model.set_input_fact(ix, InferenceFact::dt_shape(x.datum_type(), dims))?;
         }
         let plan = model.into_optimized()?.into_runnable()?;
-        let feed = || inputs.iter().map(|t| t.clone().into_tvalue()).collect::<TVec<_>>();
+        let feed = || {
+            inputs
+                .iter()
+                .map(|t| t.clone().into_tvalue())
+                .collect::<TVec<_>>()
+        };
         for _ in 0..20 {
             plan.run(feed())?;
         }
@@ -55,7 +114,10 @@ fn main() -> TractResult<()> {
         }
         let batch = job["batch"].as_u64().unwrap();
         let us = spent.as_secs_f64() * 1e6 / (runs as f64 * batch as f64);
-        println!("{}", json!({"name": job["name"], "batch": batch, "us_per_row": us, "runs": runs}));
+        println!(
+            "{}",
+            json!({"name": job["name"], "batch": batch, "us_per_row": us, "runs": runs})
+        );
     }
     Ok(())
 }

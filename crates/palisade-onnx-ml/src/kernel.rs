@@ -35,6 +35,18 @@ pub(crate) enum OutType {
     Later,
 }
 
+/// How output shapes relate to the first input's, told to tract's inference so a batch size
+/// fixed on the input reaches every output (and a symbol named in the graph is bound to it).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Rows {
+    /// Every output has the input's shape (element-wise operators).
+    SameShape,
+    /// Every output's first axis is the input's first axis, when the input is `[N, …]`.
+    SameFirstAxis,
+    /// Decided by the data (tokens, kept words).
+    Free,
+}
+
 /// The node as parsed, waiting for tract to type its inputs.
 #[derive(Clone, Debug)]
 pub(crate) struct Pending {
@@ -42,6 +54,7 @@ pub(crate) struct Pending {
     node: Arc<NodeProto>,
     build: Build,
     outputs: Vec<OutType>,
+    rows: Rows,
 }
 
 impl Pending {
@@ -50,12 +63,14 @@ impl Pending {
         node: &NodeProto,
         build: Build,
         outputs: Vec<OutType>,
+        rows: Rows,
     ) -> Box<dyn InferenceOp> {
         expand(Pending {
             op,
             node: Arc::new(node.clone()),
             build,
             outputs,
+            rows,
         })
     }
 }
@@ -83,6 +98,27 @@ impl Expansion for Pending {
                 }
                 _ => {}
             }
+        }
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        match self.rows {
+            Rows::SameShape => {
+                for proxy in outputs {
+                    s.equals(&proxy.shape, &inputs[0].shape)?;
+                }
+            }
+            Rows::SameFirstAxis => {
+                s.given(&inputs[0].rank, move |s, rank| {
+                    if rank == 2 {
+                        for proxy in outputs {
+                            s.equals(&proxy.shape[0], &inputs[0].shape[0])?;
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            Rows::Free => {}
         }
         Ok(())
     }

@@ -30,132 +30,64 @@ mod zipmap;
 
 pub use zipmap::zipmap_classes;
 
-use kernel::{Build, OutType, Pending};
+use kernel::{Build, OutType, Pending, Rows};
 use tract_hir::internal::*;
 use tract_onnx::model::{OnnxOpRegister, ParsingContext};
 use tract_onnx::pb::NodeProto;
 
-/// The operators this crate provides (replacing tract's where it has them), with the builder of
-/// each and the types of its outputs before its inputs are typed.
-const TABLE: &[(&str, Build, &[OutType])] = &[
-    (
-        "StringNormalizer",
-        Build::Sized(text::string_normalizer),
-        &[OutType::Is(DatumType::String)],
-    ),
-    (
-        "TfIdfVectorizer",
-        Build::Plain(text::tfidf_vectorizer),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "Tokenizer",
-        Build::Sized(text::tokenizer),
-        &[OutType::Is(DatumType::String)],
-    ),
-    (
-        "CategoryMapper",
-        Build::Plain(encoders::category_mapper),
-        &[OutType::Later],
-    ),
-    (
-        "LabelEncoder",
-        Build::Plain(encoders::label_encoder),
-        &[OutType::Later],
-    ),
-    (
-        "OneHotEncoder",
-        Build::Plain(encoders::one_hot_encoder),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "ArrayFeatureExtractor",
-        Build::Plain(features::array_feature_extractor),
-        &[OutType::SameAsInput(0)],
-    ),
-    (
-        "FeatureVectorizer",
-        Build::Plain(features::feature_vectorizer),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "Binarizer",
-        Build::Plain(preprocess::binarizer),
-        &[OutType::SameAsInput(0)],
-    ),
-    (
-        "Imputer",
-        Build::Plain(preprocess::imputer),
-        &[OutType::SameAsInput(0)],
-    ),
-    (
-        "LinearClassifier",
-        Build::Plain(linear::classifier),
-        &[OutType::Later, OutType::Is(DatumType::F32)],
-    ),
-    (
-        "LinearRegressor",
-        Build::Plain(linear::regressor),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "Normalizer",
-        Build::Plain(preprocess::normalizer),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "Scaler",
-        Build::Plain(preprocess::scaler),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "SVMClassifier",
-        Build::Plain(svm::classifier),
-        &[OutType::Later, OutType::Is(DatumType::F32)],
-    ),
-    (
-        "SVMRegressor",
-        Build::Plain(svm::regressor),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "TreeEnsembleClassifier",
-        Build::Plain(tree::classifier),
-        &[OutType::Later, OutType::Is(DatumType::F32)],
-    ),
-    (
-        "TreeEnsembleRegressor",
-        Build::Plain(tree::regressor),
-        &[OutType::Is(DatumType::F32)],
-    ),
-    (
-        "ZipMap",
-        Build::Plain(zipmap::zipmap),
-        &[OutType::Is(DatumType::F32)],
-    ),
+const F32: OutType = OutType::Is(DatumType::F32);
+const STRING: OutType = OutType::Is(DatumType::String);
+
+/// The operators this crate provides (replacing tract's where it has them): the builder of
+/// each, the types of its outputs before its inputs are typed, and how its output shapes
+/// follow its input's.
+#[rustfmt::skip]
+const TABLE: &[(&str, Build, &[OutType], Rows)] = &[
+    ("ArrayFeatureExtractor", Build::Plain(features::array_feature_extractor), &[OutType::SameAsInput(0)], Rows::SameFirstAxis),
+    ("Binarizer", Build::Plain(preprocess::binarizer), &[OutType::SameAsInput(0)], Rows::SameShape),
+    ("CategoryMapper", Build::Plain(encoders::category_mapper), &[OutType::Later], Rows::SameShape),
+    ("FeatureVectorizer", Build::Plain(features::feature_vectorizer), &[F32], Rows::SameFirstAxis),
+    ("Imputer", Build::Plain(preprocess::imputer), &[OutType::SameAsInput(0)], Rows::SameShape),
+    ("LabelEncoder", Build::Plain(encoders::label_encoder), &[OutType::Later], Rows::SameShape),
+    ("LinearClassifier", Build::Plain(linear::classifier), &[OutType::Later, F32], Rows::SameFirstAxis),
+    ("LinearRegressor", Build::Plain(linear::regressor), &[F32], Rows::SameFirstAxis),
+    ("Normalizer", Build::Plain(preprocess::normalizer), &[F32], Rows::SameShape),
+    ("OneHotEncoder", Build::Plain(encoders::one_hot_encoder), &[F32], Rows::SameFirstAxis),
+    ("Scaler", Build::Plain(preprocess::scaler), &[F32], Rows::SameShape),
+    ("StringNormalizer", Build::Sized(text::string_normalizer), &[STRING], Rows::Free),
+    ("SVMClassifier", Build::Plain(svm::classifier), &[OutType::Later, F32], Rows::SameFirstAxis),
+    ("SVMRegressor", Build::Plain(svm::regressor), &[F32], Rows::SameFirstAxis),
+    ("TfIdfVectorizer", Build::Plain(text::tfidf_vectorizer), &[F32], Rows::SameFirstAxis),
+    ("Tokenizer", Build::Sized(text::tokenizer), &[STRING], Rows::Free),
+    ("TreeEnsembleClassifier", Build::Plain(tree::classifier), &[OutType::Later, F32], Rows::SameFirstAxis),
+    ("TreeEnsembleRegressor", Build::Plain(tree::regressor), &[F32], Rows::SameFirstAxis),
+    ("ZipMap", Build::Plain(zipmap::zipmap), &[F32], Rows::SameFirstAxis),
 ];
 
 /// The names of the operators [`register`] adds.
 pub fn operators() -> impl Iterator<Item = &'static str> {
-    TABLE.iter().map(|(name, _, _)| *name)
+    TABLE.iter().map(|(name, ..)| *name)
 }
 
 /// Adds (or replaces) every operator in [`operators`], and replaces tract's `Flatten` with one
 /// that takes more than one symbolic dimension (see `flatten.rs`).
 pub fn register(reg: &mut OnnxOpRegister) {
-    for (name, _, _) in TABLE {
+    for (name, ..) in TABLE {
         reg.insert(name, parse);
     }
     reg.insert("Flatten", |_, node| Ok((flatten::parse(node)?, vec![])));
 }
 
 fn parse(_: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let Some((name, build, outputs)) = TABLE.iter().find(|(name, _, _)| *name == node.op_type)
+    let Some((name, build, outputs, rows)) = TABLE.iter().find(|(name, ..)| *name == node.op_type)
     else {
         bail!(
             "{} is not an ai.onnx.ml operator this runtime provides",
             node.op_type
         );
     };
-    Ok((Pending::boxed(name, node, *build, outputs.to_vec()), vec![]))
+    Ok((
+        Pending::boxed(name, node, *build, outputs.to_vec(), *rows),
+        vec![],
+    ))
 }
