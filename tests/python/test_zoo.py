@@ -1,6 +1,6 @@
 """The conformance zoo: every model in tests/zoo (scikit-learn, XGBoost, LightGBM and CatBoost
 exports, with and without ZipMap; see scripts/make_zoo.py) added to the running demo with
-`palisade models add` and `models sign`, loaded through the admin plane, served to tritonclient,
+`palisade models add --selftest` (vectors from onnxruntime, run at every load) and `models sign`, loaded through the admin plane, served to tritonclient,
 and compared with onnxruntime on held-out rows, one row at a time and 256 at once.
 
 Labels (integer and string outputs) must be equal. Float outputs must be within
@@ -66,11 +66,37 @@ def admin_post(server, path):
         return e.code, e.read().decode()
 
 
+def v2_json(name, array):
+    if array.dtype == object:
+        return {"name": name, "datatype": "BYTES", "shape": list(array.shape), "data": [str(v) for v in array.ravel()]}
+    datatype = {"f": "FP32" if array.dtype == np.float32 else "FP64", "i": "INT64"}[array.dtype.kind]
+    return {"name": name, "datatype": datatype, "shape": list(array.shape),
+            "data": [None if isinstance(v, float) and np.isnan(v) else v for v in array.ravel().tolist()]}
+
+
+def selftest_file(name):
+    """Self-test vectors from onnxruntime on the first 8 held-out rows without NaN (JSON has no
+    NaN), as an export script would write them."""
+    rows = dict(np.load(ZOO / name / "rows.npz", allow_pickle=True))
+    finite = np.ones(len(next(iter(rows.values()))), dtype=bool)
+    for v in rows.values():
+        if v.dtype.kind == "f":
+            finite &= ~np.isnan(v.reshape(len(v), -1)).any(axis=1)
+    picked = {k: v[finite][:8] for k, v in rows.items()}
+    expected = reference(name, picked)
+    doc = {"cases": [{"inputs": [v2_json(k, v) for k, v in picked.items()],
+                      "outputs": [v2_json(k, v) for k, v in expected.items()]}]}
+    path = pathlib.Path(tempfile.mkdtemp(prefix="selftest-")) / "selftest.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
 def add_to_demo(server, name):
     repo = server.state / "models"
     model = f"zoo-{name.replace('_', '-')}"
     run = lambda *args: subprocess.run([palisade_binary(), *args], capture_output=True, text=True, timeout=120)
-    added = run("models", "add", str(ZOO / name / "model.onnx"), "--repo", str(repo), "--model", model, "--version", "1")
+    added = run("models", "add", str(ZOO / name / "model.onnx"), "--repo", str(repo), "--model", model, "--version", "1",
+                "--selftest", str(selftest_file(name)))
     if added.returncode != 0:
         return model, added.stderr
     # The demo's policies refuse inference on a model nobody owns.

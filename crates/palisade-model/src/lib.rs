@@ -14,6 +14,7 @@ mod repository;
 mod runtime;
 pub mod scan;
 pub mod seal;
+pub mod selftest;
 pub mod signing;
 pub mod v2;
 

@@ -1,4 +1,4 @@
-//! The load pipeline of one model version: read → decrypt → verify → scan → build.
+//! The load pipeline of one model version: read → decrypt → verify → scan → build → self-test.
 //!
 //! Every step runs on bytes in memory; a sealed version's plaintext never touches the disk.
 //! Decryption authenticates every chunk (AES-GCM), the manifest pin and the signature are
@@ -18,6 +18,7 @@ use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::manifest::{Risk, RiskSource, TrustedRisk};
 use crate::scan::{self, Format, Severity};
 use crate::seal::{self, Envelope, KeyProvider, SealError};
+use crate::selftest::{SelfTest, SELFTEST_FILE};
 use crate::signing::{self, SignError, VerifyingKey};
 use crate::{Manifest, ModelError, Runtime, VersionEntry};
 
@@ -317,6 +318,25 @@ pub(crate) fn load_version(
         });
     }
     let provenance_sha = actual.clone();
+    if let Some(pinned) = &entry.selftest_sha256 {
+        let path = dir.join(SELFTEST_FILE);
+        match files.digests.get(SELFTEST_FILE) {
+            None => {
+                return Err(ModelError::Io {
+                    path,
+                    message: "missing: the manifest pins self-test vectors (selftest_sha256) but the version folder lacks them".into(),
+                })
+            }
+            Some(actual) if actual != pinned => {
+                return Err(ModelError::DigestMismatch {
+                    path,
+                    expected: pinned.clone(),
+                    actual: actual.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
     let sig_path = dir.join(signing::SIGNATURE_FILE);
     let mut signed_by = None;
     let mut governance_signed = false;
@@ -373,9 +393,10 @@ pub(crate) fn load_version(
     ))
 }
 
-/// Steps 3 and 4 of a load, on a version's files in memory: every file is scanned (a finding
-/// at `refuse_at` or above refuses the version; only data formats load), then `served` is
-/// built. `palisade models seal` runs the same function, so it refuses what a load would.
+/// Steps 3 to 5 of a load, on a version's files in memory: every file is scanned (a finding
+/// at `refuse_at` or above refuses the version; only data formats load), `served` is built,
+/// and its `selftest.json`, if any, is run. `palisade models add|pin|seal` run the same
+/// function, so they refuse what a load would.
 pub fn build_version(
     dir: &Path,
     served: &str,
@@ -431,7 +452,13 @@ pub fn build_version(
         path: model_path.clone(),
         message,
     })?;
-    Runtime::from_proto(&model_path, &proto)
+    let runtime = Runtime::from_proto(&model_path, &proto)?;
+    // 5. Self-test: the reference outputs the version carries must come out again.
+    if let Some(vectors) = files.get(SELFTEST_FILE) {
+        let path = dir.join(SELFTEST_FILE);
+        SelfTest::parse(&path, vectors)?.run(&path, &runtime)?;
+    }
+    Ok(runtime)
 }
 
 /// Replace every external-data reference with the bytes it names, from the verified files.

@@ -46,6 +46,8 @@ pub struct VersionEntry {
     pub sha256: String,
     #[serde(default = "default_file")]
     pub file: String,
+    /// Lowercase hex SHA-256 of the version's `selftest.json` (its self-test vectors).
+    pub selftest_sha256: Option<String>,
 }
 
 fn default_file() -> String {
@@ -211,14 +213,19 @@ impl Manifest {
                     "version '{v}': use letters, digits, '-', '_' and '.' only"
                 ));
             }
-            if entry.sha256.len() != 64
-                || !entry
-                    .sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-            {
+            let hex64 = |s: &str| {
+                s.len() == 64
+                    && s.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            };
+            if !hex64(&entry.sha256) {
                 return Err(format!(
                     "versions.{v}.sha256: expected 64 lowercase hex digits"
+                ));
+            }
+            if entry.selftest_sha256.as_deref().is_some_and(|s| !hex64(s)) {
+                return Err(format!(
+                    "versions.{v}.selftest_sha256: expected 64 lowercase hex digits"
                 ));
             }
             if !valid_name(&entry.file) {

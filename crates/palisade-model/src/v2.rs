@@ -46,7 +46,7 @@ fn too_large(message: impl Into<String>) -> DecodeError {
 }
 
 /// One decoded input tensor.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct InputTensor {
     pub name: String,
     pub datatype: DataType,

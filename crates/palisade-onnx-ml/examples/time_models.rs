@@ -81,7 +81,12 @@ fn main() -> TractResult<()> {
         let mut model = onnx.model_for_path(job["model"].as_str().unwrap())?;
         // Planned as the server plans: the batch axis stays a symbol, whatever the call sends.
         for (ix, x) in inputs.iter().enumerate() {
-            let declared: Vec<Option<TDim>> = model.input_fact(ix)?.shape.dims().map(|d| d.concretize()).collect();
+            let declared: Vec<Option<TDim>> = model
+                .input_fact(ix)?
+                .shape
+                .dims()
+                .map(|d| d.concretize())
+                .collect();
             let dims: TVec<TDim> = x
                 .shape()
                 .iter()

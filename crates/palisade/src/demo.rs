@@ -10,11 +10,12 @@ use palisade_gate::keys::KeyStore;
 use palisade_gate::Server;
 
 /// The bundled demo models, as committed under `models/` (made by
-/// `scripts/make_demo_models.py`): (name, manifest, [(version, model.onnx)]).
+/// `scripts/make_demo_models.py`, self-test vectors by `scripts/make_selftest.py`):
+/// (name, manifest, [(version, model.onnx, selftest.json)]).
 type DemoModel = (
     &'static str,
     &'static str,
-    &'static [(&'static str, &'static [u8])],
+    &'static [(&'static str, &'static [u8], &'static [u8])],
 );
 
 const MODELS: [DemoModel; 3] = [
@@ -22,14 +23,26 @@ const MODELS: [DemoModel; 3] = [
         "iris",
         include_str!("../../../models/iris/model.toml"),
         &[
-            ("1", include_bytes!("../../../models/iris/1/model.onnx")),
-            ("2", include_bytes!("../../../models/iris/2/model.onnx")),
+            (
+                "1",
+                include_bytes!("../../../models/iris/1/model.onnx"),
+                include_bytes!("../../../models/iris/1/selftest.json"),
+            ),
+            (
+                "2",
+                include_bytes!("../../../models/iris/2/model.onnx"),
+                include_bytes!("../../../models/iris/2/selftest.json"),
+            ),
         ],
     ),
     (
         "diabetes",
         include_str!("../../../models/diabetes/model.toml"),
-        &[("1", include_bytes!("../../../models/diabetes/1/model.onnx"))],
+        &[(
+            "1",
+            include_bytes!("../../../models/diabetes/1/model.onnx"),
+            include_bytes!("../../../models/diabetes/1/selftest.json"),
+        )],
     ),
     (
         "breast-cancer",
@@ -37,6 +50,7 @@ const MODELS: [DemoModel; 3] = [
         &[(
             "1",
             include_bytes!("../../../models/breast-cancer/1/model.onnx"),
+            include_bytes!("../../../models/breast-cancer/1/selftest.json"),
         )],
     ),
 ];
@@ -227,7 +241,7 @@ fn write_models(dir: &Path) -> Result<()> {
 
     for (name, manifest, versions) in MODELS {
         let model_dir = dir.join("models").join(name);
-        for (version, onnx) in versions {
+        for (version, onnx, selftest) in versions {
             let version_dir = model_dir.join(version);
             let staging = if name == "diabetes" {
                 dir.join("models")
@@ -238,6 +252,10 @@ fn write_models(dir: &Path) -> Result<()> {
             std::fs::create_dir_all(&staging)
                 .with_context(|| format!("creating {}", staging.display()))?;
             std::fs::write(staging.join("model.onnx"), onnx)?;
+            std::fs::write(
+                staging.join(palisade_model::selftest::SELFTEST_FILE),
+                selftest,
+            )?;
             let mut digests = signing::digest_dir(&staging)?;
             // The signature covers the manifest's governance fields too (risk, owner, ...).
             let parsed = palisade_model::Manifest::parse(manifest).map_err(anyhow::Error::msg)?;

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use palisade_model::scan::Severity;
+use palisade_model::selftest::SELFTEST_FILE;
 use palisade_model::signing::SIGNATURE_FILE;
 use sha2::{Digest, Sha256};
 
@@ -34,11 +35,17 @@ impl CheckedVersion {
             .get(&self.served)
             .map_or("", String::as_str)
     }
+
+    /// The self-test vectors' SHA-256, when the version has them.
+    pub fn selftest_sha256(&self) -> Option<&str> {
+        self.files.digests.get(SELFTEST_FILE).map(String::as_str)
+    }
 }
 
 /// Read SRC (a version folder, read as a load reads one, or one model file) and run the
-/// load's scan and build on it.
-pub fn check(src: &Path) -> Result<CheckedVersion> {
+/// load's scan, build and self-test on it. `selftest`: a reference run (inputs and the
+/// outputs the export's runtime gave) to carry as the version's `selftest.json`.
+pub fn check(src: &Path, selftest: Option<&Path>) -> Result<CheckedVersion> {
     let meta = std::fs::symlink_metadata(src).with_context(|| src.display().to_string())?;
     let (dir, files) = if meta.is_dir() {
         (src, palisade_model::read_plain(src, MAX_VERSION_BYTES)?)
@@ -50,6 +57,24 @@ pub fn check(src: &Path) -> Result<CheckedVersion> {
             src.display()
         );
     };
+    let mut files = files;
+    if let Some(reference) = selftest {
+        let bytes = read_one(reference)?
+            .bytes
+            .into_values()
+            .next()
+            .unwrap_or_default();
+        if files.bytes.get(SELFTEST_FILE).is_some_and(|b| *b != bytes) {
+            bail!(
+                "{}: already holds a different {SELFTEST_FILE}; remove it or leave out --selftest",
+                src.display()
+            );
+        }
+        files
+            .digests
+            .insert(SELFTEST_FILE.into(), hex::encode(Sha256::digest(&bytes)));
+        files.bytes.insert(SELFTEST_FILE.into(), bytes);
+    }
     let served = served_file(src, &files.bytes)?;
     palisade_model::build_version(dir, &served, &files.bytes, Severity::High).map_err(|e| {
         anyhow::anyhow!("{e}\nthe server would refuse this version, so it was not added")
@@ -103,41 +128,60 @@ fn served_file(src: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<String> 
     }
 }
 
-/// Add `[versions.V] sha256 = ...` (and `file = ...` when it is not `model.onnx`) to a
-/// manifest, made if missing; an existing pin must match.
-pub fn pin(manifest: &Path, version: &str, served: &str, sha256: &str) -> Result<()> {
+/// Add `[versions.V] sha256 = ...` (and `file = ...` when it is not `model.onnx`, and
+/// `selftest_sha256 = ...` when the version carries self-test vectors) to a manifest, made if
+/// missing. An existing pin must match; its self-test pin is added or replaced.
+pub fn pin(
+    manifest: &Path,
+    version: &str,
+    served: &str,
+    sha256: &str,
+    selftest: Option<&str>,
+) -> Result<()> {
     let text = match std::fs::read_to_string(manifest) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| manifest.display().to_string()),
     };
-    if !text.is_empty() {
+    let mut text = text;
+    let existing = if text.is_empty() {
+        None
+    } else {
         let parsed = palisade_model::Manifest::parse(&text)
             .map_err(|e| anyhow::anyhow!("{}: {e}", manifest.display()))?;
-        if let Some(entry) = parsed.versions.get(version) {
-            if entry.sha256 != sha256 || entry.file != served {
-                bail!(
-                    "{}: version {version} already pins {} ({}); use a new version",
-                    manifest.display(),
-                    entry.file,
-                    entry.sha256
-                );
-            }
-            return Ok(());
+        parsed.versions.get(version).cloned()
+    };
+    match existing {
+        Some(entry) if entry.sha256 != sha256 || entry.file != served => bail!(
+            "{}: version {version} already pins {} ({}); use a new version",
+            manifest.display(),
+            entry.file,
+            entry.sha256
+        ),
+        Some(entry) if entry.selftest_sha256.as_deref() == selftest || selftest.is_none() => {
+            return Ok(())
         }
-    }
-    let mut text = text;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    text.push_str(&format!(
-        "[versions.\"{version}\"]\nsha256 = \"{sha256}\"\n"
-    ));
-    if served != DEFAULT_SERVED {
-        text.push_str(&format!("file = \"{served}\"\n"));
+        Some(_) => {
+            text = with_selftest_pin(&text, version, selftest.unwrap_or_default())
+                .with_context(|| manifest.display().to_string())?
+        }
+        None => {
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!(
+                "[versions.\"{version}\"]\nsha256 = \"{sha256}\"\n"
+            ));
+            if served != DEFAULT_SERVED {
+                text.push_str(&format!("file = \"{served}\"\n"));
+            }
+            if let Some(selftest) = selftest {
+                text.push_str(&format!("selftest_sha256 = \"{selftest}\"\n"));
+            }
+        }
     }
     palisade_model::Manifest::parse(&text).map_err(|e| {
         anyhow::anyhow!(
@@ -147,20 +191,62 @@ pub fn pin(manifest: &Path, version: &str, served: &str, sha256: &str) -> Result
     })?;
     std::fs::write(manifest, text).with_context(|| manifest.display().to_string())?;
     println!(
-        "pinned {version} ({served}, sha256 {sha256}) in {}",
+        "pinned {version} ({served}, sha256 {sha256}{}) in {}",
+        selftest.map_or(String::new(), |s| format!("; self-test vectors sha256 {s}")),
         manifest.display()
     );
     Ok(())
 }
 
+/// The manifest with `selftest_sha256` set in version `version`'s table (written by `pin`,
+/// so its header is one of the forms `pin` and people write).
+fn with_selftest_pin(text: &str, version: &str, digest: &str) -> Result<String> {
+    let headers = [
+        format!("[versions.\"{version}\"]"),
+        format!("[versions.'{version}']"),
+        format!("[versions.{version}]"),
+    ];
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(at) = lines
+        .iter()
+        .position(|l| headers.iter().any(|h| l.trim() == h))
+    else {
+        bail!("cannot find the table of version {version}; add selftest_sha256 = \"{digest}\" to it by hand");
+    };
+    let mut out: Vec<String> = Vec::with_capacity(lines.len() + 1);
+    let mut in_table = false;
+    for (i, line) in lines.iter().enumerate() {
+        if i == at {
+            in_table = true;
+            out.push(line.to_string());
+            out.push(format!("selftest_sha256 = \"{digest}\""));
+            continue;
+        }
+        if in_table && line.trim_start().starts_with('[') {
+            in_table = false;
+        }
+        if in_table && line.trim_start().starts_with("selftest_sha256") {
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    Ok(out.join("\n") + "\n")
+}
+
 /// `models add`: check SRC, copy it into REPO/MODEL/VERSION (a new folder) and pin it.
-pub fn add(src: &Path, repo: &Path, model: &str, version: &str) -> Result<()> {
+pub fn add(
+    src: &Path,
+    repo: &Path,
+    model: &str,
+    version: &str,
+    selftest: Option<&Path>,
+) -> Result<()> {
     for (what, name) in [("--model", model), ("--version", version)] {
         if !palisade_model::valid_name(name) {
             bail!("{what} '{name}': use letters, digits, '-', '_' and '.' only");
         }
     }
-    let checked = check(src)?;
+    let checked = check(src, selftest)?;
     let dst = repo.join(model).join(version);
     if dst.exists() {
         bail!(
@@ -188,5 +274,6 @@ pub fn add(src: &Path, repo: &Path, model: &str, version: &str) -> Result<()> {
         version,
         &checked.served,
         checked.sha256(),
+        checked.selftest_sha256(),
     )
 }

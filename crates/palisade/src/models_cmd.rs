@@ -63,10 +63,20 @@ pub enum ModelsCommand {
         model: String,
         #[arg(long)]
         version: String,
+        /// Self-test vectors to carry as the version's selftest.json: inputs and the
+        /// outputs a reference run gave (see docs/supply-chain.md). Checked now, run at
+        /// every load.
+        #[arg(long)]
+        selftest: Option<PathBuf>,
     },
     /// Check a plaintext version folder REPO/MODEL/VERSION as a load would and pin its
-    /// served file in REPO/MODEL/model.toml.
-    Pin { dir: PathBuf },
+    /// served file (and its selftest.json) in REPO/MODEL/model.toml.
+    Pin {
+        dir: PathBuf,
+        /// Self-test vectors to write into DIR as selftest.json and pin (checked first).
+        #[arg(long)]
+        selftest: Option<PathBuf>,
+    },
     /// Check SRC as a load would, encrypt every file into REPO/MODEL/VERSION (chunked
     /// AES-256-GCM, a fresh data key per file wrapped by the KEK), and pin the served file.
     Seal {
@@ -108,6 +118,10 @@ pub enum ModelsCommand {
         /// For a sealed folder: the KEK to read the plaintext digests with.
         #[arg(long)]
         kek: Option<String>,
+        /// Self-test vectors to write into DIR as selftest.json (checked first) before
+        /// signing, so the signature covers them.
+        #[arg(long)]
+        selftest: Option<PathBuf>,
     },
     /// Verify DIR/model.sig against trusted public keys and the files in DIR.
     Verify {
@@ -134,6 +148,22 @@ pub enum ModelsCommand {
         #[arg(long)]
         signing_key: Option<PathBuf>,
     },
+}
+
+/// Writes the checked version's self-test vectors into its (plaintext) folder.
+fn write_selftest(dir: &Path, checked: &model_versions::CheckedVersion) -> Result<()> {
+    use palisade_model::selftest::SELFTEST_FILE;
+    if let Some(bytes) = checked.files.bytes.get(SELFTEST_FILE) {
+        let path = dir.join(SELFTEST_FILE);
+        if std::fs::read(&path).ok().as_ref() != Some(bytes) {
+            std::fs::write(&path, bytes).with_context(|| path.display().to_string())?;
+            println!(
+                "self-test vectors written to {} (they pass)",
+                path.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Where `seal` finds the key-encryption key when `--kek` is not given.
@@ -166,11 +196,12 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             repo,
             model,
             version,
+            selftest,
         } => {
-            model_versions::add(&src, &repo, &model, &version)?;
+            model_versions::add(&src, &repo, &model, &version, selftest.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
-        ModelsCommand::Pin { dir } => {
+        ModelsCommand::Pin { dir, selftest } => {
             if seal::is_sealed(&dir) {
                 bail!(
                     "{}: sealed; `palisade models seal` pins sealed versions",
@@ -178,8 +209,15 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
                 );
             }
             let (manifest, version) = manifest_beside(&dir)?;
-            let checked = model_versions::check(&dir)?;
-            model_versions::pin(&manifest, &version, &checked.served, checked.sha256())?;
+            let checked = model_versions::check(&dir, selftest.as_deref())?;
+            write_selftest(&dir, &checked)?;
+            model_versions::pin(
+                &manifest,
+                &version,
+                &checked.served,
+                checked.sha256(),
+                checked.selftest_sha256(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         ModelsCommand::RotateKek { repo, old, new } => rotate(&repo, &old, &new),
@@ -189,7 +227,15 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
             model,
             version,
             kek,
+            selftest,
         } => {
+            if let Some(reference) = &selftest {
+                if seal::is_sealed(&dir) {
+                    bail!("{}: sealed; put the self-test vectors in the source folder and seal it again", dir.display());
+                }
+                let checked = model_versions::check(&dir, Some(reference))?;
+                write_selftest(&dir, &checked)?;
+            }
             let subject = subject(&dir, model, version)?;
             let mut digests = digests(&dir, &subject, kek.as_deref())?;
             match governance(&dir)? {
@@ -401,7 +447,7 @@ fn seal_cmd(
     }
     let kek = load_kek(kek)?;
     // Refuse to seal what the server would refuse to load: the load's own scan and build.
-    let checked = model_versions::check(src).context("not sealed")?;
+    let checked = model_versions::check(src, None).context("not sealed")?;
     let dst = repo.join(model).join(version);
     let sealed = seal::seal_version(src, &dst, model, version, &kek, chunk_size)?;
     for r in &sealed {
@@ -415,6 +461,7 @@ fn seal_cmd(
         version,
         &checked.served,
         checked.sha256(),
+        checked.selftest_sha256(),
     )?;
     println!(
         "{model}@{version} sealed under {} in {}",

@@ -90,6 +90,7 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
                         format!("model '{name}' would be refused ({}): {e}", e.reason()),
                     ));
                 }
+                out.extend(versions_without_selftest(&repo, &name));
             }
         }
     }
@@ -124,6 +125,31 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
         ));
     }
     out
+}
+
+/// A warning per version that carries no self-test vectors: nothing would notice at load if
+/// its answers changed (a runtime bug, weights altered and re-pinned).
+fn versions_without_selftest(repo: &palisade_model::Repository, model: &str) -> Vec<Finding> {
+    use palisade_model::selftest::SELFTEST_FILE;
+    let Ok(manifest) = repo.manifest(model) else {
+        return Vec::new();
+    };
+    manifest
+        .versions
+        .iter()
+        .filter(|(version, entry)| {
+            let dir = repo.root().join(model).join(version);
+            entry.selftest_sha256.is_none()
+                && !dir.join(SELFTEST_FILE).is_file()
+                && !dir.join(format!("{SELFTEST_FILE}{}", palisade_model::seal::SEALED_SUFFIX)).is_file()
+        })
+        .map(|(version, _)| {
+            Finding::warning(
+                "models.repository",
+                format!("{model}@{version} has no self-test vectors: a changed answer would go unnoticed at load; record a reference run with `palisade models pin {}/{model}/{version} --selftest REF.json`", repo.root().display()),
+            )
+        })
+        .collect()
 }
 
 pub fn serve(config: Config, demo_dir: Option<&Path>) -> Result<ExitCode> {

@@ -259,3 +259,38 @@ fn key_lifetimes_are_capped_and_listing_never_panics() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("out of range"));
 }
+
+#[test]
+fn config_check_warns_about_versions_without_self_test_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    create_demo_state(dir.path());
+    let path = dir.path().join("palisade.toml");
+    // Every demo version carries vectors (the demo check above has no warning); one without:
+    std::fs::remove_file(dir.path().join("models/iris/2/selftest.json")).unwrap();
+    let manifest = dir.path().join("models/iris/model.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let kept: Vec<&str> = text.lines().collect();
+    let mut out_lines = Vec::new();
+    let mut in_v2 = false;
+    for line in kept {
+        if line.starts_with('[') {
+            in_v2 = line.contains("versions.2") || line.contains("versions.\"2\"");
+        }
+        if in_v2 && line.starts_with("selftest_sha256") {
+            continue;
+        }
+        out_lines.push(line);
+    }
+    std::fs::write(&manifest, out_lines.join("\n") + "\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("iris@2 has no self-test vectors") && text.contains("--selftest"),
+        "{text}"
+    );
+    assert!(!text.contains("iris@1 has no self-test"), "{text}");
+}

@@ -25,6 +25,19 @@ fn copy_iris(p: &Palisade, name: &str) -> std::path::PathBuf {
     dir
 }
 
+/// The model still answers an iris row (the version that was serving keeps serving).
+async fn assert_iris_answers(p: &Palisade, model: &str) {
+    let r = p
+        .client()
+        .post(format!("{}/v2/models/{model}/infer", p.data))
+        .header("authorization", format!("Bearer {}", p.token("admin")))
+        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 async fn load(p: &Palisade, name: &str) -> (StatusCode, String, serde_json::Value) {
     let r = p
         .admin_call("POST", &format!("/admin/models/{name}/load"), "admin")
@@ -93,15 +106,7 @@ async fn unsigned_untrusted_and_unsafe_versions_are_refused_and_audited() {
         "{text}"
     );
     assert_eq!(event["reason"], "unsafe_artifact");
-    let r = p
-        .client()
-        .post(format!("{}/v2/models/credit/infer", p.data))
-        .header("authorization", format!("Bearer {}", p.token("admin")))
-        .json(&infer_body(&[5.1, 3.5, 1.4, 0.2]))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_iris_answers(&p, "credit").await;
     p.assert_metrics(&["palisade_model_events_total{model=\"credit\",event=\"load_refused\"}"])
         .await;
 }
@@ -573,4 +578,85 @@ async fn an_unsigned_manifest_cannot_lower_a_models_risk() {
         assert_eq!(event["reason"], "bad_manifest", "{text}");
         assert!(text.contains("`risk`"), "{text}");
     }
+}
+
+/// The iris model with its first coefficient's sign flipped: same framing, other weights.
+fn altered_iris(bytes: &[u8]) -> Vec<u8> {
+    let mut bytes = bytes.to_vec();
+    let at = bytes
+        .windows(b"coefficients".len())
+        .position(|w| w == b"coefficients")
+        .expect("iris has a coefficients attribute");
+    // AttributeProto: the name, then field 7 (floats): each float tagged 0x3d, or all of them
+    // packed after 0x3a and a varint length.
+    let mut i = at + b"coefficients".len();
+    match bytes[i] {
+        0x3d => i += 1,
+        0x3a => {
+            i += 1;
+            while bytes[i] & 0x80 != 0 {
+                i += 1;
+            }
+            i += 1;
+        }
+        other => panic!("unexpected tag {other:#x} after the attribute name"),
+    }
+    bytes[i + 3] ^= 0x80;
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_whose_self_test_fails_is_refused_and_audited() {
+    let p = Palisade::demo();
+    let models = p.state().join("models");
+    let dir = copy_iris(&p, "altered");
+    let selftest = std::fs::read(models.join("iris/1/selftest.json")).unwrap();
+    std::fs::write(dir.join("selftest.json"), &selftest).unwrap();
+    // A signed, pinned copy with its vectors loads: they pass.
+    p.sign_model("altered");
+    let (status, text, event) = load(&p, "altered").await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(event["reason"], "ok");
+
+    // Weights altered, the pin and the signature redone (whoever can write the repository and
+    // holds a signing key can do that): the vectors no longer come out.
+    let altered = altered_iris(&std::fs::read(dir.join("model.onnx")).unwrap());
+    std::fs::write(dir.join("model.onnx"), &altered).unwrap();
+    std::fs::write(
+        models.join("altered/model.toml"),
+        format!(
+            "owner = \"ml-team\"\nrisk = \"high\"\n[versions.1]\nsha256 = \"{}\"\nselftest_sha256 = \"{}\"\n",
+            hex::encode(sha2::Sha256::digest(&altered)),
+            hex::encode(sha2::Sha256::digest(&selftest)),
+        ),
+    )
+    .unwrap();
+    p.sign_model("altered");
+    let (status, text, event) = load(&p, "altered").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert!(
+        text.contains("self-test") || text.contains("selftest.json"),
+        "{text}"
+    );
+    assert!(text.contains("output '"), "names the output: {text}");
+    assert!(text.contains("element "), "names the element: {text}");
+    assert_eq!(event["reason"], "self_test_failed");
+    assert_eq!(event["decision"], "deny");
+    // The version that was serving keeps serving.
+    assert_iris_answers(&p, "altered").await;
+
+    // The CLI refuses to pin it, for the same reason.
+    let out = p.cli(&["models", "pin", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("case 0, output '"), "{err}");
+
+    // The vectors' own pin is checked: edited vectors are a digest mismatch.
+    let mut edited = selftest.clone();
+    let n = edited.len();
+    edited[n - 2] = b' ';
+    std::fs::write(dir.join("selftest.json"), &edited).unwrap();
+    let (status, text, event) = load(&p, "altered").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
+    assert_eq!(event["reason"], "digest_mismatch");
 }
