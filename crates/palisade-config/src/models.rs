@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::Finding;
+use std::time::Duration;
+
+use crate::{parse_duration, Finding};
 
 #[derive(Debug, Clone)]
 pub struct Models {
@@ -31,6 +33,72 @@ pub struct Models {
     pub require_encryption_for: Vec<String>,
     /// Scanner findings at or above this refuse a load: `medium`, `high` or `critical`.
     pub refuse_findings_at: String,
+    /// Where slow inference runs: `[models.pool]`.
+    pub pool: Pool,
+}
+
+/// `[models.pool]`: inference whose measured cost is above `offload_above` runs on these
+/// threads, off the async workers, so a slow model cannot stall the server's other calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// Calls running at once on the pool (default: the machine's cores).
+    pub threads: usize,
+    /// Calls waiting for a thread, all models together; 503 + Retry-After past it.
+    pub queue: usize,
+    /// Calls of one model on the pool at once, running or waiting; 503 + Retry-After past it
+    /// (default: half of threads + queue, so no model takes the whole pool).
+    pub per_model: usize,
+    /// A call whose estimated cost (measured per model at load) is above this is offloaded.
+    pub offload_above: Duration,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPool {
+    threads: Option<usize>,
+    queue: Option<usize>,
+    per_model: Option<usize>,
+    offload_above: Option<String>,
+}
+
+impl RawPool {
+    fn validate(self) -> Result<Pool, Finding> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = self.threads.unwrap_or(cores);
+        if !(1..=1024).contains(&threads) {
+            return Err(Finding::error(
+                "models.pool.threads",
+                format!("{threads} must be 1 to 1024"),
+            ));
+        }
+        let queue = self.queue.unwrap_or(64);
+        if queue > 1 << 16 {
+            return Err(Finding::error(
+                "models.pool.queue",
+                format!("{queue} is above 65536"),
+            ));
+        }
+        let per_model = self.per_model.unwrap_or(((threads + queue) / 2).max(1));
+        if per_model == 0 || per_model > threads + queue {
+            return Err(Finding::error(
+                "models.pool.per_model",
+                format!(
+                    "{per_model} must be 1 to threads + queue ({})",
+                    threads + queue
+                ),
+            ));
+        }
+        let offload_above = parse_duration(
+            "models.pool.offload_above",
+            self.offload_above.as_deref().unwrap_or("1ms"),
+        )?;
+        Ok(Pool {
+            threads,
+            queue,
+            per_model,
+            offload_above,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -58,6 +126,8 @@ pub struct RawModels {
     encryption_required_for: Vec<String>,
     #[serde(default = "high")]
     refuse_findings_at: String,
+    #[serde(default)]
+    pool: RawPool,
 }
 
 /// The risk levels a model may have; the same vocabulary as `palisade_model::Risk`
@@ -192,6 +262,7 @@ impl RawModels {
             require_encryption,
             require_encryption_for: self.encryption_required_for,
             refuse_findings_at: self.refuse_findings_at,
+            pool: self.pool.validate()?,
         })
     }
 }

@@ -423,3 +423,46 @@ fn secrets_written_inline_are_never_echoed() {
         "{text:?}"
     );
 }
+
+#[test]
+fn the_inference_pool_has_bounds_and_sane_defaults() {
+    let pool = |extra: &str| {
+        parse(&GOOD.replace(
+            "require_signature = true\n",
+            &format!("require_signature = true\n{extra}\n"),
+        ))
+    };
+    let (c, _) = pool("").unwrap();
+    assert!(c.models.pool.threads >= 1);
+    assert_eq!(c.models.pool.queue, 64);
+    assert_eq!(c.models.pool.per_model, (c.models.pool.threads + 64) / 2);
+    assert_eq!(
+        c.models.pool.offload_above,
+        std::time::Duration::from_millis(1)
+    );
+    let (c, _) =
+        pool("pool = { threads = 3, queue = 0, per_model = 1, offload_above = \"20ms\" }").unwrap();
+    assert_eq!(
+        (
+            c.models.pool.threads,
+            c.models.pool.queue,
+            c.models.pool.per_model
+        ),
+        (3, 0, 1)
+    );
+    for (bad, key) in [
+        ("pool = { threads = 0 }", "models.pool.threads"),
+        (
+            "pool = { threads = 2, queue = 2, per_model = 5 }",
+            "models.pool.per_model",
+        ),
+        (
+            "pool = { offload_above = \"soon\" }",
+            "models.pool.offload_above",
+        ),
+        ("pool = { thread = 2 }", "thread"),
+    ] {
+        let e = pool(bad).err().unwrap().to_string();
+        assert!(e.contains(key), "{bad}: {e}");
+    }
+}

@@ -244,7 +244,7 @@ async fn data_plane(
             let t = call.timed("inspect", t);
             let (request, inputs) = inspected?;
             // infer
-            let outputs = infer::run(&model.name, runtime, inputs);
+            let outputs = infer::run(&state.pool, &model.name, runtime, inputs).await;
             let t = call.timed("infer", t);
             let outputs = outputs?;
             // harden

@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod pii;
 pub mod policy;
+pub mod pool;
 pub mod principal;
 pub mod record;
 pub mod refusal;

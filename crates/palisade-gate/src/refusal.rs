@@ -60,12 +60,33 @@ pub enum Refusal {
     Timeout(std::time::Duration),
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: the inference pool's bounds (`[models.pool]`).
+    #[error("{}", busy_message(*.which, .model, *.retry_after))]
+    Busy {
+        which: crate::pool::Busy,
+        model: String,
+        retry_after: std::time::Duration,
+    },
     /// 503: the shared limit backend is unreachable and `on_backend_error = "deny"`.
     #[error("the shared {0} limit backend is unavailable; retry shortly")]
     LimitBackendUnavailable(&'static str),
     /// 500: details go to the server log, the client gets a generic message.
     #[error("internal error; the server log has details under this request's id")]
     Internal(String),
+}
+
+fn busy_message(which: crate::pool::Busy, model: &str, retry: std::time::Duration) -> String {
+    let model = printable(model);
+    match which {
+        crate::pool::Busy::Pool => format!(
+            "the inference pool is full (models.pool.queue calls already wait for a thread); retry in {} s",
+            retry_secs(retry)
+        ),
+        crate::pool::Busy::Model => format!(
+            "model '{model}' is busy (models.pool.per_model of its calls are already running or waiting); retry in {} s",
+            retry_secs(retry)
+        ),
+    }
 }
 
 impl Refusal {
@@ -92,9 +113,9 @@ impl Refusal {
             Refusal::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Refusal::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
-            Refusal::Unavailable(_) | Refusal::LimitBackendUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Refusal::Unavailable(_)
+            | Refusal::LimitBackendUnavailable(_)
+            | Refusal::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Refusal::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +144,7 @@ impl Refusal {
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
             Refusal::Timeout(_) => "timeout",
             Refusal::Unavailable(_) => "unavailable",
+            Refusal::Busy { which, .. } => which.reason(),
             Refusal::LimitBackendUnavailable(_) => "limit_backend_unavailable",
             Refusal::Internal(_) => "internal_error",
         }
@@ -167,7 +189,10 @@ impl Refusal {
                     }
                 }
             }
-            Refusal::Blocked(left) => {
+            Refusal::Blocked(left)
+            | Refusal::Busy {
+                retry_after: left, ..
+            } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_secs(*left)));
             }
             Refusal::Unavailable(_) | Refusal::LimitBackendUnavailable(_) => {

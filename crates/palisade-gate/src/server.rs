@@ -142,7 +142,9 @@ impl Server {
             .map(crate::traces::Traces::start)
             .transpose()
             .map_err(StartError::Traces)?;
+        let pool = crate::pool::InferencePool::new(&config.models.pool);
         let state = Arc::new(State {
+            pool,
             config,
             keys,
             jwt,

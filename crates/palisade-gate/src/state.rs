@@ -37,6 +37,8 @@ pub struct State {
     pub traces: Option<crate::traces::Traces>,
     /// PII policies for model text, compiled from `[pii]`.
     pub pii: crate::pii::PiiGuard,
+    /// Where slow inference runs (`[models.pool]`).
+    pub pool: crate::pool::InferencePool,
 }
 
 impl State {

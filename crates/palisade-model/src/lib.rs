@@ -23,7 +23,7 @@ pub use error::ModelError;
 pub use load::{build_version, read_plain, Files, LoadPolicy, Provenance, SignatureRule};
 pub use manifest::{Manifest, Risk, RiskSource, TrustedRisk, VersionEntry, PERSONAL_DATA};
 pub use repository::{LoadedModel, Repository};
-pub use runtime::{RunError, Runtime, TensorSpec};
+pub use runtime::{Cost, RunError, Runtime, TensorSpec};
 
 /// Re-exported so callers can build and read tensors without naming tract themselves.
 pub use tract_onnx::prelude::{TValue, TVec, Tensor};

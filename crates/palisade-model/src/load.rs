@@ -452,12 +452,13 @@ pub fn build_version(
         path: model_path.clone(),
         message,
     })?;
-    let runtime = Runtime::from_proto(&model_path, &proto)?;
+    let mut runtime = Runtime::from_proto(&model_path, &proto)?;
     // 5. Self-test: the reference outputs the version carries must come out again.
     if let Some(vectors) = files.get(SELFTEST_FILE) {
         let path = dir.join(SELFTEST_FILE);
         SelfTest::parse(&path, vectors)?.run(&path, &runtime)?;
     }
+    runtime.measure_cost();
     Ok(runtime)
 }
 

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 use tract_onnx::pb::type_proto::Value as TypeValue;
@@ -28,6 +29,26 @@ pub struct Runtime {
     pub outputs: Vec<TensorSpec>,
     /// Whether the graph reads NaN as a missing value.
     pub missing_values: MissingValues,
+    /// What a call costs, measured at load ([`Runtime::measure_cost`]).
+    pub cost: Cost,
+}
+
+/// What one call costs on this machine, measured at load on zero inputs. The gate runs a call
+/// whose estimate is above `[models.pool] offload_above` on its inference pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub per_call: Duration,
+    pub per_row: Duration,
+}
+
+impl Cost {
+    /// The estimated time of a call of `rows` rows.
+    pub fn estimate(&self, rows: usize) -> Duration {
+        self.per_call
+            + self
+                .per_row
+                .saturating_mul(rows.saturating_sub(1).min(u32::MAX as usize) as u32)
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -118,7 +139,63 @@ impl Runtime {
             inputs,
             outputs,
             missing_values: missing_values(graph),
+            cost: Cost::default(),
         })
+    }
+
+    /// Zero inputs of `rows` rows (other free axes 1), for timing.
+    fn zeros(&self, rows: usize) -> Option<TVec<TValue>> {
+        self.inputs
+            .iter()
+            .map(|spec| {
+                let shape: Vec<usize> = spec
+                    .shape
+                    .iter()
+                    .enumerate()
+                    .map(|(axis, &d)| match (axis, d) {
+                        (_, d) if d >= 0 => d as usize,
+                        (0, _) => rows,
+                        _ => 1,
+                    })
+                    .collect();
+                Tensor::zero_dt(spec.datatype.datum(), &shape)
+                    .ok()
+                    .map(|t| t.into_tvalue())
+            })
+            .collect()
+    }
+
+    /// Times calls of 1 and 8 rows on zeros (the median of three each; a call slower than
+    /// 50 ms is timed once, and its rows are assumed to cost as much as the call).
+    pub fn measure_cost(&mut self) {
+        let time = |rows: usize| -> Option<Duration> {
+            let inputs = self.zeros(rows)?;
+            let start = Instant::now();
+            // An error still took the time it took; the answer does not matter here.
+            let _ = self.plan.run(inputs);
+            Some(start.elapsed())
+        };
+        let Some(first) = time(1) else {
+            return;
+        };
+        if first > Duration::from_millis(50) {
+            self.cost = Cost {
+                per_call: first,
+                per_row: first,
+            };
+            return;
+        }
+        let median = |rows: usize| -> Duration {
+            let mut runs: Vec<Duration> = (0..3).filter_map(|_| time(rows)).collect();
+            runs.sort();
+            runs.get(runs.len() / 2).copied().unwrap_or(first)
+        };
+        let one = median(1);
+        let eight = median(8);
+        self.cost = Cost {
+            per_call: one,
+            per_row: eight.saturating_sub(one) / 7,
+        };
     }
 
     /// Run one inference. Inputs are in the order of [`Runtime::inputs`].
