@@ -456,6 +456,60 @@ def text_cases():
     save("tfidf_int64_1d", m, rng.integers(6, 11, size=30).astype(np.int64), "TfIdfVectorizer over int64, one row")
 
 
+def v5_case(name, n_targets, aggregate, post, member=False, double=False, nan=False, refuse=None):
+    """TreeEnsemble (ai.onnx.ml opset 5) from a random forest: nodes and leaves as indices,
+    and (member=True) some equality tests turned into set-membership tests."""
+    modes_v5 = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4, "BRANCH_NEQ": 5}
+    modes = tuple(MODES) if member else ("BRANCH_LEQ",)
+    nodes, _ = random_forest(6, 5, 4, modes, missing=0.3 if nan else 0.0)
+    by_key = {(n["tree"], n["id"]): n for n in nodes}
+    branches = [n for n in nodes if n["mode"] != "LEAF"]
+    leaves = [n for n in nodes if n["mode"] == "LEAF"]
+    b_index = {(n["tree"], n["id"]): i for i, n in enumerate(branches)}
+    l_index = {(n["tree"], n["id"]): i for i, n in enumerate(leaves)}
+    def child(n, key):
+        c = by_key[(n["tree"], n[key])]
+        return (l_index[(c["tree"], c["id"])], 1) if c["mode"] == "LEAF" else (b_index[(c["tree"], c["id"])], 0)
+    members, node_modes, splits = [], [], []
+    for n in branches:
+        if member and n["mode"] == "BRANCH_EQ" and rng.random() < 0.7:
+            node_modes.append(6)
+            members.extend(sorted(set(rng.integers(0, 4, size=rng.integers(1, 4)).tolist())))
+            members.append(float("nan"))
+            splits.append(0.0)
+        else:
+            node_modes.append(modes_v5[n["mode"]])
+            splits.append(n["value"])
+    tcs = [child(n, "true") for n in branches]
+    fcs = [child(n, "false") for n in branches]
+    roots = [b_index[(n["tree"], n["id"])] for n in nodes if n["id"] == 0]
+    dt = TensorProto.DOUBLE if double else TensorProto.FLOAT
+    attrs = dict(
+        aggregate_function={"AVERAGE": 0, "SUM": 1, "MIN": 2, "MAX": 3}[aggregate],
+        post_transform={"NONE": 0, "SOFTMAX": 1, "LOGISTIC": 2, "SOFTMAX_ZERO": 3}[post],
+        n_targets=n_targets,
+        tree_roots=roots,
+        nodes_modes=helper.make_tensor("m", TensorProto.UINT8, [len(node_modes)], node_modes),
+        nodes_featureids=[n["feature"] for n in branches],
+        nodes_splits=helper.make_tensor("s", dt, [len(splits)], splits),
+        nodes_truenodeids=[c[0] for c in tcs], nodes_trueleafs=[c[1] for c in tcs],
+        nodes_falsenodeids=[c[0] for c in fcs], nodes_falseleafs=[c[1] for c in fcs],
+        nodes_missing_value_tracks_true=[n.get("missing", 0) for n in branches],
+        leaf_targetids=[int(rng.integers(n_targets)) for _ in leaves],
+        leaf_weights=helper.make_tensor("w", dt, [len(leaves)], [float(np.float32(rng.normal(0, 1))) for _ in leaves]),
+    )
+    if member:
+        attrs["membership_values"] = helper.make_tensor("mv", dt, [len(members)], members)
+    x = helper.make_tensor_value_info("X", dt, ["N", 5])
+    y = helper.make_tensor_value_info("Y", dt, ["N", n_targets])
+    node = helper.make_node("TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", **attrs)
+    m = helper.make_model(helper.make_graph([node], "v5", [x], [y]),
+                          opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)])
+    m.ir_version = 10
+    save(name, m, inputs_for(nodes, 5, np.float64 if double else np.float32, nan),
+         f"TreeEnsemble v5, {n_targets} targets, {aggregate}, {post}, member={member}", refuse)
+
+
 def en_us_locale():
     """onnxruntime's StringNormalizer needs en_US.UTF-8; compile it privately when missing."""
     import os
@@ -517,6 +571,14 @@ def main():
     sklearn_cases()
     operator_cases()
     text_cases()
+    v5_case("v5_sum_1", 1, "SUM", "NONE")
+    # onnxruntime reads post_transform 1 and 2 the reverse of the ONNX spec: refused.
+    v5_case("v5_softmax_refused", 3, "AVERAGE", "SOFTMAX", refuse="reverse")
+    v5_case("v5_logistic_refused", 2, "SUM", "LOGISTIC", refuse="reverse")
+    v5_case("v5_avg_3_softmax_zero", 3, "AVERAGE", "SOFTMAX_ZERO")
+    v5_case("v5_member_nan", 2, "SUM", "NONE", member=True, nan=True)
+    v5_case("v5_max_double", 2, "MAX", "NONE", double=True)
+    v5_case("v5_min_member", 1, "MIN", "NONE", member=True)
 
 
 if __name__ == "__main__":

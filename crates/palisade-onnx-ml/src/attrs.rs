@@ -152,6 +152,33 @@ impl<'a> Attrs<'a> {
         }
     }
 
+    /// A uint8 tensor attribute (TreeEnsemble's `nodes_modes`).
+    pub(crate) fn tensor_u8(&self, name: &str) -> TractResult<Option<Vec<u8>>> {
+        let Some(a) = self.find(name) else {
+            return Ok(None);
+        };
+        let Some(t) = a.t.as_ref() else {
+            return self.fail(name, "is not a tensor");
+        };
+        let values: Vec<u8> = match DataType::try_from(t.data_type) {
+            Ok(DataType::Uint8) if !t.raw_data.is_empty() => t.raw_data.clone(),
+            Ok(DataType::Uint8) => t
+                .int32_data
+                .iter()
+                .map(|v| {
+                    u8::try_from(*v).or_else(|_| self.fail(name, format!("{v} is not a uint8")))
+                })
+                .collect::<TractResult<_>>()?,
+            _ => {
+                return self.fail(
+                    name,
+                    format!("has tensor type {}, expected uint8", t.data_type),
+                )
+            }
+        };
+        Ok(Some(self.checked_len(name, values)?))
+    }
+
     /// Floats from `name`, or from `name_as_tensor` when the exporter wrote doubles.
     pub(crate) fn reals(&self, name: &str) -> TractResult<Option<Vec<f64>>> {
         let plain = self.floats(name)?;

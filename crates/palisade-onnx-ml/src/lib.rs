@@ -59,6 +59,7 @@ const TABLE: &[(&str, Build, &[OutType], Rows)] = &[
     ("SVMRegressor", Build::Plain(svm::regressor), &[F32], Rows::SameFirstAxis),
     ("TfIdfVectorizer", Build::Plain(text::tfidf_vectorizer), &[F32], Rows::SameFirstAxis),
     ("Tokenizer", Build::Sized(text::tokenizer), &[STRING], Rows::Free),
+    ("TreeEnsemble", Build::Plain(tree::tree_ensemble), &[F32], Rows::SameFirstAxis),
     ("TreeEnsembleClassifier", Build::Plain(tree::classifier), &[OutType::Later, F32], Rows::SameFirstAxis),
     ("TreeEnsembleRegressor", Build::Plain(tree::regressor), &[F32], Rows::SameFirstAxis),
     ("ZipMap", Build::Plain(zipmap::zipmap), &[F32], Rows::SameFirstAxis),

@@ -213,22 +213,24 @@ fn with_selftest_pin(text: &str, version: &str, digest: &str) -> Result<String> 
     else {
         bail!("cannot find the table of version {version}; add selftest_sha256 = \"{digest}\" to it by hand");
     };
+    // The pin goes right after the table's `sha256 = ...` line (or its header).
+    let end = lines[at + 1..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |i| at + 1 + i);
+    let after = lines[at + 1..end]
+        .iter()
+        .position(|l| l.trim_start().starts_with("sha256"))
+        .map_or(at, |i| at + 1 + i);
     let mut out: Vec<String> = Vec::with_capacity(lines.len() + 1);
-    let mut in_table = false;
     for (i, line) in lines.iter().enumerate() {
-        if i == at {
-            in_table = true;
+        let in_table = i > at && i < end;
+        if !(in_table && line.trim_start().starts_with("selftest_sha256")) {
             out.push(line.to_string());
+        }
+        if i == after {
             out.push(format!("selftest_sha256 = \"{digest}\""));
-            continue;
         }
-        if in_table && line.trim_start().starts_with('[') {
-            in_table = false;
-        }
-        if in_table && line.trim_start().starts_with("selftest_sha256") {
-            continue;
-        }
-        out.push(line.to_string());
     }
     Ok(out.join("\n") + "\n")
 }
@@ -276,4 +278,28 @@ pub fn add(
         checked.sha256(),
         checked.selftest_sha256(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_selftest_pin_goes_after_the_digest_and_replaces_an_old_one() {
+        let text = "owner = \"a\"\n\n[versions.\"1\"]\nsha256 = \"x\"\nfile = \"m.onnx\"\n\n[versions.2]\nsha256 = \"y\"\nselftest_sha256 = \"old\"\n";
+        let one = with_selftest_pin(text, "1", "d1").unwrap();
+        assert!(
+            one.contains(
+                "[versions.\"1\"]\nsha256 = \"x\"\nselftest_sha256 = \"d1\"\nfile = \"m.onnx\""
+            ),
+            "{one}"
+        );
+        let two = with_selftest_pin(&one, "2", "d2").unwrap();
+        assert!(
+            two.contains("[versions.2]\nsha256 = \"y\"\nselftest_sha256 = \"d2\"\n"),
+            "{two}"
+        );
+        assert!(!two.contains("old"), "{two}");
+        assert!(with_selftest_pin(text, "3", "d").is_err());
+    }
 }

@@ -247,11 +247,13 @@ async fn a_model_outside_the_role_looks_exactly_like_a_missing_one() {
     let models = p.state().join("models");
     for v in ["1", "2"] {
         std::fs::create_dir_all(models.join("payroll").join(v)).unwrap();
-        std::fs::copy(
-            models.join("iris").join(v).join("model.onnx"),
-            models.join("payroll").join(v).join("model.onnx"),
-        )
-        .unwrap();
+        for file in ["model.onnx", "selftest.json"] {
+            std::fs::copy(
+                models.join("iris").join(v).join(file),
+                models.join("payroll").join(v).join(file),
+            )
+            .unwrap();
+        }
     }
     std::fs::copy(
         models.join("iris/model.toml"),

@@ -112,6 +112,92 @@ pub(crate) fn read<T: Real>(a: &Attrs, prefix: &str, n_targets: usize) -> TractR
         })
         .collect::<TractResult<Vec<_>>>()?;
 
+    let (ids_attr, tree_attr, node_attr, weight_attr) = target_names(prefix);
+    let targets = Targets {
+        ids: a.ints_or_empty(&ids_attr)?,
+        trees: a.ints_or_empty(&tree_attr)?,
+        nodes: a.ints_or_empty(&node_attr)?,
+        weights: a.reals(&weight_attr)?.unwrap_or_default(),
+    };
+    for (name, len) in [
+        (&tree_attr, targets.trees.len()),
+        (&node_attr, targets.nodes.len()),
+        (&weight_attr, targets.weights.len()),
+    ] {
+        a.same_len(name, len, &ids_attr, targets.ids.len())?;
+    }
+    let arrays = Arrays {
+        tree_ids,
+        node_ids,
+        feature_ids,
+        modes,
+        values,
+        true_ids,
+        false_ids,
+        missing,
+        targets,
+    };
+    build(a, arrays, prefix, n_targets)
+}
+
+/// The names of the leaf-weight attributes for a prefix.
+fn target_names(prefix: &str) -> (String, String, String, String) {
+    let ids = if prefix == "class_" {
+        "class_ids".to_string()
+    } else {
+        format!("{prefix}ids")
+    };
+    (
+        ids,
+        format!("{prefix}treeids"),
+        format!("{prefix}nodeids"),
+        format!("{prefix}weights"),
+    )
+}
+
+/// A forest as opsets 1 and 3 list it: parallel arrays of nodes, then of leaf weights.
+/// TreeEnsemble (opset 5) is converted into this form.
+pub(crate) struct Arrays {
+    pub(crate) tree_ids: Vec<i64>,
+    pub(crate) node_ids: Vec<i64>,
+    pub(crate) feature_ids: Vec<i64>,
+    pub(crate) modes: Vec<Mode>,
+    pub(crate) values: Vec<f64>,
+    pub(crate) true_ids: Vec<i64>,
+    pub(crate) false_ids: Vec<i64>,
+    pub(crate) missing: Vec<i64>,
+    pub(crate) targets: Targets,
+}
+
+pub(crate) struct Targets {
+    pub(crate) ids: Vec<i64>,
+    pub(crate) trees: Vec<i64>,
+    pub(crate) nodes: Vec<i64>,
+    pub(crate) weights: Vec<f64>,
+}
+
+/// Lays the forest out; errors name the opset-3 attributes (`prefix` for the weights').
+pub(crate) fn build<T: Real>(
+    a: &Attrs,
+    arrays: Arrays,
+    prefix: &str,
+    n_targets: usize,
+) -> TractResult<Forest<T>> {
+    let Arrays {
+        tree_ids,
+        node_ids,
+        feature_ids,
+        modes,
+        values,
+        true_ids,
+        false_ids,
+        missing,
+        targets,
+    } = arrays;
+    let n = tree_ids.len();
+    if n == 0 {
+        return a.fail("nodes_treeids", "the forest has no nodes");
+    }
     let mut index: HashMap<(i64, i64), usize> = HashMap::with_capacity(n);
     for i in 0..n {
         if index.insert((tree_ids[i], node_ids[i]), i).is_some() {
@@ -265,7 +351,7 @@ pub(crate) fn read<T: Real>(a: &Attrs, prefix: &str, n_targets: usize) -> TractR
         );
     }
 
-    attach_weights(a, &mut forest, prefix, n_targets, &index, &placed)?;
+    attach_weights(a, &mut forest, prefix, &targets, n_targets, &index, &placed)?;
 
     let first_mode = forest
         .nodes
@@ -310,25 +396,18 @@ fn attach_weights<T: Real>(
     a: &Attrs,
     forest: &mut Forest<T>,
     prefix: &str,
+    targets: &Targets,
     n_targets: usize,
     index: &HashMap<(i64, i64), usize>,
     placed: &[Option<Result<u32, u32>>],
 ) -> TractResult<()> {
-    let ids_attr = if prefix == "class_" {
-        "class_ids".to_string()
-    } else {
-        format!("{prefix}ids")
-    };
-    let tree_attr = format!("{prefix}treeids");
-    let node_attr = format!("{prefix}nodeids");
-    let weight_attr = format!("{prefix}weights");
-    let ids = a.ints_or_empty(&ids_attr)?;
-    let trees = a.ints_or_empty(&tree_attr)?;
-    let nodes = a.ints_or_empty(&node_attr)?;
-    let weights = a.reals(&weight_attr)?.unwrap_or_default();
-    a.same_len(&tree_attr, trees.len(), &ids_attr, ids.len())?;
-    a.same_len(&node_attr, nodes.len(), &ids_attr, ids.len())?;
-    a.same_len(&weight_attr, weights.len(), &ids_attr, ids.len())?;
+    let (ids_attr, _, node_attr, _) = target_names(prefix);
+    let Targets {
+        ids,
+        trees,
+        nodes,
+        weights,
+    } = targets;
 
     // Leaf by leaf, each leaf's weights in the order they were listed: onnxruntime's order.
     let mut order: Vec<usize> = (0..ids.len()).collect();

@@ -8,6 +8,7 @@
 //! Rows are walked 128 at a time, tree by tree, so a tree's nodes stay in cache across the batch.
 
 mod forest;
+mod v5;
 
 use std::borrow::Cow;
 
@@ -112,10 +113,73 @@ enum Typed {
 pub(crate) struct TreeEnsemble {
     typed: Typed,
     classifier: bool,
+    op: &'static str,
 }
 
 pub(crate) fn classifier(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     build(node, inputs, true)
+}
+
+/// TreeEnsemble (ai.onnx.ml opset 5): a regressor whose forest is converted from its own
+/// layout (see `v5.rs`); integer-coded aggregate and post-transform.
+pub(crate) fn tree_ensemble(
+    node: &NodeProto,
+    inputs: &[&TypedFact],
+) -> TractResult<Box<dyn Kernel>> {
+    let a = Attrs::new(node);
+    let Some(x) = inputs.first() else {
+        return a.fail_node("needs one input");
+    };
+    let aggregate = match a.int("aggregate_function")?.unwrap_or(1) {
+        0 => Aggregate::Average,
+        1 => Aggregate::Sum,
+        2 => Aggregate::Min,
+        3 => Aggregate::Max,
+        other => {
+            return a.fail(
+                "aggregate_function",
+                format!("{other} is not 0 (AVERAGE), 1 (SUM), 2 (MIN) or 3 (MAX)"),
+            )
+        }
+    };
+    let post = match a.int("post_transform")?.unwrap_or(0) {
+        0 => PostTransform::None,
+        // The ONNX spec says 1 is SOFTMAX and 2 LOGISTIC; onnxruntime reads them the other
+        // way round. Which one the exporter meant cannot be known, so neither is guessed.
+        1 | 2 => return a.fail("post_transform", "1 and 2 mean SOFTMAX and LOGISTIC in the ONNX spec but the reverse in onnxruntime, so the answer depends on the runtime the exporter tested with; re-export with TreeEnsembleRegressor (ai.onnx.ml opset 3) or post_transform 0"),
+        3 => PostTransform::SoftmaxZero,
+        4 => return a.fail("post_transform", "4 (PROBIT) is not served: its onnxruntime result cannot be reproduced exactly"),
+        other => return a.fail("post_transform", format!("{other} is not a post-transform (0 to 4)")),
+    };
+    let n_out = match a.int("n_targets")? {
+        Some(n) if n > 0 && n <= 1 << 20 => n as usize,
+        _ => return a.fail("n_targets", "must be set and positive"),
+    };
+    fn ensemble<T: Real>(
+        a: &Attrs,
+        aggregate: Aggregate,
+        post: PostTransform,
+        n_out: usize,
+    ) -> TractResult<Ensemble<T>> {
+        let forest = forest::build::<T>(a, v5::arrays(a)?, "leaf_target", n_out)?;
+        Ok(Ensemble {
+            forest,
+            kind: Kind::Regressor { aggregate },
+            base: Vec::new(),
+            post,
+            n_out,
+        })
+    }
+    let typed = match x.datum_type {
+        DatumType::F64 => Typed::F64(ensemble(&a, aggregate, post, n_out)?),
+        DatumType::F32 => Typed::F32(ensemble(&a, aggregate, post, n_out)?),
+        other => return a.fail_node(format!("input type {other:?} is not float or double")),
+    };
+    Ok(Box::new(TreeEnsemble {
+        typed,
+        classifier: false,
+        op: "TreeEnsemble",
+    }))
 }
 
 pub(crate) fn regressor(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
@@ -140,7 +204,16 @@ fn build(
             ))
         }
     };
-    Ok(Box::new(TreeEnsemble { typed, classifier }))
+    let op = if classifier {
+        "TreeEnsembleClassifier"
+    } else {
+        "TreeEnsembleRegressor"
+    };
+    Ok(Box::new(TreeEnsemble {
+        typed,
+        classifier,
+        op,
+    }))
 }
 
 fn ensemble<T: Real>(a: &Attrs, classifier: bool) -> TractResult<Ensemble<T>> {
@@ -449,11 +522,7 @@ fn rows_of<'a, T: Real + Datum>(x: &'a Tensor) -> TractResult<(Cow<'a, [T]>, usi
 
 impl Kernel for TreeEnsemble {
     fn name(&self) -> &'static str {
-        if self.classifier {
-            "TreeEnsembleClassifier"
-        } else {
-            "TreeEnsembleRegressor"
-        }
+        self.op
     }
 
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
