@@ -204,9 +204,11 @@ impl Runtime {
     /// extreme inputs (`3.4e38`) overflow inside the graph, and V2 JSON would carry the NaN
     /// as `null` with a 200, an answer nobody computed.
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, RunError> {
-        let outputs = self
-            .plan
-            .run(inputs)
+        let ran = self.plan.run(inputs);
+        // Whatever ran last may have been one of tract's AVX kernels: leave the registers
+        // clean for the SSE code that follows on this thread (see palisade_onnx_ml's `cpu`).
+        palisade_onnx_ml::clear_upper_vector_state();
+        let outputs = ran
             .map_err(|e| RunError::Failed(format!("{e:#}")))?
             .into_iter()
             .map(plain_integers)

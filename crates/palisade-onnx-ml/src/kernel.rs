@@ -183,6 +183,8 @@ impl EvalOp for MlOp {
     op_out_of_plan!();
 
     fn eval(&self, _ctx: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        // A tract matrix kernel may have run just before, leaving the vector registers dirty.
+        crate::cpu::clear_upper_vector_state();
         self.kernel.eval(inputs)
     }
 }

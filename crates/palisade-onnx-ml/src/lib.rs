@@ -10,9 +10,12 @@
 //!
 //! Nothing here knows about Palisade: [`register`] adds the operators to a tract `Onnx`.
 
-#![forbid(unsafe_code)]
+// One reviewed module (`cpu`) clears vector-register state with `vzeroupper`; no other code
+// may use `unsafe`.
+#![deny(unsafe_code)]
 
 mod attrs;
+mod cpu;
 mod encoders;
 mod features;
 mod flatten;
@@ -28,6 +31,7 @@ mod transform;
 mod tree;
 mod zipmap;
 
+pub use cpu::clear_upper_vector_state;
 pub use zipmap::zipmap_classes;
 
 use kernel::{Build, OutType, Pending, Rows};
