@@ -389,6 +389,18 @@ def operator_cases():
     save("label_encoder_float_string", single("LabelEncoder", dict(keys_floats=[0.5, -0.0, float("nan"), 2.0], values_strings=["half", "zero", "missing", "two"]),
                                               [("X", F, ["N"])], [("Y", S, ["N"])], opset_ml=2),
          rng.choice(np.array([0.5, 0.0, -0.0, np.nan, 2.0, 3.0], dtype=np.float32), size=ROWS), "LabelEncoder float to string, NaN and -0.0 keys")
+    # Opset 4: keys, values and the default as tensors.
+    save("label_encoder_v4_string_float", single("LabelEncoder", dict(
+        keys_tensor=helper.make_tensor("k", S, [3], [b"red", b"green", b"blue"]),
+        values_tensor=helper.make_tensor("v", F, [3], [0.5, -1.5, 2.25]),
+        default_tensor=helper.make_tensor("d", F, [1], [9.0])),
+        [("X", S, ["N"])], [("Y", F, ["N"])], opset_ml=4),
+        rng.choice(["red", "green", "blue", "mauve"], size=ROWS).astype(object), "LabelEncoder opset 4, string to float")
+    save("label_encoder_v4_int_string", single("LabelEncoder", dict(
+        keys_tensor=helper.make_tensor("k", I, [3], [7, 8, 9]),
+        values_tensor=helper.make_tensor("v", S, [3], [b"seven", b"eight", b"nine"])),
+        [("X", I, ["N"])], [("Y", S, ["N"])], opset_ml=4),
+        rng.integers(6, 11, ROWS).astype(np.int64), "LabelEncoder opset 4, int64 to string, default _Unused")
     save("one_hot_strings", single("OneHotEncoder", dict(cats_strings=["north", "south", "east"], zeros=1),
                                    [("X", S, ["N", 1])], [("Y", F, ["N", 1, 3])]),
          rng.choice(["north", "south", "east", "atlantis"], size=(ROWS, 1)).astype(object), "OneHotEncoder on strings, unknown to zeros")

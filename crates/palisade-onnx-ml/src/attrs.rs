@@ -10,6 +10,13 @@ use tract_onnx::pb::{tensor_proto::DataType, AttributeProto, NodeProto, TensorPr
 /// trainer exports, and the bound keeps a hostile model from asking for unbounded memory.
 pub(crate) const MAX_ATTRIBUTE_LEN: usize = 1 << 24;
 
+/// The elements of an int64, float or string tensor attribute.
+pub(crate) enum TensorValues {
+    Ints(Vec<i64>),
+    Floats(Vec<f32>),
+    Strings(Vec<String>),
+}
+
 pub(crate) struct Attrs<'a> {
     node: &'a NodeProto,
 }
@@ -118,11 +125,11 @@ impl<'a> Attrs<'a> {
         let Some(t) = a.t.as_ref() else {
             return self.fail(name, "is not a tensor");
         };
-        let values = self.tensor_values(name, t)?;
+        let values = self.tensor_values_f64(name, t)?;
         Ok(Some(self.checked_len(name, values)?))
     }
 
-    fn tensor_values(&self, name: &str, t: &TensorProto) -> TractResult<Vec<f64>> {
+    fn tensor_values_f64(&self, name: &str, t: &TensorProto) -> TractResult<Vec<f64>> {
         let raw = &t.raw_data;
         match DataType::try_from(t.data_type) {
             Ok(DataType::Float) if !raw.is_empty() => {
@@ -150,6 +157,69 @@ impl<'a> Attrs<'a> {
                 format!("has tensor type {}, expected float or double", t.data_type),
             ),
         }
+    }
+
+    /// An int64, float or string tensor attribute (LabelEncoder opset 4's keys and values).
+    pub(crate) fn tensor_values(&self, name: &str) -> TractResult<Option<TensorValues>> {
+        let Some(a) = self.find(name) else {
+            return Ok(None);
+        };
+        let Some(t) = a.t.as_ref() else {
+            return self.fail(name, "is not a tensor");
+        };
+        let raw = &t.raw_data;
+        let values = match DataType::try_from(t.data_type) {
+            Ok(DataType::Int64) if !raw.is_empty() => {
+                if !raw.len().is_multiple_of(8) {
+                    return self.fail(name, "raw int64 data is not a whole number of int64s");
+                }
+                TensorValues::Ints(
+                    raw.chunks_exact(8)
+                        .map(|b| {
+                            i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                        })
+                        .collect(),
+                )
+            }
+            Ok(DataType::Int64) => TensorValues::Ints(t.int64_data.clone()),
+            Ok(DataType::Float) => TensorValues::Floats(
+                self.tensor_values_f64(name, t)?
+                    .into_iter()
+                    .map(|v| v as f32)
+                    .collect(),
+            ),
+            Ok(DataType::String) => {
+                let mut out = Vec::with_capacity(t.string_data.len());
+                for s in &t.string_data {
+                    match std::str::from_utf8(s) {
+                        Ok(s) => out.push(s.to_string()),
+                        Err(_) => return self.fail(name, "holds a string that is not UTF-8"),
+                    }
+                }
+                TensorValues::Strings(out)
+            }
+            _ => {
+                return self.fail(
+                    name,
+                    format!(
+                        "has tensor type {}; int64, float and string tensors are served",
+                        t.data_type
+                    ),
+                )
+            }
+        };
+        let len = match &values {
+            TensorValues::Ints(v) => v.len(),
+            TensorValues::Floats(v) => v.len(),
+            TensorValues::Strings(v) => v.len(),
+        };
+        if len > MAX_ATTRIBUTE_LEN {
+            return self.fail(
+                name,
+                format!("{len} elements, more than the {MAX_ATTRIBUTE_LEN} allowed"),
+            );
+        }
+        Ok(Some(values))
     }
 
     /// A uint8 tensor attribute (TreeEnsemble's `nodes_modes`).

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use tract_hir::internal::*;
 use tract_onnx::pb::NodeProto;
 
-use crate::attrs::Attrs;
+use crate::attrs::{Attrs, TensorValues};
 use crate::kernel::Kernel;
 use crate::rows::{one_input, values};
 
@@ -120,14 +120,6 @@ pub(crate) fn label_encoder(
     if inputs.len() != 1 {
         return a.fail_node("needs exactly one input");
     }
-    if a.tensor_f64("keys_tensor")?.is_some()
-        || node.attribute.iter().any(|at| at.name == "values_tensor")
-    {
-        return a.fail(
-            "keys_tensor",
-            "opset 4's tensor keys and values are not served yet; export with ai.onnx.ml opset 3",
-        );
-    }
     let input = inputs[0].datum_type;
     let (keys, values) = if let Some(classes) = a.strings("classes_strings")? {
         // Opset 1: strings to their index, or indices to their string.
@@ -149,7 +141,14 @@ pub(crate) fn label_encoder(
             )
         }
     } else {
-        let keys: Vec<Key> = if let Some(k) = a.ints("keys_int64s")? {
+        // Opset 4 lists keys and values as tensors; earlier opsets, as typed lists.
+        let keys: Vec<Key> = if let Some(k) = a.tensor_values("keys_tensor")? {
+            match k {
+                TensorValues::Ints(k) => k.into_iter().map(Key::Int).collect(),
+                TensorValues::Floats(k) => k.into_iter().map(float_key).collect(),
+                TensorValues::Strings(k) => k.into_iter().map(Key::Str).collect(),
+            }
+        } else if let Some(k) = a.ints("keys_int64s")? {
             k.into_iter().map(Key::Int).collect()
         } else if let Some(k) = a.floats("keys_floats")? {
             k.into_iter().map(float_key).collect()
@@ -158,24 +157,59 @@ pub(crate) fn label_encoder(
         } else {
             return a.fail(
                 "keys_int64s",
-                "no keys (keys_int64s, keys_floats or keys_strings)",
+                "no keys (keys_tensor, keys_int64s, keys_floats or keys_strings)",
             );
         };
-        let values = if let Some(v) = a.ints("values_int64s")? {
-            Values::Ints(v, a.int("default_int64")?.unwrap_or(-1))
-        } else if let Some(v) = a.floats("values_floats")? {
-            Values::Floats(v, a.float("default_float")?.unwrap_or(-0.0))
-        } else if let Some(v) = a.strings("values_strings")? {
-            Values::Strings(
+        let default = a.tensor_values("default_tensor")?;
+        let values = match a.tensor_values("values_tensor")? {
+            Some(TensorValues::Ints(v)) => Values::Ints(
                 v,
-                a.string("default_string")?
-                    .unwrap_or_else(|| "_Unused".into()),
-            )
-        } else {
-            return a.fail(
-                "values_int64s",
-                "no values (values_int64s, values_floats or values_strings)",
-            );
+                match default {
+                    Some(TensorValues::Ints(d)) if d.len() == 1 => d[0],
+                    None => -1,
+                    _ => {
+                        return a.fail("default_tensor", "must hold one value of the values' type")
+                    }
+                },
+            ),
+            Some(TensorValues::Floats(v)) => Values::Floats(
+                v,
+                match default {
+                    Some(TensorValues::Floats(d)) if d.len() == 1 => d[0],
+                    None => -0.0,
+                    _ => {
+                        return a.fail("default_tensor", "must hold one value of the values' type")
+                    }
+                },
+            ),
+            Some(TensorValues::Strings(v)) => Values::Strings(
+                v,
+                match default {
+                    Some(TensorValues::Strings(d)) if d.len() == 1 => d[0].clone(),
+                    None => "_Unused".into(),
+                    _ => {
+                        return a.fail("default_tensor", "must hold one value of the values' type")
+                    }
+                },
+            ),
+            None => {
+                if let Some(v) = a.ints("values_int64s")? {
+                    Values::Ints(v, a.int("default_int64")?.unwrap_or(-1))
+                } else if let Some(v) = a.floats("values_floats")? {
+                    Values::Floats(v, a.float("default_float")?.unwrap_or(-0.0))
+                } else if let Some(v) = a.strings("values_strings")? {
+                    Values::Strings(
+                        v,
+                        a.string("default_string")?
+                            .unwrap_or_else(|| "_Unused".into()),
+                    )
+                } else {
+                    return a.fail(
+                        "values_int64s",
+                        "no values (values_int64s, values_floats or values_strings)",
+                    );
+                }
+            }
         };
         (keys, values)
     };
