@@ -12,7 +12,7 @@ use crate::attrs::Attrs;
 /// How many opset-3 nodes the conversion may create per listed node (copies of shared
 /// subtrees, unrolled set tests) before the model is refused.
 const GROWTH: usize = 8;
-const MAX_DEPTH: usize = 4096;
+const MAX_DEPTH: usize = 1024;
 
 struct Source {
     modes: Vec<u8>,
