@@ -104,6 +104,33 @@ pub struct AuditEvent {
     pub suppressed: Option<u64>,
 }
 
+impl AuditEvent {
+    /// An event that no request caused (a policy reload by signal, a block by the detector,
+    /// a model refused at start): recorded like a call on the admin plane, with `principal`
+    /// the part of the system that acted and `subject` what it acted on.
+    pub fn system(
+        request_id: String,
+        principal: &str,
+        action: &str,
+        subject: Option<&str>,
+        outcome: Result<(), &str>,
+    ) -> AuditEvent {
+        AuditEvent {
+            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            request_id,
+            plane: "admin".into(),
+            client: "local".into(),
+            principal: Some(principal.to_string()),
+            action: Some(action.to_string()),
+            decision: if outcome.is_ok() { "allow" } else { "deny" }.into(),
+            reason: outcome.err().unwrap_or("ok").to_string(),
+            status: if outcome.is_ok() { 200 } else { 422 },
+            subject: subject.map(str::to_string),
+            ..AuditEvent::default()
+        }
+    }
+}
+
 /// What a model load proved, as the audit log keeps it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoadProof {

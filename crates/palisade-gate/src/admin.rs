@@ -15,7 +15,7 @@ use crate::refusal::{bytes_response, json_response, printable, Refusal};
 use crate::respond::Reply;
 use crate::routes::AdminOp;
 use crate::state::State;
-use crate::{listen, record};
+use crate::{body, record};
 
 /// Largest admin request body (a key request is a few dozen bytes).
 const MAX_ADMIN_BODY: usize = 16 * 1024;
@@ -64,7 +64,7 @@ pub async fn handle(
             }
         }
         AdminOp::SetDefaultVersion(name) => {
-            let (_, body) = listen::read_body(req, MAX_ADMIN_BODY).await?;
+            let (_, body) = body::read_body(req, MAX_ADMIN_BODY).await?;
             call.request_sha256 = Some(record::sha256(&body));
             let wanted: DefaultVersion = serde_json::from_slice(&body).map_err(|e| {
                 Refusal::BadRequest(format!("expected {{\"version\": \"...\"}}: {e}"))
@@ -204,7 +204,7 @@ async fn create_key(
     call: &mut Call,
     req: Request<Incoming>,
 ) -> Result<Reply, Refusal> {
-    let (_, body) = listen::read_body(req, MAX_ADMIN_BODY).await?;
+    let (_, body) = body::read_body(req, MAX_ADMIN_BODY).await?;
     call.request_sha256 = Some(record::sha256(&body));
     let new: NewKey = serde_json::from_slice(&body).map_err(|e| {
         Refusal::BadRequest(format!(

@@ -30,7 +30,7 @@ use crate::registry::resolve_version;
 use crate::respond::{self, Reply};
 use crate::routes::{self, AdminRoute, DataRoute, ModelCall};
 use crate::state::State;
-use crate::{admin, authorize, identify, infer, inspect, listen, record};
+use crate::{admin, authorize, body, identify, infer, inspect, record};
 
 /// Serve one request on either plane and record it.
 pub async fn handle(
@@ -221,7 +221,7 @@ async fn data_plane(
         ModelCall::Config => Ok(respond::model_config(&model, runtime)),
         ModelCall::Ready => Ok(respond::model_ready(&model, version)),
         ModelCall::Infer => {
-            let (parts, body) = listen::read_body(req, state.config.limits.max_body_bytes).await?;
+            let (parts, body) = body::read_body(req, state.config.limits.max_body_bytes).await?;
             let t = call.timed("read_body", t);
             call.request_sha256 = Some(record::sha256(&body));
             if state.capture.is_some() {

@@ -12,6 +12,7 @@ pub mod anonymous;
 pub mod audit_api;
 pub mod auth_backoff;
 pub mod authorize;
+pub mod body;
 pub mod context;
 pub mod detect;
 pub mod fsutil;

@@ -27,16 +27,7 @@ use crate::metrics::BackendLabels;
 use crate::refusal::Refusal;
 use crate::shared_limits::{BudgetCheck, RateCheck, SharedCounters, Verdict};
 
-/// Which limit refused a call, and when to come back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exceeded {
-    /// Policy name, as in the `RateLimit-Policy` header.
-    pub policy: &'static str,
-    /// Calls allowed per window.
-    pub quota: u64,
-    pub window_secs: u64,
-    pub retry_after: Duration,
-}
+pub use crate::refusal::Exceeded;
 
 pub struct Limiter {
     config: RateLimits,

@@ -7,10 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::request::Parts;
 use http::Request;
-use http_body_util::{BodyExt, Limited};
+
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -24,7 +22,6 @@ use tokio_rustls::TlsAcceptor;
 use crate::context::Plane;
 use crate::metrics::PlaneLabels;
 use crate::principal::Peer;
-use crate::refusal::Refusal;
 use crate::state::State;
 use crate::{gate, tls};
 
@@ -196,32 +193,6 @@ async fn serve_io<I>(
         .await;
     if let Err(e) = result {
         tracing::debug!(plane = plane.as_str(), %peer, error = %e, "connection ended with an error");
-    }
-}
-
-/// Read a request body of at most `max` bytes.
-pub async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Parts, Bytes), Refusal> {
-    let (parts, body) = req.into_parts();
-    let too_large = || Refusal::TooLarge(format!("request body is over the limit of {max} bytes"));
-    if let Some(len) = parts.headers.get(http::header::CONTENT_LENGTH) {
-        let len = len.to_str().ok().and_then(|s| s.parse::<u64>().ok());
-        match len {
-            Some(n) if n > max as u64 => return Err(too_large()),
-            Some(_) => {}
-            None => return Err(Refusal::BadRequest("Content-Length is not a number".into())),
-        }
-    }
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok((parts, collected.to_bytes())),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
-        }
-        Err(_) => Err(Refusal::BadRequest(
-            "the request body could not be read to its end".into(),
-        )),
     }
 }
 

@@ -182,34 +182,9 @@ impl PiiGuard {
 
     /// Every entity in `text` redacted: for messages on their way to a log line.
     pub fn scrub(&self, text: &str) -> String {
-        scrub_with(&self.engine, text)
+        palisade_pii::redact_all(&self.engine, text)
     }
 }
 
-fn scrub_with(engine: &Engine, text: &str) -> String {
-    let Ok(spans) = engine.scan_str(text) else {
-        return "[text withheld: too costly to inspect for personal data]".to_string();
-    };
-    if spans.is_empty() {
-        return text.to_string();
-    }
-    match palisade_pii::actions::apply(
-        text,
-        &spans,
-        &Policy::uniform(Action::Redact),
-        &Keys::default(),
-    ) {
-        Ok(Outcome::Minimized { text, .. }) => text,
-        _ => "[text withheld: it held personal data]".to_string(),
-    }
-}
-
-/// Redact personal data from text that may reach a log line or an error message, with a
-/// process-wide engine (built on first use).
-pub fn scrub(text: &str) -> String {
-    static ENGINE: std::sync::OnceLock<Option<Engine>> = std::sync::OnceLock::new();
-    match ENGINE.get_or_init(|| Engine::new().ok()) {
-        Some(engine) => scrub_with(engine, text),
-        None => "[text withheld: the PII engine is unavailable]".to_string(),
-    }
-}
+/// Redact personal data from text that may reach a log line or an error message.
+pub use palisade_pii::scrub_for_logs as scrub;

@@ -18,25 +18,8 @@ use palisade_config::models::Pool;
 use palisade_model::{RunError, Runtime, TValue, TVec};
 use tokio::sync::Semaphore;
 
+pub use crate::refusal::Busy;
 use crate::refusal::Refusal;
-
-/// Which bound a refused call met.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Busy {
-    /// `queue` calls already wait for a thread.
-    Pool,
-    /// `per_model` calls of this model are already on the pool.
-    Model,
-}
-
-impl Busy {
-    pub fn reason(self) -> &'static str {
-        match self {
-            Busy::Pool => "pool_busy",
-            Busy::Model => "model_busy",
-        }
-    }
-}
 
 pub struct InferencePool {
     config: Pool,

@@ -151,30 +151,14 @@ pub fn system_event_to(
     outcome: Result<(), &str>,
     loaded: Option<palisade_audit::LoadProof>,
 ) {
-    let event = AuditEvent {
-        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        request_id: format!("system-{}", crate::context::next_request_id()),
-        plane: "admin".into(),
-        client: "local".into(),
-        principal: Some(principal.to_string()),
-        auth: None,
-        action: Some(action.to_string()),
-        model: None,
-        decision: if outcome.is_ok() { "allow" } else { "deny" }.into(),
-        reason: outcome.err().unwrap_or("ok").to_string(),
-        policies: Vec::new(),
-        limit: None,
-        status: if outcome.is_ok() { 200 } else { 422 },
-        latency_us: 0,
-        stages_us: Vec::new(),
-        request_sha256: None,
-        response_sha256: None,
-        pii: Default::default(),
-        payload: None,
-        subject: subject.map(str::to_string),
-        loaded,
-        suppressed: None,
-    };
+    let mut event = AuditEvent::system(
+        format!("system-{}", crate::context::next_request_id()),
+        principal,
+        action,
+        subject,
+        outcome,
+    );
+    event.loaded = loaded;
     // Nobody waits on a system event; the writer syncs it with the next batch or checkpoint.
     if let Err(e) = audit.record(&event).map(drop) {
         tracing::error!(error = %e, action, "system event not recorded in the audit log");

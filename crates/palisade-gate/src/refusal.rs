@@ -51,7 +51,7 @@ pub enum Refusal {
         "limit '{}' reached ({} calls per {} s); retry in {} s",
         .0.policy, .0.quota, .0.window_secs, retry_secs(.0.retry_after)
     )]
-    TooManyRequests(crate::limit::Exceeded),
+    TooManyRequests(Exceeded),
     #[error("{0}")]
     TooLarge(String),
     #[error("{0}")]
@@ -63,7 +63,7 @@ pub enum Refusal {
     /// 503 with `Retry-After`: the inference pool's bounds (`[models.pool]`).
     #[error("{}", busy_message(*.which, .model, *.retry_after))]
     Busy {
-        which: crate::pool::Busy,
+        which: Busy,
         model: String,
         retry_after: std::time::Duration,
     },
@@ -75,17 +75,46 @@ pub enum Refusal {
     Internal(String),
 }
 
-fn busy_message(which: crate::pool::Busy, model: &str, retry: std::time::Duration) -> String {
+fn busy_message(which: Busy, model: &str, retry: std::time::Duration) -> String {
     let model = printable(model);
     match which {
-        crate::pool::Busy::Pool => format!(
+        Busy::Pool => format!(
             "the inference pool is full (models.pool.queue calls already wait for a thread); retry in {} s",
             retry_secs(retry)
         ),
-        crate::pool::Busy::Model => format!(
+        Busy::Model => format!(
             "model '{model}' is busy (models.pool.per_model of its calls are already running or waiting); retry in {} s",
             retry_secs(retry)
         ),
+    }
+}
+
+/// Which limit refused a call, and when to come back (the `limit` stage's refusal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded {
+    /// Policy name, as in the `RateLimit-Policy` header.
+    pub policy: &'static str,
+    /// Calls allowed per window.
+    pub quota: u64,
+    pub window_secs: u64,
+    pub retry_after: std::time::Duration,
+}
+
+/// Which bound of the inference pool (`[models.pool]`, see `pool.rs`) a refused call met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// `queue` calls already wait for a thread.
+    Pool,
+    /// `per_model` calls of this model are already on the pool.
+    Model,
+}
+
+impl Busy {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Busy::Pool => "pool_busy",
+            Busy::Model => "model_busy",
+        }
     }
 }
 
@@ -152,7 +181,7 @@ impl Refusal {
 
     pub fn into_response(self) -> Response<Bytes> {
         // Messages can quote caller input; personal data in it is not sent back or logged.
-        let mut message = crate::pii::scrub(&self.to_string());
+        let mut message = palisade_pii::scrub_for_logs(&self.to_string());
         if message.len() > MAX_MESSAGE_BYTES {
             // Parser messages can quote caller input (an unknown field name): keep them short.
             let cut = (0..=MAX_MESSAGE_BYTES)

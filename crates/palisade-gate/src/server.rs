@@ -56,6 +56,8 @@ pub enum StartError {
     Limits(String),
     #[error("models: {0}")]
     Models(String),
+    #[error("models: {0}")]
+    LoadPolicy(#[from] crate::supply_chain::PolicyError),
     #[error("{0}")]
     Pii(String),
     #[error("models.load: pattern '{0}' is not a valid glob")]

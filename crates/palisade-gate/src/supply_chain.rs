@@ -10,16 +10,17 @@ use palisade_model::seal::{KekSource, KeyProvider, LocalKek};
 use palisade_model::signing::VerifyingKey;
 use palisade_model::{LoadPolicy, LoadedModel, Risk};
 
-use crate::server::StartError;
+/// Why `[models]` cannot become a load policy; the message names the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PolicyError(String);
 
-pub fn load_policy(models: &palisade_config::Models) -> Result<LoadPolicy, StartError> {
+pub fn load_policy(models: &palisade_config::Models) -> Result<LoadPolicy, PolicyError> {
     let kek = match &models.kek {
         None => None,
         Some(spec) => {
-            let source =
-                KekSource::parse(spec).map_err(|e| StartError::Models(format!("kek: {e}")))?;
-            let kek =
-                LocalKek::load(&source).map_err(|e| StartError::Models(format!("kek: {e}")))?;
+            let source = KekSource::parse(spec).map_err(|e| PolicyError(format!("kek: {e}")))?;
+            let kek = LocalKek::load(&source).map_err(|e| PolicyError(format!("kek: {e}")))?;
             tracing::info!(kek_id = kek.kek_id(), "model key-encryption key loaded");
             Some(Arc::new(kek) as Arc<dyn KeyProvider>)
         }
@@ -27,14 +28,12 @@ pub fn load_policy(models: &palisade_config::Models) -> Result<LoadPolicy, Start
     let trusted_keys = models
         .trusted_keys
         .iter()
-        .map(|p| {
-            VerifyingKey::read(p).map_err(|e| StartError::Models(format!("trusted_keys: {e}")))
-        })
+        .map(|p| VerifyingKey::read(p).map_err(|e| PolicyError(format!("trusted_keys: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     // The config validated these against the same vocabulary.
     let risk = |key: &str, level: &str| {
         Risk::parse(level)
-            .ok_or_else(|| StartError::Models(format!("{key}: '{level}' is not a risk level")))
+            .ok_or_else(|| PolicyError(format!("{key}: '{level}' is not a risk level")))
     };
     let require_signature_for_risk = models
         .require_signature_for_risk
@@ -45,7 +44,7 @@ pub fn load_policy(models: &palisade_config::Models) -> Result<LoadPolicy, Start
         .risk_pins
         .iter()
         .map(|(model, level)| Ok((model.clone(), risk(&format!("risk.{model}"), level)?)))
-        .collect::<Result<_, StartError>>()?;
+        .collect::<Result<_, PolicyError>>()?;
     Ok(LoadPolicy {
         kek,
         trusted_keys,

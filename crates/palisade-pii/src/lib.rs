@@ -20,12 +20,14 @@ mod entity;
 pub mod fold;
 mod recognizers;
 pub mod records;
+pub mod scrub;
 #[cfg(test)]
 mod tests;
 
 pub use actions::{Action, Keys, Outcome, Policy};
 pub use engine::{Engine, ReadScanError, Span, TooCostly, WORK_PER_BYTE};
 pub use entity::Entity;
+pub use scrub::{redact_all, scrub_for_logs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PiiError {

@@ -43,13 +43,17 @@ pub fn raise(state: &State, alert: Alert) {
     let may_block = detect.auto_block && alert.kind.blocks() && alert.subject != "all";
     if may_block && state.blocks.block(&alert.subject, detect.block_for) {
         blocked_for = Some(detect.block_for.as_secs());
-        crate::record::system_event(
-            state,
+        let event = palisade_audit::AuditEvent::system(
+            format!("system-{}", crate::context::next_request_id()),
             "system:detector",
             "auto_block",
             Some(&alert.subject),
             Err(kind),
         );
+        // Nobody waits on it; the writer syncs it with the next batch or checkpoint.
+        if let Err(e) = state.audit.record(&event).map(drop) {
+            tracing::error!(error = %e, "auto_block not recorded in the audit log");
+        }
     }
     let body = serde_json::json!({
         "type": "palisade.alert",
