@@ -24,7 +24,7 @@ use crate::limit::{quota, Exceeded};
 /// Sources with a pending suppressed count; more share the `None` entry.
 pub const MAX_TRACKED_SOURCES: usize = 4096;
 /// The `RateLimit-Policy` name of the 429.
-pub const POLICY: &str = "anonymous";
+pub const POLICY: crate::refusal::LimitPolicy = crate::refusal::LimitPolicy::Anonymous;
 
 pub struct Anonymous {
     rate: Rate,

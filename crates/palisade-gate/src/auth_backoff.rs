@@ -58,7 +58,7 @@ impl AuthBackoff {
         match until {
             None => Ok(()),
             Some(until) => Err(Exceeded {
-                policy: "failed_authentication",
+                policy: crate::refusal::LimitPolicy::FailedAuthentication,
                 quota: u64::from(self.settings.limit),
                 window_secs: self.settings.window.as_secs().max(1),
                 retry_after: until - now,

@@ -27,7 +27,7 @@ use crate::metrics::BackendLabels;
 use crate::refusal::Refusal;
 use crate::shared_limits::{BudgetCheck, RateCheck, SharedCounters, Verdict};
 
-pub use crate::refusal::Exceeded;
+pub use crate::refusal::{Exceeded, LimitPolicy};
 
 pub struct Limiter {
     config: RateLimits,
@@ -214,18 +214,18 @@ impl Limiter {
         // Model names hold no ':', so `model:principal` splits one way only.
         [
             (
-                "per_principal_model",
+                LimitPolicy::PerPrincipalModel,
                 c.per_principal_model,
                 vec![model, principal],
             ),
-            ("per_principal", c.per_principal, vec![principal]),
-            ("per_model", c.per_model, vec![model]),
-            ("global", c.global, vec![]),
+            (LimitPolicy::PerPrincipal, c.per_principal, vec![principal]),
+            (LimitPolicy::PerModel, c.per_model, vec![model]),
+            (LimitPolicy::Global, c.global, vec![]),
         ]
         .into_iter()
         .filter_map(|(name, rate, parts)| {
             rate.map(|rate| RateCheck {
-                key: shared.key(&format!("rate:{name}"), &parts),
+                key: shared.key(&format!("rate:{}", name.as_str()), &parts),
                 rate,
                 name,
             })
@@ -248,7 +248,7 @@ impl Limiter {
                 key: shared.key("budget:day", &[&day.to_string(), model, principal]),
                 limit,
                 ttl_secs: 2 * 86400,
-                name: "daily_budget",
+                name: LimitPolicy::DailyBudget,
             });
         }
         if let Some(limit) = self.config.monthly_budget_per_principal_model {
@@ -256,7 +256,7 @@ impl Limiter {
                 key: shared.key("budget:month", &[&month.to_string(), model, principal]),
                 limit,
                 ttl_secs: 32 * 86400,
-                name: "monthly_budget",
+                name: LimitPolicy::MonthlyBudget,
             });
         }
         out
@@ -264,9 +264,9 @@ impl Limiter {
 
     /// The refusal of a spent budget (`daily_budget` or `monthly_budget`): retry when the
     /// calendar day or month (UTC) turns.
-    fn budget_exceeded(&self, policy: &'static str, now: u64) -> Exceeded {
+    fn budget_exceeded(&self, policy: LimitPolicy, now: u64) -> Exceeded {
         let day = now / 86400;
-        let (quota, window_secs, resets_at) = if policy == "daily_budget" {
+        let (quota, window_secs, resets_at) = if policy == LimitPolicy::DailyBudget {
             let quota = self.config.daily_budget_per_principal_model.unwrap_or(0);
             (quota, 86400, (day + 1) * 86400)
         } else {
@@ -292,19 +292,19 @@ impl Limiter {
         };
         if let (Some(l), Some(r)) = (&self.per_principal_model, self.config.per_principal_model) {
             l.check_key(&(principal.to_string(), model.to_string()))
-                .map_err(|n| refused("per_principal_model", r, n.wait_time_from(now)))?;
+                .map_err(|n| refused(LimitPolicy::PerPrincipalModel, r, n.wait_time_from(now)))?;
         }
         if let (Some(l), Some(r)) = (&self.per_principal, self.config.per_principal) {
             l.check_key(&principal.to_string())
-                .map_err(|n| refused("per_principal", r, n.wait_time_from(now)))?;
+                .map_err(|n| refused(LimitPolicy::PerPrincipal, r, n.wait_time_from(now)))?;
         }
         if let (Some(l), Some(r)) = (&self.per_model, self.config.per_model) {
             l.check_key(&model.to_string())
-                .map_err(|n| refused("per_model", r, n.wait_time_from(now)))?;
+                .map_err(|n| refused(LimitPolicy::PerModel, r, n.wait_time_from(now)))?;
         }
         if let (Some(l), Some(r)) = (&self.global, self.config.global) {
             l.check()
-                .map_err(|n| refused("global", r, n.wait_time_from(now)))?;
+                .map_err(|n| refused(LimitPolicy::Global, r, n.wait_time_from(now)))?;
         }
         Ok(())
     }
@@ -324,7 +324,7 @@ impl Limiter {
             .try_acquire_owned()
             .map(Some)
             .map_err(|_| Exceeded {
-                policy: "concurrency",
+                policy: LimitPolicy::Concurrency,
                 quota: u64::from(max),
                 window_secs: 1,
                 retry_after: Duration::from_secs(1),
@@ -344,7 +344,7 @@ impl Limiter {
         let Ok(mut budgets) = self.budgets.lock() else {
             // Fail closed: a budget that cannot be read is not spent.
             return Err(Exceeded {
-                policy: "budget",
+                policy: LimitPolicy::Budget,
                 quota: 0,
                 window_secs: 86400,
                 retry_after: Duration::from_secs(60),
@@ -368,10 +368,10 @@ impl Limiter {
             };
         }
         if daily.is_some_and(|l| spent.in_day >= l) {
-            return Err(self.budget_exceeded("daily_budget", now));
+            return Err(self.budget_exceeded(LimitPolicy::DailyBudget, now));
         }
         if monthly.is_some_and(|l| spent.in_month >= l) {
-            return Err(self.budget_exceeded("monthly_budget", now));
+            return Err(self.budget_exceeded(LimitPolicy::MonthlyBudget, now));
         }
         spent.in_day += 1;
         spent.in_month += 1;
@@ -455,7 +455,10 @@ mod tests {
             assert!(l.local_rates("key:a", "iris").is_ok());
         }
         let e = l.local_rates("key:a", "iris").err().unwrap();
-        assert_eq!((e.policy, e.quota, e.window_secs), ("per_principal", 3, 60));
+        assert_eq!(
+            (e.policy, e.quota, e.window_secs),
+            (LimitPolicy::PerPrincipal, 3, 60)
+        );
         assert!(e.retry_after > Duration::from_secs(1) && e.retry_after <= Duration::from_secs(20));
         assert!(
             l.local_rates("key:b", "iris").is_ok(),
@@ -470,7 +473,7 @@ mod tests {
         assert!(l.spend("key:a", "iris", day).is_ok());
         assert!(l.spend("key:a", "iris", day + 10).is_ok());
         let e = l.spend("key:a", "iris", day + 20).unwrap_err();
-        assert_eq!(e.policy, "daily_budget");
+        assert_eq!(e.policy, LimitPolicy::DailyBudget);
         assert_eq!(e.retry_after, Duration::from_secs(86400 - 20));
         assert!(
             l.spend("key:a", "diabetes", day + 20).is_ok(),
@@ -499,7 +502,7 @@ mod tests {
         assert!(matches!(
             l.admit("key:a", "iris", true).await,
             Err(Refusal::TooManyRequests(Exceeded {
-                policy: "concurrency",
+                policy: LimitPolicy::Concurrency,
                 ..
             }))
         ));

@@ -195,7 +195,7 @@ fn observe(state: &State, call: &Call, refusal: Option<&Refusal>, status: u16) {
         principal: call.principal.as_ref().map(|p| p.id.clone()),
         model: call.requested_model.clone(),
         allowed: refusal.is_none(),
-        auth_failed: status == 401 || refusal.is_some_and(|r| r.reason() == "auth_blocked"),
+        auth_failed: status == 401 || refusal.is_some_and(Refusal::is_auth_blocked),
     };
     if !state.detector.observe(observation) {
         state.metrics.detector_dropped.inc();

@@ -49,7 +49,7 @@ pub enum Refusal {
     /// 429 from the `limit` stage.
     #[error(
         "limit '{}' reached ({} calls per {} s); retry in {} s",
-        .0.policy, .0.quota, .0.window_secs, retry_secs(.0.retry_after)
+        .0.policy.as_str(), .0.quota, .0.window_secs, retry_secs(.0.retry_after)
     )]
     TooManyRequests(Exceeded),
     #[error("{0}")]
@@ -89,11 +89,52 @@ fn busy_message(which: Busy, model: &str, retry: std::time::Duration) -> String 
     }
 }
 
+/// Which limit a refused call met. Its name is the `RateLimit-Policy` header's and part of
+/// shared counter keys: a stable interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitPolicy {
+    Global,
+    PerPrincipal,
+    PerModel,
+    PerPrincipalModel,
+    Concurrency,
+    /// A budget whose counters could not be read (fails closed).
+    Budget,
+    DailyBudget,
+    MonthlyBudget,
+    FailedAuthentication,
+    /// Requests with no credential, per source address.
+    Anonymous,
+}
+
+impl LimitPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitPolicy::Global => "global",
+            LimitPolicy::PerPrincipal => "per_principal",
+            LimitPolicy::PerModel => "per_model",
+            LimitPolicy::PerPrincipalModel => "per_principal_model",
+            LimitPolicy::Concurrency => "concurrency",
+            LimitPolicy::Budget => "budget",
+            LimitPolicy::DailyBudget => "daily_budget",
+            LimitPolicy::MonthlyBudget => "monthly_budget",
+            LimitPolicy::FailedAuthentication => "failed_authentication",
+            LimitPolicy::Anonymous => "anonymous",
+        }
+    }
+
+    fn is_budget(self) -> bool {
+        matches!(
+            self,
+            LimitPolicy::Budget | LimitPolicy::DailyBudget | LimitPolicy::MonthlyBudget
+        )
+    }
+}
+
 /// Which limit refused a call, and when to come back (the `limit` stage's refusal).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exceeded {
-    /// Policy name, as in the `RateLimit-Policy` header.
-    pub policy: &'static str,
+    pub policy: LimitPolicy,
     /// Calls allowed per window.
     pub quota: u64,
     pub window_secs: u64,
@@ -119,6 +160,11 @@ impl Busy {
 }
 
 impl Refusal {
+    /// A 429 of the brute-force back-off (it feeds the detectors' failed-authentication count).
+    pub fn is_auth_blocked(&self) -> bool {
+        matches!(self, Refusal::TooManyRequests(e) if e.policy == LimitPolicy::FailedAuthentication)
+    }
+
     pub fn not_found_model(name: &str, hidden: bool) -> Refusal {
         // Identical text whether the model is missing or hidden from this caller.
         Refusal::NotFound {
@@ -163,12 +209,12 @@ impl Refusal {
             Refusal::Unprocessable(_) => "unprocessable",
             Refusal::ModelRefused { reason, .. } => reason,
             Refusal::NonFiniteOutput { .. } => "non_finite_output",
-            Refusal::TooManyRequests(e) if e.policy.ends_with("budget") => "budget_exhausted",
-            Refusal::TooManyRequests(e) if e.policy == "failed_authentication" => "auth_blocked",
-            Refusal::TooManyRequests(e) if e.policy == crate::anonymous::POLICY => {
-                "anonymous_limited"
-            }
-            Refusal::TooManyRequests(_) => "rate_limited",
+            Refusal::TooManyRequests(e) => match e.policy {
+                p if p.is_budget() => "budget_exhausted",
+                LimitPolicy::FailedAuthentication => "auth_blocked",
+                LimitPolicy::Anonymous => "anonymous_limited",
+                _ => "rate_limited",
+            },
             Refusal::TooLarge(_) => "too_large",
             Refusal::UnsupportedMediaType(_) => "unsupported_media_type",
             Refusal::Timeout(_) => "timeout",
@@ -210,8 +256,9 @@ impl Refusal {
             Refusal::TooManyRequests(e) => {
                 let secs = retry_secs(e.retry_after);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
-                let policy = format!("\"{}\";q={};w={}", e.policy, e.quota, e.window_secs);
-                let state = format!("\"{}\";r=0;t={secs}", e.policy);
+                let name = e.policy.as_str();
+                let policy = format!("\"{name}\";q={};w={}", e.quota, e.window_secs);
+                let state = format!("\"{name}\";r=0;t={secs}");
                 for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
                     if let Ok(v) = HeaderValue::from_str(&value) {
                         headers.insert(name, v);

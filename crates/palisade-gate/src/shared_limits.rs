@@ -53,7 +53,7 @@ return {1}
 pub struct RateCheck {
     pub key: String,
     pub rate: Rate,
-    pub name: &'static str,
+    pub name: crate::refusal::LimitPolicy,
 }
 
 /// One budget to check and spend: counter key, limit, seconds the counter lives.
@@ -61,7 +61,7 @@ pub struct BudgetCheck {
     pub key: String,
     pub limit: u64,
     pub ttl_secs: u64,
-    pub name: &'static str,
+    pub name: crate::refusal::LimitPolicy,
 }
 
 /// What the shared counters said.
