@@ -44,7 +44,12 @@ def en_us_locale():
     if "en_us.utf8" in have or "en_us.utf-8" in have:
         return
     folder = pathlib.Path(tempfile.mkdtemp(prefix="palisade-locale-"))
-    subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8", str(folder / "en_US.UTF-8")], check=True)
+    made = subprocess.run(["localedef", "-i", "en_US", "-f", "UTF-8", str(folder / "en_US.UTF-8")],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        # Only the text model's reference needs it; its test then fails naming the locale.
+        print(f"could not compile the en_US.UTF-8 locale: {made.stderr.strip()}")
+        return
     os.environ["LOCPATH"] = str(folder)
 
 
