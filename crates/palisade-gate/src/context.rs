@@ -41,8 +41,8 @@ pub struct Call {
     pub request_sha256: Option<[u8; 32]>,
     /// Ids of the policies that decided the call (empty: denied by default, or undecided).
     pub policies: std::sync::Arc<[String]>,
-    /// The limiter's decision: `admitted`, or the limit that refused.
-    pub limit: Option<&'static str>,
+    /// The limiter's decision, when the call reached the `limit` stage.
+    pub limit: Option<LimitOutcome>,
     /// Each stage the call passed through, in order: (name, start after `started`, time spent).
     pub stages: Vec<(&'static str, Duration, Duration)>,
     /// The caller's trace context (W3C `traceparent`), read only when traces are exported.
@@ -118,4 +118,21 @@ pub(crate) fn next_request_id() -> String {
         hex::encode(b)
     });
     format!("{prefix}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// What the `limit` stage decided; recorded in the audit entry's `limit` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitOutcome {
+    Admitted,
+    /// Refused, with the refusal's audit reason.
+    Refused(&'static str),
+}
+
+impl LimitOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitOutcome::Admitted => "admitted",
+            LimitOutcome::Refused(reason) => reason,
+        }
+    }
 }

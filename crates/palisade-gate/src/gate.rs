@@ -20,7 +20,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use palisade_model::TrustedRisk;
 
-use crate::context::{Call, Plane};
+use crate::context::{Call, LimitOutcome, Plane};
 use crate::metrics::{PiiLabels, ProbeLabels};
 use crate::pii::Direction;
 use crate::policy::ModelResource;
@@ -207,8 +207,8 @@ async fn data_plane(
         .await;
     let t = call.timed("limit", t);
     call.limit = Some(match &admitted {
-        Ok(_) => "admitted",
-        Err(refusal) => refusal.reason(),
+        Ok(_) => LimitOutcome::Admitted,
+        Err(refusal) => LimitOutcome::Refused(refusal.reason()),
     });
     let _admitted = admitted?;
 

@@ -4,7 +4,7 @@
 use palisade_audit::AuditEvent;
 use sha2::{Digest, Sha256};
 
-use crate::context::Call;
+use crate::context::{Call, LimitOutcome};
 use crate::detect::Observation;
 use crate::metrics::{CallLabels, PlaneLabels, ReasonLabels, StageLabels};
 use crate::refusal::Refusal;
@@ -40,7 +40,7 @@ pub async fn call(
         decision: if refusal.is_none() { "allow" } else { "deny" }.to_string(),
         reason: refusal.map_or("ok", Refusal::reason).to_string(),
         policies: call.policies.to_vec(),
-        limit: call.limit.map(str::to_string),
+        limit: call.limit.map(|l| l.as_str().to_string()),
         status: status.as_u16(),
         latency_us: latency.as_micros().min(u64::MAX as u128) as u64,
         stages_us: call
@@ -86,14 +86,12 @@ pub async fn call(
             .get_or_create(&StageLabels { plane, stage })
             .observe(took.as_secs_f64());
     }
-    if let (Some(limit), Some(_)) = (call.limit, refusal) {
-        if limit != "admitted" {
-            state
-                .metrics
-                .limit_refusals
-                .get_or_create(&ReasonLabels { reason: limit })
-                .inc();
-        }
+    if let (Some(LimitOutcome::Refused(reason)), Some(_)) = (call.limit, refusal) {
+        state
+            .metrics
+            .limit_refusals
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
     observe(state, call, refusal, status.as_u16());
     if let Some(traces) = &state.traces {
