@@ -381,7 +381,9 @@ pub(crate) fn load_version(
     }
 
     // 3 + 4. Scan every file, then build from the verified bytes only.
-    let runtime = build_version(&dir, &entry.file, &files.bytes, policy.refuse_at)?;
+    let mut runtime = build_version(&dir, &entry.file, &files.bytes, policy.refuse_at)?;
+    // What a call costs here decides where the gate runs it (its inference pool).
+    runtime.measure_cost();
     Ok((
         runtime,
         Provenance {
@@ -452,13 +454,12 @@ pub fn build_version(
         path: model_path.clone(),
         message,
     })?;
-    let mut runtime = Runtime::from_proto(&model_path, &proto)?;
+    let runtime = Runtime::from_proto(&model_path, &proto)?;
     // 5. Self-test: the reference outputs the version carries must come out again.
     if let Some(vectors) = files.get(SELFTEST_FILE) {
         let path = dir.join(SELFTEST_FILE);
         SelfTest::parse(&path, vectors)?.run(&path, &runtime)?;
     }
-    runtime.measure_cost();
     Ok(runtime)
 }
 

@@ -7,55 +7,13 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{json, Value};
 use tract_hir::internal::Factoid;
 use tract_onnx::prelude::*;
 
-fn tensor(i: &Value) -> Tensor {
-    let shape: Vec<usize> = i["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    if i["dtype"] == "string" {
-        let v: Vec<String> = i["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap().to_string())
-            .collect();
-        return tract_ndarray::ArrayD::from_shape_vec(shape, v)
-            .unwrap()
-            .into_tensor();
-    }
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(i["data"].as_str().unwrap())
-        .unwrap();
-    match i["dtype"].as_str().unwrap() {
-        "f32" => Tensor::from_shape(
-            &shape,
-            &raw.chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect::<Vec<_>>(),
-        ),
-        "f64" => Tensor::from_shape(
-            &shape,
-            &raw.chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-                .collect::<Vec<_>>(),
-        ),
-        "i64" => Tensor::from_shape(
-            &shape,
-            &raw.chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-                .collect::<Vec<_>>(),
-        ),
-        other => panic!("dtype {other}"),
-    }
-    .unwrap()
-}
+#[path = "../tests/fixture_io/mod.rs"]
+mod fixture_io;
+use fixture_io::tensor;
 
 fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -8,64 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
 use serde_json::Value;
 use tract_onnx::prelude::*;
 
+mod fixture_io;
+use fixture_io::{bytes, shape, tensor};
+
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-fn bytes(v: &Value) -> Vec<u8> {
-    base64::engine::general_purpose::STANDARD
-        .decode(v.as_str().unwrap())
-        .unwrap()
-}
-
-fn shape(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn tensor(i: &Value) -> Tensor {
-    let shape = shape(&i["shape"]);
-    if i["dtype"] == "string" {
-        let values: Vec<String> = i["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap().to_string())
-            .collect();
-        return tract_ndarray::ArrayD::from_shape_vec(shape, values)
-            .unwrap()
-            .into_tensor();
-    }
-    let raw = bytes(&i["data"]);
-    match i["dtype"].as_str().unwrap() {
-        "f32" => Tensor::from_shape(
-            &shape,
-            &raw.chunks_exact(4)
-                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-                .collect::<Vec<_>>(),
-        ),
-        "f64" => Tensor::from_shape(
-            &shape,
-            &raw.chunks_exact(8)
-                .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
-                .collect::<Vec<_>>(),
-        ),
-        "i64" => Tensor::from_shape(
-            &shape,
-            &raw.chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-                .collect::<Vec<_>>(),
-        ),
-        other => panic!("dtype {other}"),
-    }
-    .unwrap()
 }
 
 fn run(model: &Path, inputs: Vec<Tensor>) -> TractResult<TVec<TValue>> {

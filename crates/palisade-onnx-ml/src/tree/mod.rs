@@ -10,8 +10,6 @@
 mod forest;
 mod v5;
 
-use std::borrow::Cow;
-
 use tract_hir::internal::*;
 use tract_onnx::pb::NodeProto;
 
@@ -19,6 +17,7 @@ use crate::attrs::Attrs;
 use crate::kernel::Kernel;
 use crate::labels::Labels;
 use crate::real::Real;
+use crate::rows::{rows_and_width, values};
 use crate::transform::{logistic, PostTransform};
 use forest::{Forest, Node};
 
@@ -500,26 +499,6 @@ impl<T: Real> Ensemble<T> {
     }
 }
 
-/// The input as rows of `T` (ints are compared as floats, as onnxruntime compares them).
-fn rows_of<'a, T: Real + Datum>(x: &'a Tensor) -> TractResult<(Cow<'a, [T]>, usize, usize)> {
-    let (rows, width) = match x.shape() {
-        [w] => (1, *w),
-        [r, w] => (*r, *w),
-        other => bail!("a tree ensemble takes rows of features (rank 1 or 2), got shape {other:?}"),
-    };
-    let values = if x.datum_type() == T::datum_type() {
-        Cow::Borrowed(x.try_as_plain_ram()?.as_slice::<T>()?)
-    } else {
-        Cow::Owned(
-            x.cast_to::<T>()?
-                .try_as_plain_ram()?
-                .as_slice::<T>()?
-                .to_vec(),
-        )
-    };
-    Ok((values, rows, width))
-}
-
 impl Kernel for TreeEnsemble {
     fn name(&self) -> &'static str {
         self.op
@@ -546,12 +525,14 @@ impl Kernel for TreeEnsemble {
         let x = &inputs[0];
         let (scores, labels, rows, n_out) = match &self.typed {
             Typed::F32(e) => {
-                let (values, rows, width) = rows_of::<f32>(x)?;
+                let (rows, width) = rows_and_width("a tree ensemble", x.shape())?;
+                let values = values::<f32>(x)?;
                 let (z, l) = e.run(&values, rows, width)?;
                 (z, l, rows, e.n_out)
             }
             Typed::F64(e) => {
-                let (values, rows, width) = rows_of::<f64>(x)?;
+                let (rows, width) = rows_and_width("a tree ensemble", x.shape())?;
+                let values = values::<f64>(x)?;
                 let (z, l) = e.run(&values, rows, width)?;
                 (z, l, rows, e.n_out)
             }
