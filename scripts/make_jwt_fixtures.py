@@ -1,6 +1,6 @@
 """Write the test-only JWT signing keys under tests/fixtures/jwt/ (PKCS#8 PEM + public JWK).
 
-These keys sign tokens in crates/palisade/tests/jwt.rs and in the benchmark; they protect
+These keys sign tokens in crates/palisade/tests/it/jwt.rs and in the benchmark; they protect
 nothing. Regenerate with: python scripts/make_jwt_fixtures.py (needs `cryptography`).
 """
 import base64

@@ -7,7 +7,7 @@ Nothing here is ever unpickled or loaded: pickles are written with `pickle.dumps
 whose `__reduce__` names the callable (or assembled opcode by opcode), archives with
 `zipfile`, ONNX and SavedModel protobufs by hand. Needs numpy and scikit-learn for the
 benign samples (tests/python/requirements.txt installs both). The expected verdicts are in
-`expected.json` next to the files; `crates/palisade-model/tests/scan_corpus.rs` checks ours
+`expected.json` next to the files; `crates/palisade-model/tests/it/scan_corpus.rs` checks ours
 and `tests/python/test_scan_corpus.py` compares with picklescan and modelscan.
 """
 

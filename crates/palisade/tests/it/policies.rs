@@ -2,9 +2,7 @@
 //! deciding policy ids land in the audit log, and an invalid set is refused on reload (admin
 //! API and SIGHUP) while the old one keeps serving.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,10 +1,8 @@
 //! The command line: config check, plaintext opt-in, dev certificates.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 fn check(config: &std::path::Path) -> (bool, String) {
@@ -32,7 +30,7 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
     // What a risk rule trusts is explained; a risk outside the vocabulary is an error.
     std::fs::write(
         &path,
-        text.replace(
+        text.edit(
             "[models]\n",
             "[models]\nrequire_signature_for_risk = [\"high\"]\nrisk = { iris = \"low\" }\n",
         ),
@@ -46,16 +44,12 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
     );
     std::fs::write(
         &path,
-        text.replace("[models]\n", "[models]\nrisk = { iris = \"lowww\" }\n"),
+        text.edit("[models]\n", "[models]\nrisk = { iris = \"lowww\" }\n"),
     )
     .unwrap();
     let (ok, out) = check(&path);
     assert!(!ok && out.contains("models.risk.iris"), "{out}");
-    std::fs::write(
-        &path,
-        text.replace("[models]\n", "[models]\nrepo = \"x\"\n"),
-    )
-    .unwrap();
+    std::fs::write(&path, text.edit("[models]\n", "[models]\nrepo = \"x\"\n")).unwrap();
     let (ok, out) = check(&path);
     assert!(!ok);
     assert!(
@@ -63,7 +57,7 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
         "{out}"
     );
 
-    let plaintext = text.replace(
+    let plaintext = text.edit(
         "[data_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
         "dangerous_plaintext = true\n",
     );
@@ -77,7 +71,7 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
 
     std::fs::write(
         &path,
-        plaintext.replace("listen = \"127.0.0.1:8443\"", "listen = \"0.0.0.0:8443\""),
+        plaintext.edit("listen = \"127.0.0.1:8443\"", "listen = \"0.0.0.0:8443\""),
     )
     .unwrap();
     let (ok, out) = check(&path);
@@ -87,7 +81,7 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
     // A referenced file that is missing is an error too.
     std::fs::write(
         &path,
-        text.replace("cert = \"tls/server.pem\"", "cert = \"tls/missing.pem\""),
+        text.edit("cert = \"tls/server.pem\"", "cert = \"tls/missing.pem\""),
     )
     .unwrap();
     let (ok, out) = check(&path);
@@ -97,7 +91,7 @@ fn config_check_passes_the_demo_and_names_keys_and_lines_at_fault() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plaintext_on_loopback_needs_the_opt_in_and_is_warned_about() {
     let p = Palisade::with_config(|t| {
-        t.replace(
+        t.edit(
             "[data_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
             "dangerous_plaintext = true\n",
         )
@@ -113,7 +107,7 @@ async fn plaintext_on_loopback_needs_the_opt_in_and_is_warned_about() {
     let dir = tempfile::tempdir().unwrap();
     create_demo_state(dir.path());
     let path = dir.path().join("palisade.toml");
-    let text = std::fs::read_to_string(&path).unwrap().replace(
+    let text = std::fs::read_to_string(&path).unwrap().edit(
         "listen = \"127.0.0.1:8443\"\n\n[data_plane.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\n",
         "listen = \"0.0.0.0:0\"\ndangerous_plaintext = true\n",
     );

@@ -1,13 +1,11 @@
 //! Crash safety: `kill -9` at random moments under concurrent load, 20 times. After every
 //! restart each call that got an answer is in the audit log, and the log verifies.
 
-mod common;
-
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const ROUNDS: usize = 20;
 const CLIENTS: usize = 16;

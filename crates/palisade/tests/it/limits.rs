@@ -1,11 +1,9 @@
 //! Hostile and broken input: every limit answers with its status, names the problem, is
 //! recorded, and leaves the server healthy.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -193,7 +191,7 @@ async fn oversized_bodies_get_413_declared_or_not() {
     }
     s.write_all(b"0\r\n\r\n").await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
         .await
         .unwrap()
         .unwrap();
@@ -221,11 +219,11 @@ async fn huge_headers_get_431() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_cut_off() {
     let p = Palisade::with_config(|t| {
-        t.replace(
+        t.edit(
             "header_read_timeout = \"5s\"",
             "header_read_timeout = \"500ms\"",
         )
-        .replace("request_timeout = \"30s\"", "request_timeout = \"700ms\"")
+        .edit("request_timeout = \"30s\"", "request_timeout = \"700ms\"")
     });
     let tls = rustls_client(&p.ca(), &[&rustls::version::TLS13]);
 
@@ -235,7 +233,7 @@ async fn slow_clients_are_cut_off() {
         .await
         .unwrap();
     let mut buf = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    let read = tokio::time::timeout(PATIENCE, s.read_to_end(&mut buf)).await;
     assert!(
         read.is_ok(),
         "header-read timeout did not close the connection"
@@ -249,7 +247,7 @@ async fn slow_clients_are_cut_off() {
     );
     s.write_all(head.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+    let n = tokio::time::timeout(PATIENCE, s.read(&mut buf))
         .await
         .expect("no answer to a stalled body")
         .unwrap();
@@ -260,7 +258,7 @@ async fn slow_clients_are_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_get_503() {
-    let p = Palisade::with_config(|t| t.replace("max_connections = 1024", "max_connections = 2"));
+    let p = Palisade::with_config(|t| t.edit("max_connections = 1024", "max_connections = 2"));
     let tls = rustls_client(&p.ca(), &[&rustls::version::TLS13]);
     let _a = tls_connect(p.data_port, tls.clone()).await.unwrap();
     let _b = tls_connect(p.data_port, tls.clone()).await.unwrap();
@@ -270,7 +268,7 @@ async fn connections_over_the_cap_get_503() {
         .await
         .unwrap();
     let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+    let n = tokio::time::timeout(PATIENCE, c.read(&mut buf))
         .await
         .unwrap()
         .unwrap();
@@ -291,7 +289,7 @@ fn slow_body(rows: usize) -> Value {
 async fn a_slow_model_runs_on_the_pool_and_never_stalls_the_others() {
     // One pool thread, two waiting, three calls of one model at most: the rest get 503.
     let p = Palisade::with_config(|c| {
-        c.replace(
+        c.edit(
             "[models]\n",
             "[models]\npool = { threads = 1, queue = 2, per_model = 3, offload_above = \"1ms\" }\n",
         )

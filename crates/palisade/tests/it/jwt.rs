@@ -3,14 +3,12 @@
 //! the RSA public key, unknown `kid`, tampered payload and oversized tokens get 401; a key
 //! rotated in at the endpoint is picked up without a restart.
 
-mod common;
-
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 use http_body_util::Full;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;

@@ -1,8 +1,6 @@
 //! The `limit` stage: rates and query budgets answer 429 with the headers clients need.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 async fn infer(p: &Palisade, role: &str) -> reqwest::Response {

@@ -4,11 +4,9 @@
 //! is then refused and the block is in the audit log. (Benign load over ten simulated
 //! minutes is in `palisade-gate/src/detect/tests.rs`, where time can be simulated.)
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -154,9 +152,7 @@ async fn a_brute_force_burst_and_an_enumeration_sweep_reach_the_webhook_signed()
             StatusCode::UNAUTHORIZED | StatusCode::TOO_MANY_REQUESTS
         ));
     }
-    let (signature, body, alert) = receiver
-        .wait_for("auth_failure_burst", Duration::from_secs(10))
-        .await;
+    let (signature, body, alert) = receiver.wait_for("auth_failure_burst", PATIENCE).await;
     eprintln!("brute force alert after {:?}", started.elapsed());
     check_signature(&signature, &body);
     assert_eq!(alert["subject"], "source:127.0.0.1");
@@ -183,9 +179,7 @@ async fn a_brute_force_burst_and_an_enumeration_sweep_reach_the_webhook_signed()
             .unwrap();
         assert!(matches!(r.status(), StatusCode::OK | StatusCode::NOT_FOUND));
     }
-    let (signature, body, alert) = receiver
-        .wait_for("enumeration", Duration::from_secs(10))
-        .await;
+    let (signature, body, alert) = receiver.wait_for("enumeration", PATIENCE).await;
     check_signature(&signature, &body);
     assert!(alert["subject"].as_str().unwrap().starts_with("key:"));
     assert!(alert["blocked_for_s"].is_null());
@@ -215,9 +209,7 @@ async fn auto_block_refuses_the_caller_and_audits_the_block() {
             .await
             .unwrap();
     }
-    let (_, _, alert) = receiver
-        .wait_for("enumeration", Duration::from_secs(10))
-        .await;
+    let (_, _, alert) = receiver.wait_for("enumeration", PATIENCE).await;
     assert_eq!(alert["blocked_for_s"], 60);
     let blocked = alert["subject"].as_str().unwrap().to_string();
     let r = c

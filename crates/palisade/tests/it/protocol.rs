@@ -1,8 +1,6 @@
 //! The Open Inference Protocol routes, over real TLS, against the real binary.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -292,7 +290,7 @@ async fn the_401_offers_only_the_credentials_the_listener_takes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn model_config_and_repository_index() {
     let p = Palisade::with_config(|t| {
-        t.replace(
+        t.edit(
             "[roles.admin]",
             "[roles.iris_only]\ngrants = [{ actions = [\"read_metadata\"], models = [\"iris\"] }]\n\n[roles.admin]",
         )
@@ -340,7 +338,7 @@ async fn model_config_and_repository_index() {
     ]);
     assert_success(&out);
     let narrow = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + PATIENCE;
     let seen = loop {
         let r = index(narrow.clone()).await.unwrap();
         if r.status() == StatusCode::OK {

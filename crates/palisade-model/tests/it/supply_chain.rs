@@ -252,10 +252,10 @@ fn a_sealed_version_moved_to_another_version_is_refused() {
     let (_t, root) = repo_with(&[("model.onnx", iris_bytes())], "");
     seal_in_place(&root, &kek(1));
     let manifest = std::fs::read_to_string(root.join("iris/model.toml")).unwrap();
-    std::fs::write(
-        root.join("iris/model.toml"),
-        manifest.replace("[versions.1]", "[versions.2]"),
-    )
+    std::fs::write(root.join("iris/model.toml"), {
+        assert!(manifest.contains("[versions.1]"), "{manifest}");
+        manifest.replace("[versions.1]", "[versions.2]")
+    })
     .unwrap();
     std::fs::rename(root.join("iris/1"), root.join("iris/2")).unwrap();
     let err = load(&root, sealed_policy(kek(1))).err().unwrap();

@@ -16,6 +16,23 @@ use tokio_rustls::client::TlsStream;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 
+/// An edit of a config (or any test input) that must apply: a pattern that no longer
+/// matches would silently leave the default in place and test the wrong thing.
+pub trait Edit {
+    fn edit(&self, from: &str, to: &str) -> String;
+}
+
+impl Edit for str {
+    #[track_caller]
+    fn edit(&self, from: &str, to: &str) -> String {
+        assert!(
+            self.contains(from),
+            "test edit did not apply: {from:?} is not in\n{self}"
+        );
+        self.replace(from, to)
+    }
+}
+
 pub struct Palisade {
     pub ready: Value,
     /// The state folder; owned (removed on drop) unless shared with another instance.
@@ -56,8 +73,8 @@ impl Palisade {
         let path = dir.path().join("palisade.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         let text = text
-            .replace("127.0.0.1:8443", "127.0.0.1:0")
-            .replace("127.0.0.1:9443", "127.0.0.1:0");
+            .edit("127.0.0.1:8443", "127.0.0.1:0")
+            .edit("127.0.0.1:9443", "127.0.0.1:0");
         let text = setup(dir.path(), text);
         std::fs::write(&path, text).unwrap();
         let mut cmd = Command::new(BIN);
@@ -100,11 +117,7 @@ impl Palisade {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        // Keep reading what follows (the demo banner) so the server never writes to a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let line = ready_line(&mut child, &stderr);
         let ready: Value = serde_json::from_str(&line).unwrap_or_else(|_| {
             panic!(
                 "no ready line; stderr:\n{}",
@@ -223,7 +236,7 @@ impl Palisade {
 
     /// Wait until the audit log holds an event for `request_id` (the writer batches).
     pub fn audit_event(&self, request_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(e) = self
                 .audit_lines()
@@ -281,7 +294,7 @@ impl Palisade {
 
     /// Wait until some audit event satisfies `pred`.
     pub fn wait_for_event(&self, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         loop {
             if let Some(e) = self.audit_lines().into_iter().rev().find(|e| pred(e)) {
                 return e;
@@ -297,7 +310,7 @@ impl Palisade {
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + PATIENCE;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
@@ -315,6 +328,40 @@ impl Drop for Palisade {
     }
 }
 
+/// How long a test waits for something that must happen (an audit entry, a reload, a
+/// refusal, a detector's alert) before failing. Generous: a loaded 2-core machine running
+/// the whole suite can be many times slower than an idle one, and success returns at once.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// How long a server may take to print its ready line. Sized for a loaded 2-core machine
+/// (the demo trains nothing, but loads and self-tests every model while other tests run).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The first line the server prints on stdout (its ready line), or a panic naming the
+/// stderr log when it does not come within [`START_TIMEOUT`]: a server that hangs at start
+/// fails its test instead of hanging the suite. What follows (the demo banner) is drained so
+/// the server never writes to a closed pipe.
+fn ready_line(child: &mut Child, stderr: &Path) -> String {
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut stdout, &mut std::io::sink());
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "the server printed no ready line within {START_TIMEOUT:?}; stderr:\n{}",
+                std::fs::read_to_string(stderr).unwrap_or_default()
+            )
+        }
+    }
+}
+
 /// Run `palisade demo` until it is ready, then stop it: leaves a complete state folder.
 pub fn create_demo_state(dir: &Path) {
     let mut child = Command::new(BIN)
@@ -324,10 +371,7 @@ pub fn create_demo_state(dir: &Path) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = ready_line(&mut child, Path::new("(stderr not kept)"));
     assert!(line.contains("\"ready\""), "demo did not start: {line}");
     let _ = Command::new("kill")
         .arg("-TERM")
@@ -364,7 +408,7 @@ impl Redis {
             .spawn()
             .expect("redis-server (Debian package redis-server) must be installed");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
@@ -409,7 +453,7 @@ pub fn client_builder(ca: &Path, http1_only: bool) -> reqwest::ClientBuilder {
         .tls_built_in_root_certs(false)
         .add_root_certificate(cert)
         .https_only(true)
-        .timeout(Duration::from_secs(20));
+        .timeout(PATIENCE);
     if http1_only {
         b = b.http1_only();
     }

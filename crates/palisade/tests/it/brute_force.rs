@@ -1,11 +1,9 @@
 //! Brute-force defence: repeated failed authentications block the source for a while, and
 //! every failure takes the same minimum time.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

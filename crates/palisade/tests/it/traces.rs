@@ -2,9 +2,7 @@
 //! caller's trace (its `traceparent` honoured) and one child span per stage, exported over
 //! OTLP/HTTP (protobuf) to a collector started here; no principal, address or payload in them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use reqwest::StatusCode;

@@ -1,9 +1,7 @@
 //! Every call leaves one entry in the signed Merkle audit log; `palisade audit verify` names
 //! tampering, proofs from the CLI and the admin API check out with the public key alone.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,7 +257,7 @@ async fn proofs_from_the_admin_api_and_the_cli_check_out_with_the_public_key_alo
     // An edited entry no longer proves anything.
     let forged = proof
         .to_string()
-        .replace("\\\"status\\\":200", "\\\"status\\\":201");
+        .edit("\\\"status\\\":200", "\\\"status\\\":201");
     assert_ne!(forged, proof.to_string());
     std::fs::write(&file, forged).unwrap();
     assert!(!check(&file).status.success());
@@ -535,7 +533,7 @@ async fn entries_name_the_limit_decision_and_stage_times_and_capture_is_sealed()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_and_unauthenticated_floods_do_not_fill_the_audit_log() {
     let mut p = Palisade::with_config(|t| {
-        t.replace(
+        t.edit(
             "[identity]\n",
             "[identity]\nanonymous_limit = \"40/m\"\naudited_anonymous_refusals = 5\n",
         )
@@ -678,12 +676,12 @@ async fn the_audit_key_is_rotated_by_starting_a_new_log() {
     let state = p.state().to_path_buf();
     std::fs::copy(state.join("audit/log.pub"), state.join("audit-old.pub")).unwrap();
     let mut next = p.replica("rotated", |t| {
-        t.replace("dir = \"audit\"", "dir = \"audit-next\"")
-            .replace(
+        t.edit("dir = \"audit\"", "dir = \"audit-next\"")
+            .edit(
                 "signing_key = \"keys/audit-signing.key\"",
                 "signing_key = \"keys/audit-signing-next.key\"",
             )
-            .replace(
+            .edit(
                 "witness_file = \"witness/audit-checkpoints.jsonl\"",
                 "witness_file = \"witness/audit-next.jsonl\"",
             )

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::common::Edit;
+
 const BIN: &str = env!("CARGO_BIN_EXE_palisade");
 
 fn palisade(dir: &Path, args: &[&str]) -> Output {
@@ -62,7 +64,7 @@ sensitive = ["diagnosis"]
 l = 2
 max_suppressed = 0.02
 "#
-        .replace(
+        .edit(
             "[privacy]",
             "sex = \"keep\"\ndiagnosis = \"keep\"\nglucose = \"keep\"\n[privacy]",
         ),
@@ -129,7 +131,7 @@ fn anonymize_refuses_below_target_and_writes_nothing() {
     patients(dir.path());
     let rules = std::fs::read_to_string(dir.path().join("rules.toml"))
         .unwrap()
-        .replace("max_suppressed = 0.02", "below_target = \"refuse\"");
+        .edit("max_suppressed = 0.02", "below_target = \"refuse\"");
     std::fs::write(dir.path().join("strict.toml"), rules).unwrap();
     let out = palisade(
         dir.path(),
@@ -180,7 +182,7 @@ fn anonymize_errors_name_the_file_key_or_line() {
     // Hashing without a key.
     let no_key = std::fs::read_to_string(d.join("rules.toml"))
         .unwrap()
-        .replace("hash_key = \"hash.key\"", "");
+        .edit("hash_key = \"hash.key\"", "");
     std::fs::write(d.join("nokey.toml"), no_key).unwrap();
     let out = palisade(
         d,

@@ -1,13 +1,11 @@
 //! Model lifecycle on the admin plane: load, unload, default version, rollback — atomic and
 //! audited.
 
-mod common;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,13 +1,11 @@
 //! Two `palisade serve` processes sharing one real Redis: budgets are exact across replicas,
 //! rates hold, and a Redis outage gives the configured `on_backend_error` behaviour.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 
 const LIMITS_LINE: &str = "max_connections = 1024         # 503 above this\n";
@@ -196,7 +194,7 @@ async fn stopping_redis_gives_the_configured_behaviour() {
 
     // Redis back: the shared counters answer again.
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + PATIENCE;
     while infer(&c, &a.data, &token).await != StatusCode::OK {
         assert!(
             Instant::now() < deadline,

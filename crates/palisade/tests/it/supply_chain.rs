@@ -1,9 +1,7 @@
 //! The model supply chain through the real binary: refusals at load (admin plane and start),
 //! with their audit entries, and the `palisade models` commands.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use sha2::Digest;
 
@@ -211,9 +209,9 @@ async fn a_refused_model_at_start_is_left_out_and_audited() {
     let p = Palisade::demo();
     copy_iris(&p, "unsigned");
     let config = |t: String| {
-        t.replace("127.0.0.1:8443", "127.0.0.1:0")
-            .replace("127.0.0.1:9443", "127.0.0.1:0")
-            .replace("dir = \"audit\"", "dir = \"audit-r2\"")
+        t.edit("127.0.0.1:8443", "127.0.0.1:0")
+            .edit("127.0.0.1:9443", "127.0.0.1:0")
+            .edit("dir = \"audit\"", "dir = \"audit-r2\"")
     };
     let r2 = p.replica("r2", config);
     let models: Vec<&str> = r2.ready["models"]
@@ -524,7 +522,7 @@ async fn models_add_checks_copies_and_pins_a_model_the_server_then_loads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsigned_manifest_cannot_lower_a_models_risk() {
     let p = Palisade::with_config(|t| {
-        t.replace(
+        t.edit(
             "require_signature = true ",
             "require_signature = false\nrequire_signature_for_risk = [\"high\"]\nrisk = { pinned = \"low\" }\n",
         )
@@ -564,7 +562,7 @@ async fn an_unsigned_manifest_cannot_lower_a_models_risk() {
     assert_eq!(event["loaded"]["versions"]["1"]["governance_signed"], true);
     let manifest = p.state().join("models/signed/model.toml");
     let text = std::fs::read_to_string(&manifest).unwrap();
-    std::fs::write(&manifest, text.replace("owner = \"x\"", "owner = \"y\"")).unwrap();
+    std::fs::write(&manifest, text.edit("owner = \"x\"", "owner = \"y\"")).unwrap();
     let (status, text, event) = load(&p, "signed").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{text}");
     assert_eq!(event["reason"], "signature_mismatch");

@@ -1,9 +1,7 @@
 //! PII minimization on the data plane: a string model under `reject`, `redact`, `hash` and
 //! output policies, and planted values that must never reach a log or an audit line.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -106,7 +104,7 @@ fn server() -> Palisade {
             );
         }
         std::fs::write(dir.join("keys/pii-hash.key"), "11".repeat(32)).unwrap();
-        config.replace(
+        config.edit(
             "models = [\"iris\", \"diabetes\", \"breast-cancer\"]",
             "models = [\"iris\", \"diabetes\", \"breast-cancer\", \"echo\", \"echo-out\"]",
         ) + r#"

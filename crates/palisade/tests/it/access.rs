@@ -1,10 +1,8 @@
 //! Identity and access: API keys, roles, the admin plane, TLS versions, mTLS.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Digest;
@@ -138,7 +136,7 @@ async fn cli_revocation_reaches_a_running_server() {
     assert!(out.status.success());
     let token = format!("Bearer {}", String::from_utf8(out.stdout).unwrap().trim());
     // The server reloads the keys file within a second of a change.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     while infer_status(&p, Some(&token)).await.status() != StatusCode::OK {
         assert!(Instant::now() < deadline, "new key never accepted");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -158,7 +156,7 @@ async fn cli_revocation_reaches_a_running_server() {
         .cli(&["keys", "revoke", "--config", &p.config_path(), &id])
         .status
         .success());
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     while infer_status(&p, Some(&token)).await.status() != StatusCode::UNAUTHORIZED {
         assert!(Instant::now() < deadline, "revocation never took effect");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -521,7 +519,7 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
     };
     assert!(refused, "a client without a certificate got through");
     // The client sees only a closed connection; the operator's log says why and what to do.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     while !p.stderr_text().contains("peer sent no certificates") {
         assert!(Instant::now() < deadline, "{}", p.stderr_text());
         tokio::time::sleep(Duration::from_millis(50)).await;
