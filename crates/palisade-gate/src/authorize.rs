@@ -5,13 +5,84 @@
 //! of gets the very 404 a missing model gives, so model names cannot be discovered by
 //! probing. A caller who may see a model but not take the action gets a 403.
 
+use std::sync::Arc;
+
 use palisade_config::Action;
+use palisade_model::{LoadedModel, TrustedRisk};
 
 use crate::context::Call;
 use crate::keys::now_secs;
 use crate::policy::{CompiledPolicies, ModelResource, RequestContext, Verdict};
 use crate::principal::Principal;
 use crate::refusal::{printable, Refusal};
+use crate::registry::Registry;
+use crate::routes::{AdminOp, ModelPath};
+
+/// The stage on the data plane: the model the call names, if the caller may take `action`
+/// on it (the version asked for, else the default). A model that is not loaded and a model
+/// hidden from the caller are refused alike.
+pub fn model(
+    policies: &CompiledPolicies,
+    models: &Registry,
+    call: &mut Call,
+    target: &ModelPath,
+    action: Action,
+) -> Result<Arc<LoadedModel>, Refusal> {
+    let model = models
+        .get(&target.name)
+        .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
+    let version = target.version.as_deref().unwrap_or(model.default_version());
+    let resource = ModelResource::new(
+        &model.name,
+        Some(version),
+        Some(&model.manifest),
+        &model.risk,
+    );
+    model_action(policies, call, action, &resource)?;
+    call.model = Some(model.name.clone());
+    Ok(model)
+}
+
+/// The stage on the admin plane. On a model, the resource's risk is the one proved at load;
+/// for a model not loaded, the config's pin, else high.
+pub fn admin(
+    policies: &CompiledPolicies,
+    models: &Registry,
+    call: &mut Call,
+    op: &AdminOp,
+) -> Result<(), Refusal> {
+    let Some(model) = op.model() else {
+        return server_action(policies, call, op.action());
+    };
+    call.model = Some(model.to_string());
+    let repository = models.repository();
+    let manifest = repository.manifest(model).ok();
+    let risk = match models.get(model) {
+        Some(loaded) => loaded.risk,
+        None => TrustedRisk::unsigned(repository.policy().risk_pins.get(model).copied()),
+    };
+    let resource = ModelResource::new(model, None, manifest.as_ref(), &risk);
+    admin_model_action(policies, call, op.action(), &resource)
+}
+
+/// The loaded models whose metadata the caller may read, by name; the others are left out,
+/// as a hidden model's 404 leaves it out.
+pub fn visible_models(
+    policies: &CompiledPolicies,
+    models: &Registry,
+    call: &Call,
+) -> Vec<Arc<LoadedModel>> {
+    let mut visible: Vec<Arc<LoadedModel>> = models
+        .loaded()
+        .into_iter()
+        .filter(|m| {
+            let resource = ModelResource::new(&m.name, None, Some(&m.manifest), &m.risk);
+            may(policies, call, Action::ReadMetadata, &resource)
+        })
+        .collect();
+    visible.sort_by(|a, b| a.name.cmp(&b.name));
+    visible
+}
 
 /// What policies know about the call besides principal, action and resource.
 fn context(call: &Call) -> RequestContext<'_> {
@@ -48,7 +119,7 @@ fn decide(
 }
 
 /// Data-plane actions on a model: a refusal hides the model unless the caller may see it.
-pub fn model_action(
+fn model_action(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
@@ -70,7 +141,7 @@ pub fn model_action(
 
 /// Whether the call's principal may take `action` on `model`, without recording a decision
 /// (for filtering a list; the list call itself is what is audited).
-pub fn may(
+fn may(
     policies: &CompiledPolicies,
     call: &Call,
     action: Action,
@@ -84,7 +155,7 @@ pub fn may(
 }
 
 /// Actions on the server itself (admin plane): keys, policies, metrics, the model list.
-pub fn server_action(
+fn server_action(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
@@ -97,7 +168,7 @@ pub fn server_action(
 }
 
 /// Admin actions on a model: refusal is a 403 (the admin plane lists models anyway).
-pub fn admin_model_action(
+fn admin_model_action(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,

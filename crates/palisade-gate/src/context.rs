@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use palisade_config::Action;
+use sha2::Digest;
 
+use crate::pii::PiiFindings;
 use crate::principal::{Peer, Principal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +45,10 @@ pub struct Call {
     pub policies: std::sync::Arc<[String]>,
     /// The limiter's decision, when the call reached the `limit` stage.
     pub limit: Option<LimitOutcome>,
-    /// Each stage the call passed through, in order: (name, start after `started`, time spent).
-    pub stages: Vec<(&'static str, Duration, Duration)>,
+    /// Each stage the call passed through, in order: (stage, start after `started`, time spent).
+    pub stages: Vec<(Stage, Duration, Duration)>,
+    /// Where the next stage's time starts: when the previous one ended.
+    stage_started: Instant,
     /// The caller's trace context (W3C `traceparent`), read only when traces are exported.
     pub trace_parent: Option<opentelemetry::Context>,
     /// The model the request named, as named (for the detectors: enumeration probes name
@@ -52,8 +56,8 @@ pub struct Call {
     pub requested_model: Option<String>,
     /// The request body, kept only when payload capture is on (it is sealed at record).
     pub captured_request: Option<bytes::Bytes>,
-    /// Personal data found in the call's text tensors, by entity type.
-    pub pii: std::collections::BTreeMap<&'static str, u32>,
+    /// Personal data found in the call's text tensors, by direction and entity type.
+    pub pii: PiiFindings,
     /// The key id a failed authentication claimed (ids are not secret; recorded so that an
     /// attempt against one key can be found in the audit log).
     pub attempted_key: Option<String>,
@@ -63,12 +67,14 @@ pub struct Call {
 
 impl Call {
     pub fn new(plane: Plane, client: SocketAddr, peer: Peer) -> Call {
+        let started = Instant::now();
         Call {
             id: next_request_id(),
             plane,
             client,
             peer,
-            started: Instant::now(),
+            started,
+            stage_started: started,
             principal: None,
             action: None,
             model: None,
@@ -86,15 +92,27 @@ impl Call {
         }
     }
 
-    /// Note that `stage` ran from `since` until now; returns now, where the next stage starts.
-    pub fn timed(&mut self, stage: &'static str, since: Instant) -> Instant {
+    /// Note that `stage` ran from the end of the previous one until now, and pass its
+    /// outcome on: the time is noted whether the stage let the call through or refused it.
+    pub fn timed<T>(&mut self, stage: Stage, outcome: T) -> T {
         let now = Instant::now();
+        let since = self.stage_started;
         self.stages.push((
             stage,
             since.saturating_duration_since(self.started),
-            now - since,
+            now.saturating_duration_since(since),
         ));
-        now
+        self.stage_started = now;
+        outcome
+    }
+
+    /// Keep what the audit entry says about the request body: its digest, and the body
+    /// itself when payloads are captured (it is sealed at record).
+    pub fn note_request(&mut self, body: &bytes::Bytes, capture: bool) {
+        self.request_sha256 = Some(sha2::Sha256::digest(body).into());
+        if capture {
+            self.captured_request = Some(body.clone());
+        }
     }
 
     /// `name@version`, or `name` before a version is resolved.
@@ -120,6 +138,38 @@ pub(crate) fn next_request_id() -> String {
     format!("{prefix}-{:08x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// The stages of the path, as timed on the call, the metrics and the traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Identify,
+    Authorize,
+    Limit,
+    ReadBody,
+    Inspect,
+    Infer,
+    Harden,
+    Respond,
+    /// An admin-plane operation.
+    Admin,
+}
+
+impl Stage {
+    /// The name in `stages_us` of the audit entry, the metric label and the span name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Identify => "identify",
+            Stage::Authorize => "authorize",
+            Stage::Limit => "limit",
+            Stage::ReadBody => "read_body",
+            Stage::Inspect => "inspect",
+            Stage::Infer => "infer",
+            Stage::Harden => "harden",
+            Stage::Respond => "respond",
+            Stage::Admin => "admin",
+        }
+    }
+}
+
 /// What the `limit` stage decided; recorded in the audit entry's `limit` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitOutcome {
@@ -129,6 +179,13 @@ pub enum LimitOutcome {
 }
 
 impl LimitOutcome {
+    pub fn of<T>(admitted: &Result<T, crate::refusal::Refusal>) -> LimitOutcome {
+        match admitted {
+            Ok(_) => LimitOutcome::Admitted,
+            Err(refusal) => LimitOutcome::Refused(refusal.reason()),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             LimitOutcome::Admitted => "admitted",

@@ -2,7 +2,7 @@
 //!
 //! Start reading at [`gate`]: it composes the stages in order. Each stage lives in a module
 //! named after what it enforces (`identify`, `authorize`, `limit`, `inspect`, `infer`,
-//! `record`, with `listen` below them all) and refuses with a [`refusal::Refusal`]. The
+//! `harden`, `respond`, `record`, with `listen` below them all) and refuses with a [`refusal::Refusal`]. The
 //! stores the stages consult have modules of their own: `keys` and `jwt` (identities),
 //! `policy` (the Cedar set), `shared_limits` (Redis counters), `registry` (models).
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@ pub mod context;
 pub mod detect;
 pub mod fsutil;
 pub mod gate;
+pub mod harden;
 pub mod identify;
 pub mod infer;
 pub mod inspect;

@@ -22,6 +22,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::context::{Call, LimitOutcome};
 use crate::keys::now_secs;
 use crate::metrics::BackendLabels;
 use crate::refusal::Refusal;
@@ -129,6 +130,20 @@ impl Limiter {
         limiter.backend = backend.clone();
         limiter.backend_errors = backend_errors;
         Ok(limiter)
+    }
+
+    /// The stage: admit `call` on `model` (its principal's limits), noting the decision on
+    /// the call. The concurrency slot is held until the returned value is dropped.
+    pub async fn admit_call(
+        &self,
+        call: &mut Call,
+        model: &str,
+        counts_budget: bool,
+    ) -> Result<Admitted, Refusal> {
+        let principal = call.principal.as_ref().map_or("", |p| p.id.as_str());
+        let admitted = self.admit(principal, model, counts_budget).await;
+        call.limit = Some(LimitOutcome::of(&admitted));
+        admitted
     }
 
     /// Admit one call of `principal` on `model`, or say which limit it hit. `counts_budget`:

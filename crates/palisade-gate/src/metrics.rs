@@ -114,6 +114,15 @@ pub struct ProbeLabels {
     pub probe: &'static str,
 }
 
+impl Metrics {
+    /// One health probe answered on `plane`.
+    pub fn count_probe(&self, plane: &'static str, probe: &'static str) {
+        self.health_probes
+            .get_or_create(&ProbeLabels { plane, probe })
+            .inc();
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()

@@ -26,7 +26,7 @@ pub struct PiiGuard {
 }
 
 /// Where text was minimized.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Direction {
     Input,
     Output,
@@ -38,6 +38,35 @@ impl Direction {
             Direction::Input => "input",
             Direction::Output => "output",
         }
+    }
+}
+
+/// Personal data found in one call's text, by direction and entity type: counts only,
+/// never values (they go to the audit entry and the metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PiiFindings(BTreeMap<(Direction, &'static str), u32>);
+
+impl PiiFindings {
+    fn add(&mut self, direction: Direction, entity: &'static str, n: u32) {
+        *self.0.entry((direction, entity)).or_insert(0) += n;
+    }
+
+    /// (direction, entity type, count), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (Direction, &'static str, u32)> + '_ {
+        self.0.iter().map(|(&(d, e), &n)| (d, e, n))
+    }
+
+    /// Counts by entity type over both directions (the audit entry's `pii`).
+    pub fn by_entity(&self) -> BTreeMap<String, u32> {
+        let mut out = BTreeMap::new();
+        for (_, entity, n) in self.iter() {
+            *out.entry(entity.to_string()).or_insert(0) += n;
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -113,14 +142,14 @@ impl PiiGuard {
     }
 
     /// Minimize every string tensor in `values` (named by `specs`) under the model's policy
-    /// for `direction`; counts go into `counts`.
+    /// for `direction`; what was found is counted into `found`.
     pub fn minimize(
         &self,
         model: &str,
         direction: Direction,
         specs: &[TensorSpec],
         values: TVec<TValue>,
-        counts: &mut BTreeMap<&'static str, u32>,
+        found: &mut PiiFindings,
     ) -> Result<TVec<TValue>, Refusal> {
         let policies = self.policies(model);
         let policy = match direction {
@@ -146,20 +175,17 @@ impl PiiGuard {
                 match palisade_pii::actions::apply(text, &spans, policy, &self.keys) {
                     Ok(Outcome::Minimized {
                         text: minimized,
-                        counts: found,
+                        counts,
                     }) => {
-                        for (entity, n) in found {
-                            *counts.entry(entity.as_str()).or_insert(0) += n;
+                        for (entity, n) in counts {
+                            found.add(direction, entity.as_str(), n);
                         }
                         *text = minimized;
                         Ok(())
                     }
-                    Ok(Outcome::Rejected {
-                        entity,
-                        counts: found,
-                    }) => {
-                        for (entity, n) in found {
-                            *counts.entry(entity.as_str()).or_insert(0) += n;
+                    Ok(Outcome::Rejected { entity, counts }) => {
+                        for (entity, n) in counts {
+                            found.add(direction, entity.as_str(), n);
                         }
                         Err(match direction {
                             Direction::Input => Refusal::BadRequest(format!(

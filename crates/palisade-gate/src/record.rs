@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::context::{Call, LimitOutcome};
 use crate::detect::Observation;
-use crate::metrics::{CallLabels, PlaneLabels, ReasonLabels, StageLabels};
+use crate::metrics::{CallLabels, PiiLabels, PlaneLabels, ReasonLabels, StageLabels};
 use crate::refusal::Refusal;
 use crate::respond::Reply;
 use crate::state::State;
@@ -46,12 +46,12 @@ pub async fn call(
         stages_us: call
             .stages
             .iter()
-            .map(|(stage, _, took)| (stage.to_string(), took.as_micros() as u64))
+            .map(|(stage, _, took)| (stage.as_str().to_string(), took.as_micros() as u64))
             .collect(),
         request_sha256: call.request_sha256.map(hex::encode),
         response_sha256,
         subject: call.attempted_key.as_ref().map(|k| format!("key:{k}")),
-        pii: call.pii.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        pii: call.pii.by_entity(),
         payload: state.capture.as_ref().and_then(|sealer| {
             let request = call.captured_request.as_deref().unwrap_or_default();
             (!request.is_empty() || !reply.body().is_empty())
@@ -83,8 +83,22 @@ pub async fn call(
         state
             .metrics
             .stage_latency
-            .get_or_create(&StageLabels { plane, stage })
+            .get_or_create(&StageLabels {
+                plane,
+                stage: stage.as_str(),
+            })
             .observe(took.as_secs_f64());
+    }
+    for (direction, entity, n) in call.pii.iter() {
+        state
+            .metrics
+            .pii_findings
+            .get_or_create(&PiiLabels {
+                model: call.model.clone().unwrap_or_default(),
+                direction: direction.as_str(),
+                entity,
+            })
+            .inc_by(u64::from(n));
     }
     if let (Some(LimitOutcome::Refused(reason)), Some(_)) = (call.limit, refusal) {
         state

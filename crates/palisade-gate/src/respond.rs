@@ -1,5 +1,4 @@
-//! Stage `respond`: V2 response bodies. Output hardening (top-k, rounding, PII) will sit
-//! between inference and [`inference`].
+//! Stage `respond`: V2 response bodies, built from outputs `harden` has already passed.
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
@@ -23,6 +22,14 @@ pub fn ready(is_ready: bool) -> Reply {
         StatusCode::SERVICE_UNAVAILABLE
     };
     json_response(status, &json!({ "ready": is_ready }))
+}
+
+/// The answer to a health probe (see `routes::health_probe`).
+pub fn health(probe: crate::routes::HealthProbe, is_ready: bool) -> Reply {
+    match probe {
+        crate::routes::HealthProbe::Live => live(),
+        crate::routes::HealthProbe::Ready => ready(is_ready),
+    }
 }
 
 pub fn server_metadata() -> Reply {
@@ -81,7 +88,7 @@ pub fn model_config(model: &LoadedModel, runtime: &Runtime) -> Reply {
 }
 
 /// Triton's repository index: one entry per version of each model the caller may see.
-pub fn repository_index(models: &[&LoadedModel]) -> Reply {
+pub fn repository_index(models: &[std::sync::Arc<LoadedModel>]) -> Reply {
     let entries: Vec<serde_json::Value> = models
         .iter()
         .flat_map(|m| {

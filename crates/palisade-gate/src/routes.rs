@@ -142,6 +142,15 @@ pub enum HealthProbe {
     Ready,
 }
 
+impl HealthProbe {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthProbe::Live => "live",
+            HealthProbe::Ready => "ready",
+        }
+    }
+}
+
 /// A GET or HEAD of a health route (any other method is routed, and refused, as usual).
 /// Asked of every request, so it compares the path without splitting it.
 pub fn health_probe(m: &Method, path: &str) -> Option<HealthProbe> {

@@ -112,7 +112,7 @@ impl Traces {
             let stage_start = start + *offset;
             let mut span = self.tracer.build_with_context(
                 self.tracer
-                    .span_builder(*stage)
+                    .span_builder(stage.as_str())
                     .with_kind(SpanKind::Internal)
                     .with_start_time(stage_start),
                 &cx,

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use dashmap::DashMap;
 
 use super::MAX_SUBJECTS;
+use crate::context::Call;
+use crate::refusal::Refusal;
 
 #[derive(Default)]
 pub struct Blocks {
@@ -41,6 +43,19 @@ impl Blocks {
         }
         left
     }
+
+    /// Refuse a call whose principal or source is blocked, until the block ends.
+    pub fn refuse(&self, call: &Call) -> Result<(), Refusal> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        let by_principal = call.principal.as_ref().and_then(|p| self.remaining(&p.id));
+        let by_source = || self.remaining(&format!("source:{}", call.client.ip()));
+        match by_principal.or_else(by_source) {
+            Some(left) => Err(Refusal::Blocked(left)),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -55,5 +70,22 @@ mod tests {
         assert!(b.remaining("key:b").is_none());
         std::thread::sleep(Duration::from_millis(40));
         assert!(b.remaining("key:a").is_none());
+    }
+
+    #[test]
+    fn a_blocked_source_is_refused_until_the_block_ends() {
+        let b = Blocks::default();
+        let call = Call::new(
+            crate::context::Plane::Data,
+            "192.0.2.7:4000".parse().unwrap(),
+            None,
+        );
+        assert_eq!(b.refuse(&call), Ok(()));
+        assert!(b.block("source:192.0.2.8", Duration::from_secs(60)));
+        assert_eq!(b.refuse(&call), Ok(()));
+        assert!(b.block("source:192.0.2.7", Duration::from_millis(30)));
+        assert!(matches!(b.refuse(&call), Err(Refusal::Blocked(_))));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(b.refuse(&call), Ok(()));
     }
 }
