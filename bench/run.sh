@@ -6,6 +6,8 @@
 #   DURATION=30s CONNECTIONS=64 bash bench/run.sh
 #   DURABILITY=interval bash bench/run.sh   # audit entries synced every 100 ms instead of per call
 #
+# The bare server (bench/bare) is the limit: the same TLS, token compare, V2 JSON, model and
+# runtime, nothing else; Palisade / bare is what the controls cost.
 # Palisade runs with every control of the serving core on: TLS 1.3, API key, Cedar policy,
 # input validation, Merkle audit log with per_call durability (each answer waits for its
 # entry's fsync, shared with concurrent calls). MLServer runs as it ships: plain HTTP, no auth.
@@ -15,7 +17,7 @@ DURATION="${DURATION:-15s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 work="$(mktemp -d)"
-cleanup() { [ -n "${PAL_PID:-}" ] && kill "$PAL_PID" 2>/dev/null; [ -n "${MLS_PID:-}" ] && kill "$MLS_PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+cleanup() { for pid in "${PAL_PID:-}" "${MLS_PID:-}" "${BARE_PID:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -25,7 +27,7 @@ if [ ! -x "$venv/bin/mlserver" ]; then
   # uvloop 0.22+ breaks MLServer 1.7's inference workers ("no current event loop" at start).
   "$venv/bin/pip" install --quiet --disable-pip-version-check mlserver mlserver-sklearn "uvloop<0.22"
 fi
-cargo build --release --quiet --bin palisade
+cargo build --release --quiet -p palisade -p palisade-bare
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_for() { for _ in $(seq 1 300); do curl -skf -o /dev/null "$1" && return 0; sleep 0.2; done; echo "timeout waiting for $1" >&2; return 1; }
@@ -75,9 +77,19 @@ wait_for "https://127.0.0.1:$PAL_PORT/v2/health/ready"
 read -r pal_rps pal_p50 pal_p99 < <(run_wrk "https://127.0.0.1:$PAL_PORT/v2/models/iris/infer" "$(cat "$work/palisade/keys/client.token")")
 kill "$PAL_PID"; wait "$PAL_PID" 2>/dev/null || true; PAL_PID=
 audit_lines=$(cat "$work"/palisade/audit/segments/*.jsonl | wc -l)
+
+# --- the bare server, on the demo's certificate and client token -------------------------
+BARE_PORT=$(free_port)
+target/release/palisade-bare models/iris/1/model.onnx "$work/palisade/tls/server.pem" "$work/palisade/tls/server.key" \
+  "$work/palisade/keys/client.token" "$BARE_PORT" > "$work/bare.out" 2>&1 &
+BARE_PID=$!
+for _ in $(seq 1 100); do grep -q listening "$work/bare.out" && break; sleep 0.1; done
+read -r bare_rps bare_p50 bare_p99 < <(run_wrk "https://127.0.0.1:$BARE_PORT/v2/models/iris/infer" "$(cat "$work/palisade/keys/client.token")")
+kill "$BARE_PID"; wait "$BARE_PID" 2>/dev/null || true; BARE_PID=
 target/release/palisade audit verify "$work/palisade" --pubkey "$work/palisade/audit/log.pub" > /dev/null
 
 ratio=$(python3 -c "print(f'{$pal_rps/$mls_rps:.1f}')")
+of_bare=$(python3 -c "print(f'{$pal_rps/$bare_rps:.2f}')")
 cat <<TABLE
 Iris logistic regression, one V2 JSON inference per request, wrk -t$THREADS -c$CONNECTIONS -d$DURATION, keep-alive, $(nproc) cores shared by server and load generator.
 
@@ -85,7 +97,9 @@ Iris logistic regression, one V2 JSON inference per request, wrk -t$THREADS -c$C
 |---|---|---:|---:|---:|
 | MLServer $("$venv/bin/pip" show mlserver 2>/dev/null | awk '/^Version/{print $2}') | plain HTTP, no auth | $mls_rps | $mls_p50 | $mls_p99 |
 | Palisade $(target/release/palisade --version | awk '{print $2}') | TLS 1.3, API key, Cedar policy, validation, audit ($DURABILITY) | $pal_rps | $pal_p50 | $pal_p99 |
+| bare server (bench/bare) | TLS 1.3, token compare, V2 JSON, same model and runtime; nothing else | $bare_rps | $bare_p50 | $bare_p99 |
 | ratio | Palisade / MLServer | ${ratio}x | | |
+| ratio | Palisade / bare server | ${of_bare}x | | |
 
 Palisade recorded $audit_lines audit events in this run; \`palisade audit verify\` passed on them.
 TABLE

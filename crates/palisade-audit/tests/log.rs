@@ -502,3 +502,50 @@ fn a_rollback_to_an_older_checkpoint_is_caught() {
         "{err}"
     );
 }
+
+#[test]
+fn checkpoints_signed_off_the_writer_are_published_in_order_and_the_last_at_close() {
+    // 8 writers, a checkpoint asked every 100 entries: the checkpoint thread falls behind
+    // and skips some; those it publishes grow strictly, rotations wait for theirs, and
+    // closing publishes the whole log.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("audit");
+    let key = SignerKey::generate("test.palisade/audit").unwrap();
+    let verifier = key.verifier();
+    let options = WriterOptions {
+        checkpoint_every: 100,
+        ..options()
+    };
+    let (log, _) = AuditLog::open(&dir, key, options).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let log = &log;
+            s.spawn(move || {
+                for i in (t..3000).step_by(8) {
+                    log.record(&event(i)).unwrap().wait().unwrap();
+                }
+            });
+        }
+    });
+    log.close();
+    let history = std::fs::read_to_string(dir.join("checkpoints.jsonl")).unwrap();
+    let sizes: Vec<u64> = history
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["size"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&3000));
+    let report = verify_dir(
+        &dir,
+        VerifyOptions {
+            pubkey: Some(VerifierKey::parse(&verifier).unwrap()),
+            checkpoints: Vec::new(),
+            witnesses: Vec::new(),
+        },
+    );
+    assert!(report.is_ok(), "{report:?}");
+}

@@ -19,6 +19,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use palisade_config::{Config, Severity};
 use palisade_gate::keys::{now_secs, KeyStore};
 
+/// glibc's allocator spent ~15% of the served call's CPU (malloc, free and consolidation
+/// under two threads; see docs/benchmarks.md); mimalloc's per-thread pages take most of it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "palisade",

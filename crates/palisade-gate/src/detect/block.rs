@@ -2,6 +2,7 @@
 //! time. Every block is itself audited (a system event), so an auditor sees why calls
 //! were refused.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -13,6 +14,8 @@ use crate::refusal::Refusal;
 #[derive(Default)]
 pub struct Blocks {
     until: DashMap<String, Instant>,
+    /// Entries in `until`, read on every call: `DashMap::is_empty` locks every shard.
+    entries: AtomicUsize,
 }
 
 impl Blocks {
@@ -21,25 +24,32 @@ impl Blocks {
         let now = Instant::now();
         if self.until.len() >= MAX_SUBJECTS {
             self.until.retain(|_, t| *t > now);
+            self.entries.store(self.until.len(), Ordering::Relaxed);
             if self.until.len() >= MAX_SUBJECTS {
                 return false;
             }
         }
-        self.until.insert(subject.to_string(), now + duration);
+        if self
+            .until
+            .insert(subject.to_string(), now + duration)
+            .is_none()
+        {
+            self.entries.fetch_add(1, Ordering::Relaxed);
+        }
         true
     }
 
     /// No block at all: the common case, checked without building a key.
     pub fn is_empty(&self) -> bool {
-        self.until.is_empty()
+        self.entries.load(Ordering::Relaxed) == 0
     }
 
     /// Time left on `subject`'s block, if it is blocked.
     pub fn remaining(&self, subject: &str) -> Option<Duration> {
         let until = *self.until.get(subject)?;
         let left = until.checked_duration_since(Instant::now());
-        if left.is_none() {
-            self.until.remove(subject);
+        if left.is_none() && self.until.remove(subject).is_some() {
+            self.entries.fetch_sub(1, Ordering::Relaxed);
         }
         left
     }
