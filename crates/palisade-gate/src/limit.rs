@@ -414,38 +414,32 @@ impl From<Exceeded> for Refusal {
     }
 }
 
-/// Months since 1970-01 for a day number (civil calendar, UTC).
+/// 1970-01-01 as a Julian day number: `time` counts days that way.
+const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;
+
+/// The date `days_since_epoch` days after 1970-01-01 (UTC), held to `time`'s last date.
+fn date_of(days_since_epoch: u64) -> time::Date {
+    i64::try_from(days_since_epoch)
+        .ok()
+        .and_then(|d| i32::try_from(d + UNIX_EPOCH_JULIAN_DAY).ok())
+        .and_then(|j| time::Date::from_julian_day(j).ok())
+        .unwrap_or(time::Date::MAX)
+}
+
+/// Months since 1970-01 for a day number (calendar months, UTC).
 fn month_index(days_since_epoch: u64) -> u64 {
-    let (y, m, _) = civil_from_days(days_since_epoch as i64);
-    (y as u64).saturating_sub(1970) * 12 + (m as u64 - 1)
+    let date = date_of(days_since_epoch);
+    let years = u64::try_from(date.year() - 1970).unwrap_or(0);
+    years * 12 + u64::from(u8::from(date.month()) - 1)
 }
 
+/// Days since 1970-01-01 of the first day of month `index` (see [`month_index`]).
 fn first_day_of_month_index(index: u64) -> u64 {
-    let (y, m) = (1970 + index / 12, index % 12 + 1);
-    days_from_civil(y as i64, m as i64, 1) as u64
-}
-
-// Howard Hinnant's civil-date algorithms.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let year = i32::try_from(1970 + index / 12).unwrap_or(9999);
+    let month = time::Month::try_from((index % 12) as u8 + 1).unwrap_or(time::Month::January);
+    time::Date::from_calendar_date(year, month, 1).map_or(u64::MAX / 86_400, |d| {
+        (i64::from(d.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY) as u64
+    })
 }
 
 #[cfg(test)]
@@ -503,7 +497,8 @@ mod tests {
     #[test]
     fn monthly_budget_resets_on_the_first_of_the_month() {
         let l = limits(|c| c.monthly_budget_per_principal_model = Some(1));
-        let jan31 = days_from_civil(2026, 1, 31) as u64 * 86400;
+        // 2026-01-31T00:00:00Z.
+        let jan31 = 1_769_817_600;
         assert!(l.spend("k", "m", jan31).is_ok());
         let e = l.spend("k", "m", jan31 + 3600).unwrap_err();
         assert_eq!(e.retry_after, Duration::from_secs(86400 - 3600));
@@ -577,14 +572,20 @@ mod tests {
     }
 
     #[test]
-    fn calendar_round_trips() {
-        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 11, 26), (2100, 12, 31)] {
-            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
-        }
+    fn months_count_calendar_months() {
         assert_eq!(month_index(0), 0);
+        assert_eq!(month_index(30), 0, "1970-01-31");
+        assert_eq!(month_index(31), 1, "1970-02-01");
+        assert_eq!(month_index(365), 12, "1971-01-01");
+        // 2000-02-29 (a leap day) and 2100-03-01 (2100 is not a leap year).
+        assert_eq!(month_index(11_016), 30 * 12 + 1);
+        assert_eq!(month_index(47_541), 130 * 12 + 2);
+        assert_eq!(first_day_of_month_index(12), 365);
+        assert_eq!(first_day_of_month_index(30 * 12 + 2), 11_017, "2000-03-01");
         assert_eq!(
-            first_day_of_month_index(12),
-            days_from_civil(1971, 1, 1) as u64
+            month_index(u64::MAX / 86_400),
+            month_index(3_000_000),
+            "held to year 9999"
         );
     }
 }

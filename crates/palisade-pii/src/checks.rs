@@ -329,15 +329,13 @@ pub fn entropy(s: &[u8]) -> f64 {
 
 /// A calendar date that exists (proleptic Gregorian), any year.
 pub fn day_exists(year: u32, month: u32, day: u32) -> bool {
-    let leap = (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
+    let (Ok(year), Ok(month), Ok(day)) =
+        (i32::try_from(year), u8::try_from(month), u8::try_from(day))
+    else {
+        return false;
     };
-    (1..=days).contains(&day)
+    time::Month::try_from(month)
+        .is_ok_and(|month| (1..=time::util::days_in_month(month, year)).contains(&day))
 }
 
 /// A calendar date that exists, with a plausible birth year.

@@ -382,7 +382,7 @@ fn calibrate(
 /// An ISO date (`YYYY-MM-DD`, optionally with a time) as days since 1970-01-01.
 fn date_days(cell: &Cell) -> Option<f64> {
     match parse_date(cell.as_text().trim())? {
-        (y, Some(m), Some(d)) => Some(days_from_civil(y, m, d) as f64),
+        (y, Some(m), Some(d)) => days_from_civil(y, m, d).map(|days| days as f64),
         _ => None,
     }
 }
