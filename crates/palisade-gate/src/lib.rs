@@ -2,9 +2,23 @@
 //!
 //! Start reading at [`gate`]: it composes the stages in order. Each stage lives in a module
 //! named after what it enforces (`identify`, `authorize`, `limit`, `inspect`, `infer`,
-//! `harden`, `respond`, `record`, with `listen` below them all) and refuses with a [`refusal::Refusal`]. The
-//! stores the stages consult have modules of their own: `keys` and `jwt` (identities),
-//! `policy` (the Cedar set), `shared_limits` (Redis counters), `registry` (models).
+//! `harden`, `respond`, `record`, with `listen` below them all) and refuses with a
+//! [`refusal::Refusal`].
+//!
+//! What each module may use, floor by floor; a module imports only from floors below its
+//! own, so there is no import circle (checked by reading the `use crate::` lines):
+//!
+//! | floor | modules | may use |
+//! |---|---|---|
+//! | ground | `refusal`, `principal`, `metrics`, `fsutil`, `supply_chain` | nothing of the gate |
+//! | stores and codecs | `keys`, `jwt`, `policy`, `registry`, `shared_limits`, `pool`, `pii`, `tls`, `outbound`, `routes`, `body` | the ground |
+//! | the call | `context` | the ground, `pii` (its findings) |
+//! | stages | `authorize`, `limit`, `inspect`, `infer`, `harden`, `respond`, `traces`, `detect` | the stores and the call, never `state` nor another stage (`harden` reads `inspect`'s `Signature`) |
+//! | per-source guards | `anonymous`, `auth_backoff` | `limit`'s counters |
+//! | the server's state | `state` | every store, `detect`'s handles |
+//! | stages still on `State` | `identify`, `record` | the state (to be narrowed to their stores) |
+//! | admin operations | `audit_api`, `admin` | the state, `record` |
+//! | composition | `gate`, then `listen`, then `server` | everything below |
 #![forbid(unsafe_code)]
 
 pub mod admin;

@@ -145,6 +145,16 @@ impl Server {
             .transpose()
             .map_err(StartError::Traces)?;
         let pool = crate::pool::InferencePool::new(&config.models.pool);
+        let blocks = Arc::new(crate::detect::block::Blocks::default());
+        let alerting = Arc::new(crate::detect::deliver::Alerting {
+            auto_block: config.detect.auto_block,
+            block_for: config.detect.block_for,
+            blocks: blocks.clone(),
+            audit: audit.clone(),
+            webhooks,
+            alerts: metrics.alerts.clone(),
+            deliveries: metrics.webhook_deliveries.clone(),
+        });
         let state = Arc::new(State {
             pool,
             config,
@@ -159,8 +169,7 @@ impl Server {
             capture,
             metrics,
             detector,
-            blocks: Default::default(),
-            webhooks,
+            blocks: blocks.clone(),
             traces,
             pii,
         });
@@ -185,13 +194,18 @@ impl Server {
             rx.clone(),
         ));
         if let Some(observations) = observations {
-            let detector = crate::detect::spawn(state.clone(), observations, rx.clone());
+            let detector = crate::detect::spawn(
+                &state.config.detect,
+                alerting.clone(),
+                observations,
+                rx.clone(),
+            );
             tasks.spawn(async move {
                 let _ = detector.await;
             });
         }
-        for hook in &state.webhooks {
-            tasks.spawn(hook.clone().run(state.clone(), rx.clone()));
+        for hook in &alerting.webhooks {
+            tasks.spawn(hook.clone().run(alerting.deliveries.clone(), rx.clone()));
         }
         tasks.spawn(watch_keys(state.clone(), rx));
         Ok(Server {

@@ -30,9 +30,8 @@ pub struct State {
     pub metrics: Metrics,
     /// The detectors' inbox.
     pub detector: crate::detect::DetectorHandle,
-    /// Temporary blocks set by `auto_block`.
-    pub blocks: crate::detect::block::Blocks,
-    pub webhooks: Vec<Arc<crate::detect::deliver::WebhookSender>>,
+    /// Temporary blocks set by `auto_block` (shared with the detectors' alerting).
+    pub blocks: Arc<crate::detect::block::Blocks>,
     /// OpenTelemetry export, when `[traces]` is configured.
     pub traces: Option<crate::traces::Traces>,
     /// PII policies for model text, compiled from `[pii]`.

@@ -11,20 +11,45 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use palisade_audit::AuditLog;
 use palisade_config::detect::Webhook;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use ring::hmac;
 use tokio::sync::Notify;
 
+use super::block::Blocks;
 use super::Alert;
 use crate::metrics::{KindLabels, OutcomeLabels};
-use crate::state::State;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 
-/// Raise one alert everywhere it goes.
-pub fn raise(state: &State, alert: Alert) {
+/// Everything raising an alert touches, shared by the detector task and the webhook
+/// workers (and nothing else of the server's state).
+pub struct Alerting {
+    /// `[detect] auto_block` and `block_for`.
+    pub auto_block: bool,
+    pub block_for: Duration,
+    /// The blocks the gate checks on every call.
+    pub blocks: Arc<Blocks>,
+    pub audit: Arc<AuditLog>,
+    pub webhooks: Vec<Arc<WebhookSender>>,
+    /// Alerts raised, by kind.
+    pub alerts: Family<KindLabels, Counter>,
+    /// Webhook deliveries, by outcome.
+    pub deliveries: Family<OutcomeLabels, Counter>,
+}
+
+impl Alerting {
+    /// Raise one alert everywhere it goes.
+    pub fn raise(&self, alert: Alert) {
+        raise(self, alert)
+    }
+}
+
+fn raise(state: &Alerting, alert: Alert) {
     let kind = alert.kind.as_str();
     tracing::warn!(
         target: "palisade::alert",
@@ -33,16 +58,11 @@ pub fn raise(state: &State, alert: Alert) {
         detail = %alert.detail,
         "ALERT"
     );
-    state
-        .metrics
-        .alerts
-        .get_or_create(&KindLabels { kind })
-        .inc();
-    let detect = &state.config.detect;
+    state.alerts.get_or_create(&KindLabels { kind }).inc();
     let mut blocked_for = None;
-    let may_block = detect.auto_block && alert.kind.blocks() && alert.subject != "all";
-    if may_block && state.blocks.block(&alert.subject, detect.block_for) {
-        blocked_for = Some(detect.block_for.as_secs());
+    let may_block = state.auto_block && alert.kind.blocks() && alert.subject != "all";
+    if may_block && state.blocks.block(&alert.subject, state.block_for) {
+        blocked_for = Some(state.block_for.as_secs());
         let event = palisade_audit::AuditEvent::system(
             format!("system-{}", crate::context::next_request_id()),
             "system:detector",
@@ -68,7 +88,7 @@ pub fn raise(state: &State, alert: Alert) {
     });
     let body: Arc<[u8]> = body.to_string().into_bytes().into();
     for hook in &state.webhooks {
-        hook.enqueue(body.clone(), state);
+        hook.enqueue(body.clone(), &state.deliveries);
     }
 }
 
@@ -114,13 +134,13 @@ impl WebhookSender {
         })
     }
 
-    fn enqueue(&self, body: Arc<[u8]>, state: &State) {
+    fn enqueue(&self, body: Arc<[u8]>, deliveries: &Family<OutcomeLabels, Counter>) {
         let Ok(mut queue) = self.queue.lock() else {
             return;
         };
         if queue.len() >= self.capacity {
             queue.pop_front();
-            count(state, "dropped");
+            count(deliveries, "dropped");
         }
         queue.push_back(body);
         drop(queue);
@@ -143,7 +163,7 @@ impl WebhookSender {
     /// Deliver queued alerts until shutdown.
     pub async fn run(
         self: Arc<Self>,
-        state: Arc<State>,
+        deliveries: Family<OutcomeLabels, Counter>,
         mut shutdown: tokio::sync::watch::Receiver<bool>,
     ) {
         loop {
@@ -157,11 +177,11 @@ impl WebhookSender {
             for attempt in 1..=self.max_attempts {
                 match self.post(&body).await {
                     Ok(()) => {
-                        count(&state, "delivered");
+                        count(&deliveries, "delivered");
                         break;
                     }
                     Err((retry, why)) if retry && attempt < self.max_attempts => {
-                        count(&state, "retried");
+                        count(&deliveries, "retried");
                         tracing::debug!(url = %self.url, attempt, why, "alert webhook failed; retrying");
                         tokio::select! {
                             _ = tokio::time::sleep(wait) => {}
@@ -170,7 +190,7 @@ impl WebhookSender {
                         wait = (wait * 2).min(MAX_RETRY);
                     }
                     Err((_, why)) => {
-                        count(&state, "failed");
+                        count(&deliveries, "failed");
                         tracing::error!(url = %self.url, attempt, why, "alert webhook gave up");
                         break;
                     }
@@ -209,10 +229,6 @@ fn trim_newline(b: &[u8]) -> &[u8] {
     b.strip_suffix(b"\r").unwrap_or(b)
 }
 
-fn count(state: &State, outcome: &'static str) {
-    state
-        .metrics
-        .webhook_deliveries
-        .get_or_create(&OutcomeLabels { outcome })
-        .inc();
+fn count(deliveries: &Family<OutcomeLabels, Counter>, outcome: &'static str) {
+    deliveries.get_or_create(&OutcomeLabels { outcome }).inc();
 }

@@ -29,8 +29,6 @@ use palisade_config::detect::Detect;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::state::State;
-
 pub use new_network::network;
 
 /// Most principals or sources one rule keeps state for.
@@ -255,13 +253,14 @@ impl DetectorHandle {
 /// How often the detector drains its inbox.
 const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
-/// Start the detector task for `state`'s config; alerts go to [`deliver::raise`].
+/// Start the detector task with the rules of `config`; alerts go to `alerting`.
 pub fn spawn(
-    state: Arc<State>,
+    config: &Detect,
+    alerting: Arc<deliver::Alerting>,
     inbox: Arc<Mutex<Vec<Observation>>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
-    let mut detector = Detector::new(Settings::from(&state.config.detect));
+    let mut detector = Detector::new(Settings::from(config));
     tokio::spawn(async move {
         let mut drain = tokio::time::interval(DRAIN_EVERY);
         let mut last_tick = 0u64;
@@ -284,7 +283,7 @@ pub fn spawn(
                 last_tick = now;
             }
             for alert in alerts {
-                deliver::raise(&state, alert);
+                alerting.raise(alert);
             }
         }
     })
