@@ -97,33 +97,7 @@ fn parse_name(name: &str) -> Option<(u64, &str)> {
     Some((digits.parse().ok()?, ext))
 }
 
-/// Create a file readable by the owner only.
-pub fn create_private(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).create(true);
-    if append {
-        options.append(true);
-    } else {
-        options.write(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-/// Make a rename or a new file in `dir` durable.
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
+pub use palisade_files::{open_private as create_private, sync_dir};
 
 #[cfg(test)]
 mod tests {

@@ -255,12 +255,8 @@ pub fn for_each_entry(
     Ok(())
 }
 
+/// The log's folders are owner-only, whoever created them.
 fn create_private_dir(path: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    palisade_files::create_private_dir(path)?;
+    palisade_files::restrict_dir(path)
 }

@@ -6,7 +6,6 @@
 //! auditors should keep their own copy, since a key read from the log's folder proves
 //! nothing against someone who can rewrite that folder.
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::note::SignerKey;
@@ -35,7 +34,7 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, AuditError> {
             Ok(LoadedKey {
                 key,
                 created: false,
-                too_open: too_open(path),
+                too_open: palisade_files::readable_by_others(path),
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -46,16 +45,7 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, AuditError> {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
             }
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let mut file = options.open(path).map_err(|e| err(e.to_string()))?;
-            file.write_all(key.private_text().as_bytes())
-                .and_then(|()| file.sync_all())
+            palisade_files::create_private(path, key.private_text().as_bytes())
                 .map_err(|e| err(e.to_string()))?;
             Ok(LoadedKey {
                 key,
@@ -65,17 +55,6 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, AuditError> {
         }
         Err(e) => Err(err(e.to_string())),
     }
-}
-
-#[cfg(unix)]
-fn too_open(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
-}
-
-#[cfg(not(unix))]
-fn too_open(_: &Path) -> bool {
-    false
 }
 
 #[cfg(test)]

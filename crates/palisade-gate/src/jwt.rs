@@ -328,7 +328,7 @@ impl Issuer {
         match &self.config.keys {
             JwtKeys::HmacSecretFile(path) => {
                 let name = path.display().to_string();
-                let secret = crate::fsutil::read_limited(path, 4096)
+                let secret = palisade_files::read_limited(path, 4096)
                     .map_err(|e| fail(&name, e.to_string()))?;
                 let secret = trim_newline(&secret);
                 if secret.len() < 32 {
@@ -348,7 +348,7 @@ impl Issuer {
             }
             JwtKeys::File(path) => {
                 let name = path.display().to_string();
-                let bytes = crate::fsutil::read_limited(path, MAX_JWKS_BYTES as u64)
+                let bytes = palisade_files::read_limited(path, MAX_JWKS_BYTES as u64)
                     .map_err(|e| fail(&name, e.to_string()))?;
                 parse_jwks(&bytes, &self.allowed).map_err(|m| fail(&name, m))
             }

@@ -304,7 +304,7 @@ impl KeyStore {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
-        crate::fsutil::write_private_atomic(&self.path, text.as_bytes()).map_err(err)?;
+        palisade_files::write_private_atomic(&self.path, text.as_bytes()).map_err(err)?;
         self.reload()
     }
 

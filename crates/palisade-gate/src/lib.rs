@@ -10,7 +10,7 @@
 //!
 //! | floor | modules | may use |
 //! |---|---|---|
-//! | ground | `refusal`, `principal`, `metrics`, `fsutil`, `supply_chain` | nothing of the gate |
+//! | ground | `refusal`, `principal`, `metrics`, `supply_chain` | nothing of the gate |
 //! | stores and codecs | `keys`, `jwt`, `policy`, `registry`, `shared_limits`, `pool`, `pii`, `tls`, `outbound`, `routes`, `body` | the ground |
 //! | the call | `context` | the ground, `pii` (its findings) |
 //! | stages | `authorize`, `limit`, `inspect`, `infer`, `harden`, `respond`, `traces`, `detect` | the stores and the call, never `state` nor another stage (`harden` reads `inspect`'s `Signature`) |
@@ -29,7 +29,6 @@ pub mod authorize;
 pub mod body;
 pub mod context;
 pub mod detect;
-pub mod fsutil;
 pub mod gate;
 pub mod harden;
 pub mod identify;

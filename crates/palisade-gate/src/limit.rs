@@ -113,7 +113,7 @@ impl Limiter {
             let password = match password_file {
                 None => None,
                 Some(path) => {
-                    let bytes = crate::fsutil::read_limited(path, 4096).map_err(|e| {
+                    let bytes = palisade_files::read_limited(path, 4096).map_err(|e| {
                         format!("limits.redis_password_file {}: {e}", path.display())
                     })?;
                     let text = String::from_utf8(bytes).map_err(|_| {

@@ -18,7 +18,7 @@ pub fn client(
         .timeout(timeout)
         .connect_timeout(timeout);
     if let Some(ca) = ca {
-        let pem = crate::fsutil::read_limited(ca, 1 << 20)
+        let pem = palisade_files::read_limited(ca, 1 << 20)
             .map_err(|e| format!("{}: {e}", ca.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&pem)
             .map_err(|e| format!("{}: {e}", ca.display()))?;

@@ -22,7 +22,6 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use x509_parser::extensions::GeneralName;
 
-use crate::fsutil;
 use crate::principal::PeerCertificate;
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +97,7 @@ pub fn server_config(tls: &config::Tls) -> Result<Arc<ServerConfig>, TlsError> {
         path: tls.key.clone(),
         message: format!("no usable private key: {e}"),
     })?;
-    if fsutil::readable_by_others(&tls.key) {
+    if palisade_files::readable_by_others(&tls.key) {
         tracing::warn!(file = %tls.key.display(), "TLS private key is readable by group or others; chmod 600 it");
     }
 
@@ -188,7 +187,7 @@ pub fn create_dev_pki(dir: &Path, names: &[String]) -> Result<DevPki, TlsError> 
     let pki = DevPki {
         dir: dir.to_path_buf(),
     };
-    fsutil::create_private_dir(dir).map_err(|e| TlsError::File {
+    palisade_files::create_private_dir(dir).map_err(|e| TlsError::File {
         path: dir.to_path_buf(),
         message: e.to_string(),
     })?;
@@ -319,7 +318,7 @@ fn gen(e: rcgen::Error) -> TlsError {
 
 fn write(path: &Path, bytes: &[u8], private: bool) -> Result<(), TlsError> {
     let result = if private {
-        fsutil::create_private(path, bytes)
+        palisade_files::create_private(path, bytes)
     } else {
         std::fs::write(path, bytes)
     };

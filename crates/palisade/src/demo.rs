@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use palisade_config::Config;
-use palisade_gate::fsutil::{create_private, create_private_dir};
+use palisade_files::{create_private, create_private_dir};
 use palisade_gate::keys::KeyStore;
 use palisade_gate::Server;
 

@@ -333,22 +333,12 @@ pub fn run(command: ModelsCommand) -> Result<ExitCode> {
 
 /// Create a file only its owner can read; refuse to overwrite.
 fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).with_context(|| {
+    palisade_files::create_private(path, bytes).with_context(|| {
         format!(
             "creating {} (an existing key is never overwritten)",
             path.display()
         )
-    })?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
+    })
 }
 
 fn load_kek(spec: &str) -> Result<LocalKek> {

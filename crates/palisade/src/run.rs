@@ -45,7 +45,7 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
         if let Some(tls) = &l.tls {
             if let Err(e) = palisade_gate::tls::server_config(tls) {
                 out.push(Finding::error(&format!("{name}.tls"), e.to_string()));
-            } else if palisade_gate::fsutil::readable_by_others(&tls.key) {
+            } else if palisade_files::readable_by_others(&tls.key) {
                 out.push(Finding::warning(
                     &format!("{name}.tls.key"),
                     format!(
@@ -62,7 +62,7 @@ pub fn check_references(config: &Config) -> Vec<Finding> {
         .as_deref()
         .and_then(|k| k.strip_prefix("file:"))
     {
-        if palisade_gate::fsutil::readable_by_others(std::path::Path::new(path)) {
+        if palisade_files::readable_by_others(std::path::Path::new(path)) {
             out.push(Finding::warning(
                 "models.kek",
                 format!("{path} is readable by group or others; chmod 600 it (it unlocks every sealed model)"),

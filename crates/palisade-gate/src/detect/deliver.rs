@@ -109,7 +109,7 @@ impl WebhookSender {
         capacity: usize,
         max_attempts: u32,
     ) -> Result<WebhookSender, String> {
-        let secret = crate::fsutil::read_limited(&hook.secret_file, 4096)
+        let secret = palisade_files::read_limited(&hook.secret_file, 4096)
             .map_err(|e| format!("{}: {e}", hook.secret_file.display()))?;
         let secret = trim_newline(&secret);
         if secret.len() < 32 {
