@@ -18,7 +18,7 @@
 //! | the server's state | `state` | every store, `detect`'s handles |
 //! | stages still on `State` | `identify`, `record` | the state (to be narrowed to their stores) |
 //! | admin operations | `audit_api`, `admin` | the state, `record` |
-//! | composition | `gate`, then `listen`, then `server` | everything below |
+//! | composition | `gate`, then `listen`, then `server`; `preflight` beside them | everything below |
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -43,6 +43,7 @@ pub mod outbound;
 pub mod pii;
 pub mod policy;
 pub mod pool;
+pub mod preflight;
 pub mod principal;
 pub mod record;
 pub mod refusal;

@@ -35,121 +35,32 @@ pub fn print_findings(findings: &[Finding]) {
     }
 }
 
-/// Checks beyond the file itself: do the files it names exist and make sense?
-pub fn check_references(config: &Config) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for (name, l) in [
-        ("data_plane", &config.data_plane),
-        ("admin_plane", &config.admin_plane),
-    ] {
-        if let Some(tls) = &l.tls {
-            if let Err(e) = palisade_gate::tls::server_config(tls) {
-                out.push(Finding::error(&format!("{name}.tls"), e.to_string()));
-            } else if palisade_files::readable_by_others(&tls.key) {
-                out.push(Finding::warning(
-                    &format!("{name}.tls.key"),
-                    format!(
-                        "{} is readable by group or others; chmod 600 it",
-                        tls.key.display()
-                    ),
-                ));
-            }
-        }
+/// `palisade demo`: make (or reuse) the demo state in `state_dir` and serve it.
+pub fn demo(state_dir: &Path, port: Option<u16>, admin_port: Option<u16>) -> Result<ExitCode> {
+    let config_path = crate::demo::prepare(state_dir)?;
+    let (mut config, mut findings) = Config::load(&config_path).with_context(|| {
+        format!(
+            "the demo state in {} does not load (made by an older palisade? remove the folder to recreate it)",
+            state_dir.display()
+        )
+    })?;
+    findings.extend(palisade_gate::preflight::preflight(&config));
+    print_findings(&findings);
+    if let Some(p) = port {
+        config.data_plane.listen.set_port(p);
     }
-    if let Some(path) = config
-        .models
-        .kek
-        .as_deref()
-        .and_then(|k| k.strip_prefix("file:"))
-    {
-        if palisade_files::readable_by_others(std::path::Path::new(path)) {
-            out.push(Finding::warning(
-                "models.kek",
-                format!("{path} is readable by group or others; chmod 600 it (it unlocks every sealed model)"),
-            ));
-        }
+    if let Some(p) = admin_port {
+        config.admin_plane.listen.set_port(p);
     }
-    // Models go through the same pipeline as at start: decrypt, verify, scan, plan.
-    let policy = match palisade_gate::supply_chain::load_policy(&config.models) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            out.push(Finding::error("models", e.to_string()));
-            None
-        }
-    };
-    let repo =
-        palisade_model::Repository::new(&config.models.repository, config.models.max_model_bytes)
-            .with_policy(policy.unwrap_or_default());
-    match repo.model_names() {
-        Err(e) => out.push(Finding::error("models.repository", e.to_string())),
-        Ok(names) => {
-            for name in names {
-                if let Err(e) = repo.load(&name) {
-                    out.push(Finding::error(
-                        "models.repository",
-                        format!("model '{name}' would be refused ({}): {e}", e.reason()),
-                    ));
-                }
-                out.extend(versions_without_selftest(&repo, &name));
-            }
-        }
-    }
-    if let Err(e) = palisade_gate::pii::PiiGuard::compile(&config.pii) {
-        out.push(Finding::error("pii", e));
-    }
-    if let Err(e) = palisade_gate::keys::KeyStore::open(&config.identity.keys_file) {
-        out.push(Finding::error("identity.keys_file", e.to_string()));
-    }
-    if let Err(e) = palisade_gate::policy::PolicyStore::load(config) {
-        out.push(Finding::error("policies.dir", e.to_string()));
-    }
-    for (i, issuer) in config.identity.jwt.iter().enumerate() {
-        use palisade_config::JwtKeys;
-        let file = match &issuer.keys {
-            JwtKeys::File(f) | JwtKeys::HmacSecretFile(f) => Some(f),
-            JwtKeys::Url { ca, .. } => ca.as_ref(),
-        };
-        if let Some(f) = file.filter(|f| !f.is_file()) {
-            out.push(Finding::error(
-                "identity.jwt",
-                format!("issuer {}: {} does not exist", i + 1, f.display()),
-            ));
-        }
-    }
-    if config.limits.backend.on_error_budgets == palisade_config::rates::OnBackendError::Local
-        && config.limits.backend.kind != palisade_config::rates::LimitsBackend::Local
-    {
-        out.push(Finding::warning(
-            "limits.on_backend_error",
-            "budgets fall back to local counters while Redis is unreachable: each replica may then spend the whole budget".into(),
-        ));
-    }
-    out
+    serve(config, Some(state_dir))
 }
 
-/// A warning per version that carries no self-test vectors: nothing would notice at load if
-/// its answers changed (a runtime bug, weights altered and re-pinned).
-fn versions_without_selftest(repo: &palisade_model::Repository, model: &str) -> Vec<Finding> {
-    use palisade_model::selftest::SELFTEST_FILE;
-    let Ok(manifest) = repo.manifest(model) else {
-        return Vec::new();
-    };
-    manifest
-        .versions
-        .iter()
-        .filter(|(version, entry)| {
-            let dir = repo.root().join(model).join(version);
-            entry.selftest_sha256.is_none()
-                && !dir.join(SELFTEST_FILE).is_file()
-                && !dir.join(format!("{SELFTEST_FILE}{}", palisade_model::seal::SEALED_SUFFIX)).is_file()
-        })
-        .map(|(version, _)| {
-            Finding::warning(
-                "models.repository",
-                format!("{model}@{version} has no self-test vectors: a changed answer would go unnoticed at load; record a reference run with `palisade models pin {}/{model}/{version} --selftest REF.json`", repo.root().display()),
-            )
-        })
-        .collect()
+/// `palisade serve --config FILE`: the config, its preflight findings logged, then the server.
+pub fn serve_file(path: &Path) -> Result<ExitCode> {
+    let (config, mut findings) = Config::load(path)?;
+    findings.extend(palisade_gate::preflight::preflight(&config));
+    print_findings(&findings);
+    serve(config, None)
 }
 
 pub fn serve(config: Config, demo_dir: Option<&Path>) -> Result<ExitCode> {
