@@ -189,3 +189,172 @@ fn forbidden(call: &Call, action: Action, model: Option<&str>) -> Refusal {
         printable(who)
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use palisade_model::Repository;
+
+    use super::*;
+    use crate::context::Plane;
+    use crate::principal::{AuthMethod, PrincipalKind};
+
+    const ROLES: &str = r#"
+[data_plane]
+listen = "127.0.0.1:0"
+dangerous_plaintext = true
+[admin_plane]
+listen = "127.0.0.1:0"
+dangerous_plaintext = true
+[models]
+repository = "models"
+[roles.client]
+grants = [{ actions = ["infer", "read_metadata"], models = ["iris"] }]
+[roles.browser]
+grants = [{ actions = ["read_metadata"], models = ["iris"] }]
+[roles.stranger]
+grants = [{ actions = ["infer"], models = ["fraud-*"] }]
+[roles.operator]
+grants = [{ actions = ["load_model"], models = ["*"] }]
+"#;
+
+    fn policies() -> CompiledPolicies {
+        let (config, _) =
+            palisade_config::Config::parse(Path::new("/x/palisade.toml"), ROLES).unwrap();
+        let schema = crate::policy::schema().unwrap();
+        crate::policy::compile(&schema, &config.roles.to_cedar(), None, &BTreeSet::new(), 0)
+            .unwrap()
+    }
+
+    /// The repository's demo models, with iris loaded.
+    fn models() -> Registry {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        let registry = Registry::new(Repository::new(root, 1 << 30));
+        registry.load("iris").unwrap();
+        registry
+    }
+
+    fn call(role: &str) -> Call {
+        let mut call = Call::new(Plane::Data, "192.0.2.1:5000".parse().unwrap(), None);
+        call.principal = Some(Principal::new(
+            PrincipalKind::ApiKey,
+            format!("key:{role}"),
+            vec![role.into()],
+            AuthMethod::ApiKey,
+        ));
+        call
+    }
+
+    fn target(name: &str) -> ModelPath {
+        ModelPath {
+            name: name.into(),
+            version: None,
+        }
+    }
+
+    #[test]
+    fn a_granted_call_gets_the_model_and_records_the_deciding_policy() {
+        let (policies, models) = (policies(), models());
+        let mut call = call("client");
+        let model = model(
+            &policies,
+            &models,
+            &mut call,
+            &target("iris"),
+            Action::Infer,
+        )
+        .unwrap();
+        assert_eq!(model.name, "iris");
+        assert_eq!(call.model.as_deref(), Some("iris"));
+        assert!(!call.policies.is_empty());
+    }
+
+    #[test]
+    fn a_model_the_caller_may_not_see_is_answered_like_a_missing_one() {
+        let (policies, models) = (policies(), models());
+        let hidden = model(
+            &policies,
+            &models,
+            &mut call("stranger"),
+            &target("iris"),
+            Action::Infer,
+        );
+        let missing = model(
+            &policies,
+            &models,
+            &mut call("client"),
+            &target("nope"),
+            Action::Infer,
+        );
+        let (Err(hidden), Err(missing)) = (hidden, missing) else {
+            panic!("both must be refused");
+        };
+        assert_eq!(
+            (hidden.status(), missing.status()),
+            (404.try_into().unwrap(), 404.try_into().unwrap())
+        );
+        assert_eq!(hidden.reason(), "hidden");
+        assert_eq!(missing.reason(), "not_found");
+        assert_eq!(
+            hidden.to_string().replace("iris", "M"),
+            Refusal::not_found_model("M", false).to_string()
+        );
+    }
+
+    #[test]
+    fn a_caller_who_may_see_a_model_but_not_use_it_gets_403() {
+        let (policies, models) = (policies(), models());
+        let mut call = call("browser");
+        let refused = model(
+            &policies,
+            &models,
+            &mut call,
+            &target("iris"),
+            Action::Infer,
+        );
+        assert!(
+            matches!(refused, Err(Refusal::Forbidden(_))),
+            "{:?}",
+            refused.err()
+        );
+        assert!(model(
+            &policies,
+            &models,
+            &mut call,
+            &target("iris"),
+            Action::ReadMetadata
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn admin_operations_are_denied_by_default() {
+        let (policies, models) = (policies(), models());
+        let load = AdminOp::LoadModel("iris".into());
+        assert!(admin(&policies, &models, &mut call("operator"), &load).is_ok());
+        let refused = admin(&policies, &models, &mut call("client"), &load);
+        assert!(matches!(refused, Err(Refusal::Forbidden(_))), "{refused:?}");
+        let refused = admin(
+            &policies,
+            &models,
+            &mut call("operator"),
+            &AdminOp::ListModels,
+        );
+        assert!(matches!(refused, Err(Refusal::Forbidden(_))), "{refused:?}");
+    }
+
+    #[test]
+    fn the_model_list_leaves_out_what_the_caller_may_not_see() {
+        let (policies, models) = (policies(), models());
+        let names = |role| {
+            visible_models(&policies, &models, &call(role))
+                .iter()
+                .map(|m| m.name.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("browser"), ["iris"]);
+        assert!(names("stranger").is_empty());
+    }
+}
