@@ -18,7 +18,8 @@ use http::{header, HeaderMap};
 use palisade_config::{identity::wildcard_match, MtlsIdentity};
 
 use crate::context::Call;
-use crate::keys::{key_id_of, now_secs, KeyStore, MAX_TOKEN_BYTES};
+use crate::jwt::JwtRejection;
+use crate::keys::{key_id_of, now_secs, KeyRejection, KeyStore, MAX_TOKEN_BYTES};
 use crate::principal::{AuthMethod, PeerCertificate, Principal, PrincipalKind};
 use crate::refusal::Refusal;
 use crate::state::State;
@@ -40,23 +41,16 @@ pub async fn principal(
     state.auth_backoff.check_source(source, started)?;
     match credentials(state, headers, call.peer.as_deref()).await {
         Ok(principal) => Ok(principal),
-        Err(refusal) => {
+        Err(failure) => {
             call.attempted_key = key_id.map(str::to_string);
-            let presented_token = matches!(
-                refusal,
-                Refusal::Unauthenticated {
-                    token_presented: true,
-                    ..
-                }
-            );
             // Blocked already: "slow down" rather than "wrong key", and no new strike.
             let refusal = match state.auth_backoff.check_key(key_id, started) {
                 Err(blocked) => Refusal::from(blocked),
                 Ok(()) => {
-                    if presented_token {
+                    if failure.is_a_strike() {
                         state.auth_backoff.failed(source, key_id, started);
                     }
-                    refusal
+                    failure.into_refusal(takes_certificates(state, call))
                 }
             };
             state
@@ -67,21 +61,58 @@ pub async fn principal(
                     reason: refusal.reason(),
                 })
                 .inc();
-            let refusal = match refusal {
-                Refusal::Unauthenticated {
-                    reason,
-                    token_presented,
-                    ..
-                } => Refusal::Unauthenticated {
-                    reason,
-                    token_presented,
-                    certificate_accepted: takes_certificates(state, call),
-                },
-                other => other,
-            };
             // Whatever failed, and however fast, the caller waits the same.
             tokio::time::sleep_until((started + state.auth_backoff.failure_delay()).into()).await;
             Err(refusal)
+        }
+    }
+}
+
+/// Why credentials were not accepted. The caller gets one 401 for all of them; the audit
+/// log keeps [`AuthFailure::reason`] (a stable interface).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` header and no client certificate.
+    Missing,
+    /// More than one `Authorization` header.
+    Multiple,
+    /// An `Authorization` header over the size limit.
+    Oversized,
+    /// Not `Bearer <token>`, not text, or a token no verifier reads.
+    Malformed,
+    Key(KeyRejection),
+    Jwt(JwtRejection),
+    /// A SPIFFE ID outside the listed trust domains.
+    UntrustedTrustDomain,
+    /// A verified certificate with neither a SPIFFE ID nor a subject name.
+    CertificateWithoutIdentity,
+}
+
+impl AuthFailure {
+    pub fn reason(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "missing_credentials",
+            AuthFailure::Multiple => "multiple_credentials",
+            AuthFailure::Oversized => "oversized_credentials",
+            AuthFailure::Malformed => "malformed_credentials",
+            AuthFailure::Key(rejection) => rejection.reason(),
+            AuthFailure::Jwt(rejection) => rejection.reason(),
+            AuthFailure::UntrustedTrustDomain => "mtls_untrusted_domain",
+            AuthFailure::CertificateWithoutIdentity => "mtls_no_identity",
+        }
+    }
+
+    /// Whether it counts towards the brute-force back-off: every credential that was
+    /// presented and failed does; presenting none does not.
+    fn is_a_strike(self) -> bool {
+        self != AuthFailure::Missing
+    }
+
+    fn into_refusal(self, certificate_accepted: bool) -> Refusal {
+        Refusal::Unauthenticated {
+            reason: self.reason(),
+            token_presented: self.is_a_strike(),
+            certificate_accepted,
         }
     }
 }
@@ -115,30 +146,18 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn rejected(reason: &'static str) -> Refusal {
-    Refusal::Unauthenticated {
-        reason,
-        token_presented: true,
-        certificate_accepted: false,
-    }
-}
-
 /// Check the credentials alone (no back-off, no delay).
 pub async fn credentials(
     state: &State,
     headers: &HeaderMap,
     peer: Option<&PeerCertificate>,
-) -> Result<Principal, Refusal> {
+) -> Result<Principal, AuthFailure> {
     let token = match bearer(headers, state.jwt.max_token_bytes())? {
         Some(token) => token,
         None => {
             return match peer {
                 Some(cert) => certificate_principal(&state.config.identity.mtls, cert),
-                None => Err(Refusal::Unauthenticated {
-                    reason: "missing_credentials",
-                    token_presented: false,
-                    certificate_accepted: false,
-                }),
+                None => Err(AuthFailure::Missing),
             }
         }
     };
@@ -146,41 +165,37 @@ pub async fn credentials(
         return api_key(&state.keys, token);
     }
     if state.jwt.is_empty() {
-        return Err(rejected("malformed_credentials"));
+        return Err(AuthFailure::Malformed);
     }
     // Boxed: the verifier's future (which may fetch a JWKS) is large, and keeping it out of
     // line keeps every other call's future small.
     Box::pin(state.jwt.verify(token))
         .await
-        .map_err(|rejection| rejected(rejection.reason()))
+        .map_err(AuthFailure::Jwt)
 }
 
 /// The one bearer token of the request, if it has an `Authorization` header at all.
-fn bearer(headers: &HeaderMap, max_jwt_bytes: usize) -> Result<Option<&str>, Refusal> {
+fn bearer(headers: &HeaderMap, max_jwt_bytes: usize) -> Result<Option<&str>, AuthFailure> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let value = match (values.next(), values.next()) {
         (None, _) => return Ok(None),
         (Some(value), None) => value,
-        (Some(_), Some(_)) => return Err(rejected("multiple_credentials")),
+        (Some(_), Some(_)) => return Err(AuthFailure::Multiple),
     };
     if value.len() > MAX_TOKEN_BYTES.max(max_jwt_bytes) + 16 {
-        return Err(rejected("oversized_credentials"));
+        return Err(AuthFailure::Oversized);
     }
-    let value = value
-        .to_str()
-        .map_err(|_| rejected("malformed_credentials"))?;
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| rejected("malformed_credentials"))?;
+    let value = value.to_str().map_err(|_| AuthFailure::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::Malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(rejected("malformed_credentials"));
+        return Err(AuthFailure::Malformed);
     }
     Ok(Some(token.trim()))
 }
 
-fn api_key(keys: &KeyStore, token: &str) -> Result<Principal, Refusal> {
+fn api_key(keys: &KeyStore, token: &str) -> Result<Principal, AuthFailure> {
     keys.authenticate(token, now_secs())
-        .map_err(|rejection| rejected(rejection.reason()))
+        .map_err(AuthFailure::Key)
 }
 
 /// A workload from its verified certificate: the SPIFFE ID when there is one (its trust
@@ -188,12 +203,7 @@ fn api_key(keys: &KeyStore, token: &str) -> Result<Principal, Refusal> {
 pub fn certificate_principal(
     mtls: &MtlsIdentity,
     cert: &PeerCertificate,
-) -> Result<Principal, Refusal> {
-    let refused = |reason| Refusal::Unauthenticated {
-        reason,
-        token_presented: true,
-        certificate_accepted: false,
-    };
+) -> Result<Principal, AuthFailure> {
     let name = match (&cert.spiffe_id, &cert.subject_cn) {
         (Some(id), _) => {
             let domain = id
@@ -201,12 +211,12 @@ pub fn certificate_principal(
                 .and_then(|rest| rest.split('/').next())
                 .unwrap_or_default();
             if !mtls.trust_domains.is_empty() && !mtls.trust_domains.iter().any(|d| d == domain) {
-                return Err(refused("mtls_untrusted_domain"));
+                return Err(AuthFailure::UntrustedTrustDomain);
             }
             id.clone()
         }
         (None, Some(cn)) => cn.clone(),
-        (None, None) => return Err(refused("mtls_no_identity")),
+        (None, None) => return Err(AuthFailure::CertificateWithoutIdentity),
     };
     let mut roles: Vec<String> = mtls
         .roles
@@ -231,6 +241,47 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn failure_reasons_are_the_stable_audit_strings() {
+        let reasons: Vec<&str> = [
+            AuthFailure::Missing,
+            AuthFailure::Multiple,
+            AuthFailure::Oversized,
+            AuthFailure::Malformed,
+            AuthFailure::Key(KeyRejection::Expired),
+            AuthFailure::Jwt(JwtRejection::BadSignature),
+            AuthFailure::UntrustedTrustDomain,
+            AuthFailure::CertificateWithoutIdentity,
+        ]
+        .into_iter()
+        .map(AuthFailure::reason)
+        .collect();
+        assert_eq!(
+            reasons,
+            [
+                "missing_credentials",
+                "multiple_credentials",
+                "oversized_credentials",
+                "malformed_credentials",
+                "expired_key",
+                "jwt_bad_signature",
+                "mtls_untrusted_domain",
+                "mtls_no_identity"
+            ]
+        );
+        // Presenting nothing is no strike for the back-off; anything presented and wrong is.
+        let refusal = AuthFailure::Missing.into_refusal(true);
+        assert!(matches!(
+            refusal,
+            Refusal::Unauthenticated {
+                token_presented: false,
+                certificate_accepted: true,
+                ..
+            }
+        ));
+        assert!(AuthFailure::Key(KeyRejection::WrongSecret).is_a_strike());
+    }
 
     #[test]
     fn only_one_well_formed_bearer_token_is_accepted() {
