@@ -7,6 +7,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
     static SCHEMA: OnceLock<cedar_policy::Schema> = OnceLock::new();
-    let schema = SCHEMA.get_or_init(|| palisade_gate::policy::schema().unwrap());
-    let _ = palisade_gate::policy::compile(schema, text, None, &BTreeSet::new(), 0);
+    let schema = SCHEMA.get_or_init(|| palisade_access::policy::schema().unwrap());
+    let _ = palisade_access::policy::compile(schema, text, None, &BTreeSet::new(), 0);
 });

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    let _ = palisade_gate::jwt::jwks_key_count(bytes);
+    let _ = palisade_access::jwt::jwks_key_count(bytes);
 });

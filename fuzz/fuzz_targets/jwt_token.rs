@@ -7,7 +7,7 @@ use palisade_config::{JwtIssuer, JwtKeys};
 
 struct Fixture {
     runtime: tokio::runtime::Runtime,
-    verifier: std::sync::Arc<palisade_gate::jwt::JwtVerifier>,
+    verifier: std::sync::Arc<palisade_access::jwt::JwtVerifier>,
 }
 
 fuzz_target!(|token: &str| {
@@ -21,7 +21,7 @@ fuzz_target!(|token: &str| {
         std::fs::write(&secret, "a-shared-secret-of-at-least-32-bytes!!").unwrap();
         let issuer = JwtIssuer::new("https://idp.fuzz", "palisade", JwtKeys::HmacSecretFile(secret));
         let verifier = runtime
-            .block_on(palisade_gate::jwt::JwtVerifier::start(&[issuer]))
+            .block_on(palisade_access::jwt::JwtVerifier::start(&[issuer]))
             .unwrap();
         Fixture { runtime, verifier }
     });

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use palisade_access::jwt::JwtVerifier;
+use palisade_access::policy::{compile, schema, ModelResource, RequestContext};
 use palisade_config::rates::{Rate, RateLimits};
 use palisade_config::{Action, Config, JwtIssuer, JwtKeys};
-use palisade_gate::jwt::JwtVerifier;
 use palisade_gate::limit::Limiter;
-use palisade_gate::policy::{compile, schema, ModelResource, RequestContext};
 
 const ROLES: &str = r#"
 [data_plane]

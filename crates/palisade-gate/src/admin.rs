@@ -10,12 +10,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::context::Call;
-use crate::keys::{self, now_secs, KeyRecord, KeyStoreError};
 use crate::refusal::{bytes_response, json_response, printable, Refusal};
 use crate::respond::Reply;
 use crate::routes::AdminOp;
 use crate::state::State;
 use crate::{body, record};
+use palisade_access::keys::{self, now_secs, KeyRecord, KeyStoreError};
 
 /// Largest admin request body (a key request is a few dozen bytes).
 const MAX_ADMIN_BODY: usize = 16 * 1024;

@@ -8,15 +8,32 @@
 use std::sync::Arc;
 
 use palisade_config::Action;
-use palisade_model::{LoadedModel, TrustedRisk};
+use palisade_model::{LoadedModel, Manifest, TrustedRisk};
 
 use crate::context::Call;
-use crate::keys::now_secs;
-use crate::policy::{CompiledPolicies, ModelResource, RequestContext, Verdict};
-use crate::principal::Principal;
 use crate::refusal::{printable, Refusal};
 use crate::registry::Registry;
 use crate::routes::{AdminOp, ModelPath};
+use palisade_access::keys::now_secs;
+use palisade_access::policy::{CompiledPolicies, ModelResource, RequestContext, Verdict};
+use palisade_access::principal::Principal;
+
+/// A model as policies see it; `risk` is the trusted one ([`TrustedRisk`]), never an
+/// unsigned manifest's own claim.
+pub fn model_resource<'a>(
+    name: &'a str,
+    version: Option<&'a str>,
+    manifest: Option<&'a Manifest>,
+    risk: &TrustedRisk,
+) -> ModelResource<'a> {
+    ModelResource {
+        name,
+        version,
+        risk: risk.as_str(),
+        personal_data: manifest.map_or(&[], |m| m.personal_data.as_slice()),
+        owner: manifest.and_then(|m| m.owner.as_deref()),
+    }
+}
 
 /// The stage on the data plane: the model the call names, if the caller may take `action`
 /// on it (the version asked for, else the default). A model that is not loaded and a model
@@ -32,7 +49,7 @@ pub fn model(
         .get(&target.name)
         .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
     let version = target.version.as_deref().unwrap_or(model.default_version());
-    let resource = ModelResource::new(
+    let resource = model_resource(
         &model.name,
         Some(version),
         Some(&model.manifest),
@@ -61,7 +78,7 @@ pub fn admin(
         Some(loaded) => loaded.risk,
         None => TrustedRisk::unsigned(repository.policy().risk_pins.get(model).copied()),
     };
-    let resource = ModelResource::new(model, None, manifest.as_ref(), &risk);
+    let resource = model_resource(model, None, manifest.as_ref(), &risk);
     admin_model_action(policies, call, op.action(), &resource)
 }
 
@@ -76,7 +93,7 @@ pub fn visible_models(
         .loaded()
         .into_iter()
         .filter(|m| {
-            let resource = ModelResource::new(&m.name, None, Some(&m.manifest), &m.risk);
+            let resource = model_resource(&m.name, None, Some(&m.manifest), &m.risk);
             may(policies, call, Action::ReadMetadata, &resource)
         })
         .collect();
@@ -199,7 +216,7 @@ mod tests {
 
     use super::*;
     use crate::context::Plane;
-    use crate::principal::{AuthMethod, PrincipalKind};
+    use palisade_access::principal::{AuthMethod, PrincipalKind};
 
     const ROLES: &str = r#"
 [data_plane]
@@ -223,9 +240,15 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
     fn policies() -> CompiledPolicies {
         let (config, _) =
             palisade_config::Config::parse(Path::new("/x/palisade.toml"), ROLES).unwrap();
-        let schema = crate::policy::schema().unwrap();
-        crate::policy::compile(&schema, &config.roles.to_cedar(), None, &BTreeSet::new(), 0)
-            .unwrap()
+        let schema = palisade_access::policy::schema().unwrap();
+        palisade_access::policy::compile(
+            &schema,
+            &config.roles.to_cedar(),
+            None,
+            &BTreeSet::new(),
+            0,
+        )
+        .unwrap()
     }
 
     /// The repository's demo models, with iris loaded.

@@ -10,7 +10,7 @@ use palisade_config::Action;
 use sha2::Digest;
 
 use crate::pii::PiiFindings;
-use crate::principal::{Peer, Principal};
+use palisade_access::principal::{Peer, Principal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plane {

@@ -19,13 +19,13 @@ use hyper::body::Incoming;
 
 use crate::context::{Call, Plane, Stage};
 use crate::inspect::Signature;
-use crate::principal::Peer;
 use crate::refusal::Refusal;
 use crate::registry::resolve_version;
 use crate::respond::{self, Reply};
 use crate::routes::{self, AdminRoute, DataRoute, ModelCall};
 use crate::state::State;
 use crate::{admin, authorize, body, harden, identify, infer, inspect, record};
+use palisade_access::principal::Peer;
 
 /// Run one stage: its outcome passes through, its time is noted on the call either way.
 macro_rules! stage {

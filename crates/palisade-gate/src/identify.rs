@@ -18,11 +18,11 @@ use http::{header, HeaderMap};
 use palisade_config::{identity::wildcard_match, MtlsIdentity};
 
 use crate::context::Call;
-use crate::jwt::JwtRejection;
-use crate::keys::{key_id_of, now_secs, KeyRejection, KeyStore, MAX_TOKEN_BYTES};
-use crate::principal::{AuthMethod, PeerCertificate, Principal, PrincipalKind};
 use crate::refusal::Refusal;
 use crate::state::State;
+use palisade_access::jwt::JwtRejection;
+use palisade_access::keys::{key_id_of, now_secs, KeyRejection, KeyStore, MAX_TOKEN_BYTES};
+use palisade_access::principal::{AuthMethod, PeerCertificate, Principal, PrincipalKind};
 
 /// The stage: who is calling, or a refusal (401, or 429 while blocked).
 ///

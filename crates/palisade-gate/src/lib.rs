@@ -10,8 +10,8 @@
 //!
 //! | floor | modules | may use |
 //! |---|---|---|
-//! | ground | `refusal`, `principal`, `metrics`, `supply_chain` | nothing of the gate |
-//! | stores and codecs | `keys`, `jwt`, `policy`, `registry`, `shared_limits`, `pool`, `pii`, `tls`, `outbound`, `routes`, `body` | the ground |
+//! | ground | `refusal`, `metrics`, `supply_chain` | nothing of the gate |
+//! | stores and codecs | `registry`, `shared_limits`, `pool`, `pii`, `tls`, `routes`, `body` (keys, JWT, policies and principals are `palisade-access`) | the ground |
 //! | the call | `context` | the ground, `pii` (its findings) |
 //! | stages | `authorize`, `limit`, `inspect`, `infer`, `harden`, `respond`, `traces`, `detect` | the stores and the call, never `state` nor another stage (`harden` reads `inspect`'s `Signature`) |
 //! | per-source guards | `anonymous`, `auth_backoff` | `limit`'s counters |
@@ -34,17 +34,12 @@ pub mod harden;
 pub mod identify;
 pub mod infer;
 pub mod inspect;
-pub mod jwt;
-pub mod keys;
 pub mod limit;
 pub mod listen;
 pub mod metrics;
-pub mod outbound;
 pub mod pii;
-pub mod policy;
 pub mod pool;
 pub mod preflight;
-pub mod principal;
 pub mod record;
 pub mod refusal;
 pub mod registry;

@@ -23,10 +23,10 @@ use prometheus_client::metrics::family::Family;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::context::{Call, LimitOutcome};
-use crate::keys::now_secs;
 use crate::metrics::BackendLabels;
 use crate::refusal::Refusal;
 use crate::shared_limits::{BudgetCheck, RateCheck, SharedCounters, Verdict};
+use palisade_access::keys::now_secs;
 
 pub use crate::refusal::{Exceeded, LimitPolicy};
 

@@ -21,9 +21,9 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::context::Plane;
 use crate::metrics::PlaneLabels;
-use crate::principal::Peer;
 use crate::state::State;
 use crate::{gate, tls};
+use palisade_access::principal::Peer;
 
 /// How long connections in flight get to finish after shutdown is asked for.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -202,7 +202,7 @@ async fn serve_io<I>(
 fn log_handshake_failure(plane: Plane, peer: std::net::SocketAddr, error: Option<std::io::Error>) {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = crate::keys::now_secs();
+    let now = palisade_access::keys::now_secs();
     if LAST.swap(now, Ordering::Relaxed) == now {
         return;
     }

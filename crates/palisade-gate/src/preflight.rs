@@ -42,10 +42,10 @@ pub fn preflight(config: &Config) -> Vec<Finding> {
     if let Err(e) = crate::pii::PiiGuard::compile(&config.pii) {
         out.push(Finding::error("pii", e));
     }
-    if let Err(e) = crate::keys::KeyStore::open(&config.identity.keys_file) {
+    if let Err(e) = palisade_access::keys::KeyStore::open(&config.identity.keys_file) {
         out.push(Finding::error("identity.keys_file", e.to_string()));
     }
-    if let Err(e) = crate::policy::PolicyStore::load(config) {
+    if let Err(e) = palisade_access::policy::PolicyStore::load(config) {
         out.push(Finding::error("policies.dir", e.to_string()));
     }
     for (i, issuer) in config.identity.jwt.iter().enumerate() {

@@ -15,15 +15,15 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::auth_backoff::AuthBackoff;
 use crate::context::Plane;
-use crate::jwt::JwtVerifier;
-use crate::keys::KeyStore;
 use crate::limit::Limiter;
 use crate::listen::{self, Listener};
 use crate::metrics::Metrics;
-use crate::policy::PolicyStore;
 use crate::registry::Registry;
 use crate::state::State;
 use crate::tls;
+use palisade_access::jwt::JwtVerifier;
+use palisade_access::keys::KeyStore;
+use palisade_access::policy::PolicyStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -34,7 +34,7 @@ pub enum StartError {
     #[error("audit log")]
     Audit(#[from] palisade_audit::AuditError),
     #[error("keys")]
-    Keys(#[from] crate::keys::KeyStoreError),
+    Keys(#[from] palisade_access::keys::KeyStoreError),
     #[error("model")]
     Model(#[from] palisade_model::ModelError),
     #[error("{plane} TLS: {source}")]
@@ -49,9 +49,9 @@ pub enum StartError {
         source: std::io::Error,
     },
     #[error("policies")]
-    Policy(#[from] crate::policy::PolicyError),
+    Policy(#[from] palisade_access::policy::PolicyError),
     #[error("identity.jwt")]
-    Jwt(#[from] crate::jwt::JwksError),
+    Jwt(#[from] palisade_access::jwt::JwksError),
     #[error("limits: {0}")]
     Limits(String),
     #[error("models: {0}")]

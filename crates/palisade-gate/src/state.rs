@@ -7,12 +7,12 @@ use palisade_config::Config;
 use palisade_model::v2::DecodeLimits;
 
 use crate::auth_backoff::AuthBackoff;
-use crate::jwt::JwtVerifier;
-use crate::keys::KeyStore;
 use crate::limit::Limiter;
 use crate::metrics::Metrics;
-use crate::policy::PolicyStore;
 use crate::registry::Registry;
+use palisade_access::jwt::JwtVerifier;
+use palisade_access::keys::KeyStore;
+use palisade_access::policy::PolicyStore;
 
 pub struct State {
     pub config: Config,

@@ -22,7 +22,7 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use x509_parser::extensions::GeneralName;
 
-use crate::principal::PeerCertificate;
+use palisade_access::principal::PeerCertificate;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -33,7 +33,7 @@ pub struct Traces {
 impl Traces {
     /// Build the exporter; must run inside the tokio runtime the batches are sent from.
     pub fn start(config: &palisade_config::traces::Traces) -> Result<Traces, String> {
-        let client = crate::outbound::client(
+        let client = palisade_access::outbound::client(
             config.ca.as_deref(),
             EXPORT_TIMEOUT,
             config.otlp_endpoint.starts_with("https://"),

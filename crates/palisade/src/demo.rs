@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use palisade_access::keys::KeyStore;
 use palisade_config::Config;
 use palisade_files::{create_private, create_private_dir};
-use palisade_gate::keys::KeyStore;
 use palisade_gate::Server;
 
 /// The bundled demo models, as committed under `models/` (made by

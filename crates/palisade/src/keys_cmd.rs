@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use palisade_access::keys::{now_secs, KeyStore};
 use palisade_config::Config;
-use palisade_gate::keys::{now_secs, KeyStore};
 
 use crate::config_cmd::ConfigArg;
 
@@ -51,7 +51,7 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
             expires_in,
         } => {
             let (config, store) = load(&config)?;
-            let policies = palisade_gate::policy::PolicyStore::load(&config)?.current();
+            let policies = palisade_access::policy::PolicyStore::load(&config)?.current();
             if !policies.knows_role(&role) {
                 let known: Vec<&str> = policies.roles().collect();
                 bail!(
@@ -62,7 +62,7 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
             }
             let expires_at = expires_in
                 .as_deref()
-                .map(|text| palisade_gate::keys::expiry_from(text, now_secs()))
+                .map(|text| palisade_access::keys::expiry_from(text, now_secs()))
                 .transpose()
                 .context("--expires-in")?;
             let name = name.unwrap_or_else(|| role.clone());
@@ -83,7 +83,7 @@ pub fn run(command: KeysCommand) -> Result<ExitCode> {
             for k in store.list() {
                 let expires = k.expires_at.map_or_else(
                     || "never".to_string(),
-                    palisade_gate::keys::format_unix_time,
+                    palisade_access::keys::format_unix_time,
                 );
                 println!(
                     "{:<16}  {:<20}  {:<12}  {:<8}  {expires}",

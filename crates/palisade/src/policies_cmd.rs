@@ -23,12 +23,12 @@ pub enum PoliciesCommand {
 pub fn run(command: PoliciesCommand) -> Result<ExitCode> {
     match command {
         PoliciesCommand::Schema => {
-            print!("{}", palisade_gate::policy::SCHEMA);
+            print!("{}", palisade_access::policy::SCHEMA);
             Ok(ExitCode::SUCCESS)
         }
         PoliciesCommand::Check { config } => {
             let (config, _) = Config::load(&config.path())?;
-            match palisade_gate::policy::PolicyStore::load(&config) {
+            match palisade_access::policy::PolicyStore::load(&config) {
                 Ok(store) => {
                     let set = store.current();
                     println!(

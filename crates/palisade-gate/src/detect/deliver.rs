@@ -118,7 +118,7 @@ impl WebhookSender {
                 hook.secret_file.display()
             ));
         }
-        let client = crate::outbound::client(
+        let client = palisade_access::outbound::client(
             hook.ca.as_deref(),
             TIMEOUT,
             hook.url.starts_with("https://"),

@@ -27,7 +27,6 @@ use cedar_policy::{
 };
 use miette::Diagnostic;
 use palisade_config::{Action, Config};
-use palisade_model::{Manifest, TrustedRisk};
 
 use crate::principal::{Principal, PrincipalKind};
 
@@ -61,25 +60,6 @@ pub struct ModelResource<'a> {
     pub risk: &'a str,
     pub personal_data: &'a [String],
     pub owner: Option<&'a str>,
-}
-
-impl<'a> ModelResource<'a> {
-    /// A model as policies see it; `risk` is the trusted one ([`palisade_model::TrustedRisk`]),
-    /// never an unsigned manifest's own claim.
-    pub fn new(
-        name: &'a str,
-        version: Option<&'a str>,
-        manifest: Option<&'a Manifest>,
-        risk: &TrustedRisk,
-    ) -> Self {
-        ModelResource {
-            name,
-            version,
-            risk: risk.as_str(),
-            personal_data: manifest.map_or(&[], |m| m.personal_data.as_slice()),
-            owner: manifest.and_then(|m| m.owner.as_deref()),
-        }
-    }
 }
 
 /// The request context policies see.
