@@ -168,14 +168,14 @@ pub async fn over_capacity(
 /// Stage `record`, for every call: the reply, or the refusal's answer, once recorded.
 async fn finish(state: &State, call: &Call, outcome: Result<Reply, Refusal>) -> Reply {
     match outcome {
-        Ok(reply) => record::call(state, call, reply, None).await,
+        Ok(reply) => record::call(&record::Sinks::of(state), call, reply, None).await,
         Err(refusal) => {
             if let Refusal::Internal(detail) = &refusal {
                 let detail = crate::pii::scrub(detail);
                 tracing::error!(request_id = %call.id, %detail, "internal error");
             }
             let reply = refusal.clone().into_response();
-            record::call(state, call, reply, Some(&refusal)).await
+            record::call(&record::Sinks::of(state), call, reply, Some(&refusal)).await
         }
     }
 }

@@ -1,8 +1,14 @@
 //! Stage `record`: one audit event and one metrics update per call, allowed or refused.
 //! If the event cannot be recorded the call fails (503): nothing is served unrecorded.
 
-use palisade_audit::AuditEvent;
+use palisade_audit::capture::PayloadSealer;
+use palisade_audit::{AuditEvent, AuditLog};
 use sha2::{Digest, Sha256};
+
+use crate::anonymous::Anonymous;
+use crate::detect::DetectorHandle;
+use crate::metrics::Metrics;
+use crate::traces::Traces;
 
 use crate::context::{Call, LimitOutcome};
 use crate::detect::Observation;
@@ -11,9 +17,34 @@ use crate::refusal::Refusal;
 use crate::respond::Reply;
 use crate::state::State;
 
+/// Where a call is recorded: what the stage uses of the server's state, and nothing else.
+pub struct Sinks<'a> {
+    pub audit: &'a AuditLog,
+    /// Seals captured bodies into the entry; `None` unless `[audit] capture_payloads`.
+    pub capture: Option<&'a PayloadSealer>,
+    pub metrics: &'a Metrics,
+    pub detector: &'a DetectorHandle,
+    pub traces: Option<&'a Traces>,
+    /// Which unauthenticated refusals are recorded one by one (see `anonymous`).
+    pub anonymous: &'a Anonymous,
+}
+
+impl<'a> Sinks<'a> {
+    pub fn of(state: &'a State) -> Sinks<'a> {
+        Sinks {
+            audit: &state.audit,
+            capture: state.capture.as_ref(),
+            metrics: &state.metrics,
+            detector: &state.detector,
+            traces: state.traces.as_ref(),
+            anonymous: &state.anonymous,
+        }
+    }
+}
+
 /// Record the call and hand back the reply to send (a 503 instead if recording failed).
 pub async fn call(
-    state: &State,
+    state: &Sinks<'_>,
     call: &Call,
     mut reply: Reply,
     refusal: Option<&Refusal>,
@@ -52,7 +83,7 @@ pub async fn call(
         response_sha256,
         subject: call.attempted_key.as_ref().map(|k| format!("key:{k}")),
         pii: call.pii.by_entity(),
-        payload: state.capture.as_ref().and_then(|sealer| {
+        payload: state.capture.and_then(|sealer| {
             let request = call.captured_request.as_deref().unwrap_or_default();
             (!request.is_empty() || !reply.body().is_empty())
                 .then(|| sealer.seal(&call.id, request, reply.body()))
@@ -108,7 +139,7 @@ pub async fn call(
             .inc();
     }
     observe(state, call, refusal, status.as_u16());
-    if let Some(traces) = &state.traces {
+    if let Some(traces) = state.traces {
         traces.export(call, status.as_u16(), refusal.map_or("ok", Refusal::reason));
     }
     // An unauthenticated refusal over its source's allowance is counted for a summary
@@ -200,7 +231,7 @@ pub fn summary_event(state: &State, action: &str, subject: &str, count: u64) {
 }
 
 /// Hand the call to the detectors (never waits; a full queue drops the observation).
-fn observe(state: &State, call: &Call, refusal: Option<&Refusal>, status: u16) {
+fn observe(state: &Sinks<'_>, call: &Call, refusal: Option<&Refusal>, status: u16) {
     let observation = Observation {
         at_ms: crate::detect::now_ms(),
         source: call.client.ip(),
@@ -230,12 +261,125 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use palisade_audit::note::SignerKey;
+    use palisade_audit::{Durability, WriterOptions};
+    use palisade_config::rates::Rate;
+    use palisade_config::AnonymousLimits;
+
+    use super::*;
+    use crate::context::{Plane, Stage};
+
+    fn log(dir: &std::path::Path) -> AuditLog {
+        let key = SignerKey::generate("test.palisade/audit").unwrap();
+        let options = WriterOptions {
+            durability: Durability::PerCall,
+            ..WriterOptions::default()
+        };
+        AuditLog::open(dir, key, options).unwrap().0
+    }
+
+    fn entries(dir: &std::path::Path) -> Vec<serde_json::Value> {
+        let segments = dir.join(palisade_audit::SEGMENTS_DIR);
+        let mut lines = Vec::new();
+        for entry in std::fs::read_dir(segments).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jsonl") {
+                for line in std::fs::read_to_string(path).unwrap().lines() {
+                    lines.push(serde_json::from_str(line).unwrap());
+                }
+            }
+        }
+        lines
+    }
+
+    fn sinks<'a>(
+        audit: &'a AuditLog,
+        metrics: &'a Metrics,
+        detector: &'a DetectorHandle,
+        anonymous: &'a Anonymous,
+    ) -> Sinks<'a> {
+        Sinks {
+            audit,
+            capture: None,
+            metrics,
+            detector,
+            traces: None,
+            anonymous,
+        }
+    }
+
+    fn anonymous() -> Anonymous {
+        Anonymous::new(&AnonymousLimits {
+            rate: Rate {
+                count: 10,
+                period: Duration::from_secs(60),
+            },
+            audited_per_minute: 10,
+        })
+    }
+
+    #[tokio::test]
+    async fn every_call_leaves_one_entry_and_its_id_on_the_reply() {
+        let tmp = tempfile::tempdir().unwrap();
+        let audit = log(tmp.path());
+        let (metrics, detector, anonymous) =
+            (Metrics::default(), DetectorHandle::off(), anonymous());
+        let sinks = sinks(&audit, &metrics, &detector, &anonymous);
+        let mut allowed = Call::new(Plane::Data, "192.0.2.1:4000".parse().unwrap(), None);
+        allowed.timed(Stage::Identify, ());
+        let reply = http::Response::new(Bytes::from_static(b"{}"));
+        let reply = call(&sinks, &allowed, reply, None).await;
+        assert_eq!(reply.headers()["x-request-id"], allowed.id.as_str());
+        let refused = Call::new(Plane::Admin, "192.0.2.2:4000".parse().unwrap(), None);
+        let refusal = Refusal::Forbidden("no".into());
+        let answer = refusal.clone().into_response();
+        let answer = call(&sinks, &refused, answer, Some(&refusal)).await;
+        assert_eq!(answer.status(), 403);
+        audit.close();
+        let entries = entries(tmp.path());
+        let find = |id: &str| {
+            entries
+                .iter()
+                .find(|e| e["request_id"] == id)
+                .unwrap()
+                .clone()
+        };
+        let first = find(&allowed.id);
+        assert_eq!(first["decision"], "allow");
+        assert_eq!(first["reason"], "ok");
+        assert_eq!(first["stages_us"][0][0], "identify");
+        assert_eq!(first["response_sha256"], hex::encode(sha256(b"{}")));
+        let second = find(&refused.id);
+        assert_eq!(second["decision"], "deny");
+        assert_eq!(second["reason"], "forbidden");
+        assert_eq!(second["plane"], "admin");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_cannot_be_recorded_is_not_served() {
+        let tmp = tempfile::tempdir().unwrap();
+        let audit = log(tmp.path());
+        audit.close();
+        let (metrics, detector, anonymous) =
+            (Metrics::default(), DetectorHandle::off(), anonymous());
+        let sinks = sinks(&audit, &metrics, &detector, &anonymous);
+        let served = Call::new(Plane::Data, "192.0.2.1:4000".parse().unwrap(), None);
+        let reply = http::Response::new(Bytes::from_static(b"{\"outputs\":[]}"));
+        let reply = call(&sinks, &served, reply, None).await;
+        assert_eq!(reply.status(), 503);
+        assert!(!String::from_utf8_lossy(reply.body()).contains("outputs"));
+        assert_eq!(metrics.audit_failures.get(), 1);
+    }
+
     #[test]
     fn digests_are_lowercase_hex() {
-        let digest = super::sha256(b"abc");
-        assert_eq!(super::hex_digest(digest), hex::encode(digest));
+        let digest = sha256(b"abc");
+        assert_eq!(hex_digest(digest), hex::encode(digest));
         assert_eq!(
-            super::hex_digest(digest),
+            hex_digest(digest),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
