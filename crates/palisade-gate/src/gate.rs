@@ -18,6 +18,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::context::{Call, Plane, Stage};
+use crate::identify::Identities;
 use crate::inspect::Signature;
 use crate::refusal::Refusal;
 use crate::registry::resolve_version;
@@ -148,7 +149,8 @@ async fn admin_plane(
 /// further than its address, a blocked principal no further than its credentials.
 async fn identify(state: &State, call: &mut Call, headers: &HeaderMap) -> Result<(), Refusal> {
     state.blocks.refuse(call)?;
-    let principal = stage!(call, Identify => identify::principal(state, headers, call).await)?;
+    let principal =
+        stage!(call, Identify => identify::principal(&Identities::of(state), headers, call).await)?;
     call.principal = Some(principal);
     state.blocks.refuse(call)
 }

@@ -15,14 +15,18 @@
 use std::time::Instant;
 
 use http::{header, HeaderMap};
-use palisade_config::{identity::wildcard_match, MtlsIdentity};
-
-use crate::context::Call;
-use crate::refusal::Refusal;
-use crate::state::State;
-use palisade_access::jwt::JwtRejection;
+use palisade_access::jwt::{JwtRejection, JwtVerifier};
 use palisade_access::keys::{key_id_of, now_secs, KeyRejection, KeyStore, MAX_TOKEN_BYTES};
 use palisade_access::principal::{AuthMethod, PeerCertificate, Principal, PrincipalKind};
+use palisade_config::{identity::wildcard_match, MtlsIdentity};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::auth_backoff::AuthBackoff;
+use crate::context::Call;
+use crate::metrics::AuthLabels;
+use crate::refusal::Refusal;
+use crate::state::State;
 
 /// The stage: who is calling, or a refusal (401, or 429 while blocked).
 ///
@@ -31,38 +35,37 @@ use palisade_access::principal::{AuthMethod, PeerCertificate, Principal, Princip
 /// ids are not secret (they show in 403 bodies and logs), so whoever knows one could
 /// otherwise lock its holder out, and a correct 256-bit secret was never a guess.
 pub async fn principal(
-    state: &State,
+    state: &Identities<'_>,
     headers: &HeaderMap,
     call: &mut Call,
 ) -> Result<Principal, Refusal> {
     let started = Instant::now();
     let source = call.client.ip();
     let key_id = bearer_token(headers).and_then(key_id_of);
-    state.auth_backoff.check_source(source, started)?;
+    state.backoff.check_source(source, started)?;
     match credentials(state, headers, call.peer.as_deref()).await {
         Ok(principal) => Ok(principal),
         Err(failure) => {
             call.attempted_key = key_id.map(str::to_string);
             // Blocked already: "slow down" rather than "wrong key", and no new strike.
-            let refusal = match state.auth_backoff.check_key(key_id, started) {
+            let refusal = match state.backoff.check_key(key_id, started) {
                 Err(blocked) => Refusal::from(blocked),
                 Ok(()) => {
                     if failure.is_a_strike() {
-                        state.auth_backoff.failed(source, key_id, started);
+                        state.backoff.failed(source, key_id, started);
                     }
                     failure.into_refusal(takes_certificates(state, call))
                 }
             };
             state
-                .metrics
-                .auth_failures
-                .get_or_create(&crate::metrics::AuthLabels {
+                .failures
+                .get_or_create(&AuthLabels {
                     method: presented(headers, call),
                     reason: refusal.reason(),
                 })
                 .inc();
             // Whatever failed, and however fast, the caller waits the same.
-            tokio::time::sleep_until((started + state.auth_backoff.failure_delay()).into()).await;
+            tokio::time::sleep_until((started + state.backoff.failure_delay()).into()).await;
             Err(refusal)
         }
     }
@@ -118,15 +121,44 @@ impl AuthFailure {
 }
 
 /// Does the call's listener ask for client certificates (so a 401 may offer one)?
-fn takes_certificates(state: &State, call: &Call) -> bool {
-    let listener = match call.plane {
-        crate::context::Plane::Data => &state.config.data_plane,
-        crate::context::Plane::Admin => &state.config.admin_plane,
-    };
-    listener
-        .tls
-        .as_ref()
-        .is_some_and(|t| t.client_auth != palisade_config::ClientAuth::Off)
+fn takes_certificates(state: &Identities<'_>, call: &Call) -> bool {
+    match call.plane {
+        crate::context::Plane::Data => state.certificates_on_data,
+        crate::context::Plane::Admin => state.certificates_on_admin,
+    }
+}
+
+/// What the stage uses: the credential stores, the back-off, the mTLS mapping, and whether
+/// each listener asks for client certificates.
+pub struct Identities<'a> {
+    pub keys: &'a KeyStore,
+    pub jwt: &'a JwtVerifier,
+    pub mtls: &'a MtlsIdentity,
+    pub backoff: &'a AuthBackoff,
+    /// Failed authentications, by credential kind and reason.
+    pub failures: &'a Family<AuthLabels, Counter>,
+    pub certificates_on_data: bool,
+    pub certificates_on_admin: bool,
+}
+
+impl<'a> Identities<'a> {
+    pub fn of(state: &'a State) -> Identities<'a> {
+        let asks = |listener: &palisade_config::Listener| {
+            listener
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.client_auth != palisade_config::ClientAuth::Off)
+        };
+        Identities {
+            keys: &state.keys,
+            jwt: &state.jwt,
+            mtls: &state.config.identity.mtls,
+            backoff: &state.auth_backoff,
+            failures: &state.metrics.auth_failures,
+            certificates_on_data: asks(&state.config.data_plane),
+            certificates_on_admin: asks(&state.config.admin_plane),
+        }
+    }
 }
 
 /// What kind of credential the caller presented, for metrics (never the credential).
@@ -148,7 +180,7 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
 
 /// Check the credentials alone (no back-off, no delay).
 pub async fn credentials(
-    state: &State,
+    state: &Identities<'_>,
     headers: &HeaderMap,
     peer: Option<&PeerCertificate>,
 ) -> Result<Principal, AuthFailure> {
@@ -156,13 +188,13 @@ pub async fn credentials(
         Some(token) => token,
         None => {
             return match peer {
-                Some(cert) => certificate_principal(&state.config.identity.mtls, cert),
+                Some(cert) => certificate_principal(state.mtls, cert),
                 None => Err(AuthFailure::Missing),
             }
         }
     };
     if token.starts_with("pal_") {
-        return api_key(&state.keys, token);
+        return api_key(state.keys, token);
     }
     if state.jwt.is_empty() {
         return Err(AuthFailure::Malformed);
@@ -241,6 +273,127 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    struct Stores {
+        _dir: tempfile::TempDir,
+        keys: KeyStore,
+        jwt: std::sync::Arc<JwtVerifier>,
+        mtls: MtlsIdentity,
+        backoff: AuthBackoff,
+        failures: Family<AuthLabels, Counter>,
+    }
+
+    impl Stores {
+        async fn new(limit: u32) -> Stores {
+            let dir = tempfile::tempdir().unwrap();
+            let keys = KeyStore::open(&dir.path().join("keys.json")).unwrap();
+            Stores {
+                _dir: dir,
+                keys,
+                jwt: JwtVerifier::start(&[]).await.unwrap(),
+                mtls: MtlsIdentity::default(),
+                backoff: AuthBackoff::new(&palisade_config::AuthBackoff {
+                    limit,
+                    window: std::time::Duration::from_secs(60),
+                    block_base: std::time::Duration::from_secs(60),
+                    block_max: std::time::Duration::from_secs(600),
+                    failure_delay: std::time::Duration::from_millis(1),
+                }),
+                failures: Family::default(),
+            }
+        }
+
+        fn identities(&self) -> Identities<'_> {
+            Identities {
+                keys: &self.keys,
+                jwt: &self.jwt,
+                mtls: &self.mtls,
+                backoff: &self.backoff,
+                failures: &self.failures,
+                certificates_on_data: false,
+                certificates_on_admin: true,
+            }
+        }
+    }
+
+    fn bearer_headers(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        headers
+    }
+
+    fn new_call() -> Call {
+        Call::new(
+            crate::context::Plane::Data,
+            "192.0.2.9:4000".parse().unwrap(),
+            None,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_valid_key_names_its_principal_and_a_wrong_one_is_refused_with_its_reason() {
+        let stores = Stores::new(5).await;
+        let (record, token) = stores.keys.create("ci", "client", None).unwrap();
+        let mut call = new_call();
+        let who = principal(&stores.identities(), &bearer_headers(&token), &mut call)
+            .await
+            .unwrap();
+        assert_eq!(who.id, format!("key:{}", record.id));
+        assert_eq!(who.roles, ["client"]);
+
+        let forged = format!("{}{}", &token[..token.len() - 4], "0000");
+        let refused = principal(&stores.identities(), &bearer_headers(&forged), &mut call).await;
+        let refused = refused.unwrap_err();
+        assert_eq!(refused.status(), 401);
+        assert_eq!(refused.reason(), "wrong_secret");
+        // The key id is not secret: it is kept for the audit entry; the secret never is.
+        assert_eq!(call.attempted_key.as_deref(), Some(record.id.as_str()));
+        assert!(!refused.to_string().contains(&forged));
+    }
+
+    #[tokio::test]
+    async fn repeated_failures_block_the_source() {
+        let stores = Stores::new(2).await;
+        let mut call = new_call();
+        for _ in 0..2 {
+            let refused =
+                principal(&stores.identities(), &bearer_headers("pal_nope"), &mut call).await;
+            assert_eq!(refused.unwrap_err().status(), 401);
+        }
+        let blocked = principal(&stores.identities(), &bearer_headers("pal_nope"), &mut call).await;
+        let blocked = blocked.unwrap_err();
+        assert_eq!(
+            (blocked.status().as_u16(), blocked.reason()),
+            (429, "auth_blocked")
+        );
+    }
+
+    #[tokio::test]
+    async fn no_credential_is_a_401_offering_a_certificate_only_where_one_is_taken() {
+        let stores = Stores::new(5).await;
+        let refused = principal(&stores.identities(), &HeaderMap::new(), &mut new_call()).await;
+        assert!(matches!(
+            refused,
+            Err(Refusal::Unauthenticated {
+                reason: "missing_credentials",
+                certificate_accepted: false,
+                ..
+            })
+        ));
+        let mut admin = new_call();
+        admin.plane = crate::context::Plane::Admin;
+        let refused = principal(&stores.identities(), &HeaderMap::new(), &mut admin).await;
+        assert!(matches!(
+            refused,
+            Err(Refusal::Unauthenticated {
+                certificate_accepted: true,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn failure_reasons_are_the_stable_audit_strings() {

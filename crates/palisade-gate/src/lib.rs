@@ -16,7 +16,7 @@
 //! | stages | `authorize`, `limit`, `inspect`, `infer`, `harden`, `respond`, `traces`, `detect` | the stores and the call, never `state` nor another stage (`harden` reads `inspect`'s `Signature`) |
 //! | per-source guards | `anonymous`, `auth_backoff` | `limit`'s counters |
 //! | the server's state | `state` | every store, `detect`'s handles |
-//! | stages still on `State` | `identify`, `record` | the state (to be narrowed to their stores) |
+//! | stages with a view of the state | `identify` (its `Identities`), `record` (its `Sinks`) | what the view holds; `state` only to build the view |
 //! | admin operations | `audit_api`, `admin` | the state, `record` |
 //! | composition | `gate`, then `listen`, then `server`; `preflight` beside them | everything below |
 #![forbid(unsafe_code)]
