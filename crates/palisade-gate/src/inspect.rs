@@ -5,7 +5,9 @@
 
 use bytes::Bytes;
 use http::{header, HeaderMap};
-use palisade_model::v2::{self, DecodeError, DecodeLimits, InferRequest, MissingValues};
+use palisade_model::v2::{
+    self, DecodeError, DecodeFailure, DecodeLimits, InferRequest, MissingValues,
+};
 use palisade_model::{TValue, TVec, TensorSpec};
 
 use crate::pii::{Direction, PiiFindings, PiiGuard};
@@ -62,10 +64,9 @@ const HEADER_LENGTH: &str = "inference-header-content-length";
 
 impl From<DecodeError> for Refusal {
     fn from(e: DecodeError) -> Refusal {
-        if e.status == 413 {
-            Refusal::TooLarge(e.message)
-        } else {
-            Refusal::BadRequest(e.message)
+        match e.kind {
+            DecodeFailure::TooLarge => Refusal::TooLarge(e.message),
+            DecodeFailure::Invalid => Refusal::BadRequest(e.message),
         }
     }
 }

@@ -23,24 +23,33 @@ const MAX_NAME_BYTES: usize = 256;
 const MAX_ID_BYTES: usize = 256;
 const MAX_RANK: usize = 16;
 
-/// A request the codec refused. `status` is 400, or 413 when a size bound was hit.
+/// A request the codec refused, and why: the message names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct DecodeError {
-    pub status: u16,
+    pub kind: DecodeFailure,
     pub message: String,
+}
+
+/// What kind of refusal a [`DecodeError`] is (the gate answers 400 or 413 from it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeFailure {
+    /// Malformed, or not what the model's signature asks for.
+    Invalid,
+    /// A size bound was hit (elements, nesting, tensors, names).
+    TooLarge,
 }
 
 fn bad(message: impl Into<String>) -> DecodeError {
     DecodeError {
-        status: 400,
+        kind: DecodeFailure::Invalid,
         message: message.into(),
     }
 }
 
 fn too_large(message: impl Into<String>) -> DecodeError {
     DecodeError {
-        status: 413,
+        kind: DecodeFailure::TooLarge,
         message: message.into(),
     }
 }

@@ -78,16 +78,16 @@ fn out_of_range_and_wrong_kind_values_name_the_element() {
     assert!(e.message.contains("FP32"), "{e}");
     let e = decode(r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[NaN]}]}"#)
         .unwrap_err();
-    assert_eq!(e.status, 400);
+    assert_eq!(e.kind, DecodeFailure::Invalid);
 }
 
 #[test]
 fn limits_are_enforced_before_allocation() {
     let e = decode(r#"{"inputs":[{"name":"x","shape":[100000000000,100000000000],"datatype":"FP32","data":[1]}]}"#).unwrap_err();
-    assert_eq!(e.status, 413);
+    assert_eq!(e.kind, DecodeFailure::TooLarge);
     let e = decode(r#"{"inputs":[{"name":"x","shape":[1001],"datatype":"FP32","data":[1]}]}"#)
         .unwrap_err();
-    assert_eq!(e.status, 413);
+    assert_eq!(e.kind, DecodeFailure::TooLarge);
     let deep = format!(
         r#"{{"inputs":[{{"name":"x","shape":[1],"datatype":"FP32","data":{}1{}}}]}}"#,
         "[".repeat(20),
