@@ -14,7 +14,6 @@ use crate::context::Call;
 use crate::refusal::{printable, Refusal};
 use crate::registry::Registry;
 use crate::routes::{AdminOp, ModelPath};
-use palisade_access::keys::now_secs;
 use palisade_access::policy::{CompiledPolicies, ModelResource, RequestContext, Verdict};
 use palisade_access::principal::Principal;
 
@@ -108,7 +107,7 @@ fn context(call: &Call) -> RequestContext<'_> {
         client_ip: call.client.ip(),
         mtls: call.peer.is_some(),
         spiffe_id: call.peer.as_ref().and_then(|p| p.spiffe_id.as_deref()),
-        now: i64::try_from(now_secs()).unwrap_or(i64::MAX),
+        now: i64::try_from(call.unix_secs()).unwrap_or(i64::MAX),
     }
 }
 

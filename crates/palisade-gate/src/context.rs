@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use palisade_config::Action;
 use sha2::Digest;
@@ -35,6 +35,10 @@ pub struct Call {
     /// The verified client certificate of the connection, if any.
     pub peer: Peer,
     pub started: Instant,
+    /// The wall-clock time the call arrived: the one clock the stages read (policies'
+    /// `context.now`, key expiry, budget days, the audit entry's time), so every decision
+    /// about a call is made at the same instant.
+    pub at: SystemTime,
     pub principal: Option<Principal>,
     pub action: Option<Action>,
     /// Model name as resolved (only set once the caller may know it exists).
@@ -74,6 +78,7 @@ impl Call {
             client,
             peer,
             started,
+            at: SystemTime::now(),
             stage_started: started,
             principal: None,
             action: None,
@@ -113,6 +118,13 @@ impl Call {
         if capture {
             self.captured_request = Some(body.clone());
         }
+    }
+
+    /// [`Call::at`] in Unix seconds.
+    pub fn unix_secs(&self) -> u64 {
+        self.at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
     }
 
     /// `name@version`, or `name` before a version is resolved.

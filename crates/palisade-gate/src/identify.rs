@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use http::{header, HeaderMap};
 use palisade_access::jwt::{JwtRejection, JwtVerifier};
-use palisade_access::keys::{key_id_of, now_secs, KeyRejection, KeyStore, MAX_TOKEN_BYTES};
+use palisade_access::keys::{key_id_of, KeyRejection, KeyStore, MAX_TOKEN_BYTES};
 use palisade_access::principal::{AuthMethod, PeerCertificate, Principal, PrincipalKind};
 use palisade_config::{identity::wildcard_match, MtlsIdentity};
 use prometheus_client::metrics::counter::Counter;
@@ -43,7 +43,7 @@ pub async fn principal(
     let source = call.client.ip();
     let key_id = bearer_token(headers).and_then(key_id_of);
     state.backoff.check_source(source, started)?;
-    match credentials(state, headers, call.peer.as_deref()).await {
+    match credentials(state, headers, call.peer.as_deref(), call.unix_secs()).await {
         Ok(principal) => Ok(principal),
         Err(failure) => {
             call.attempted_key = key_id.map(str::to_string);
@@ -183,6 +183,7 @@ pub async fn credentials(
     state: &Identities<'_>,
     headers: &HeaderMap,
     peer: Option<&PeerCertificate>,
+    now: u64,
 ) -> Result<Principal, AuthFailure> {
     let token = match bearer(headers, state.jwt.max_token_bytes())? {
         Some(token) => token,
@@ -194,7 +195,7 @@ pub async fn credentials(
         }
     };
     if token.starts_with("pal_") {
-        return api_key(state.keys, token);
+        return api_key(state.keys, token, now);
     }
     if state.jwt.is_empty() {
         return Err(AuthFailure::Malformed);
@@ -225,9 +226,8 @@ fn bearer(headers: &HeaderMap, max_jwt_bytes: usize) -> Result<Option<&str>, Aut
     Ok(Some(token.trim()))
 }
 
-fn api_key(keys: &KeyStore, token: &str) -> Result<Principal, AuthFailure> {
-    keys.authenticate(token, now_secs())
-        .map_err(AuthFailure::Key)
+fn api_key(keys: &KeyStore, token: &str, now: u64) -> Result<Principal, AuthFailure> {
+    keys.authenticate(token, now).map_err(AuthFailure::Key)
 }
 
 /// A workload from its verified certificate: the SPIFFE ID when there is one (its trust
@@ -471,11 +471,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let keys = KeyStore::open(&dir.path().join("keys.json")).unwrap();
         let (_, token) = keys.create("t", "client", None).unwrap();
-        assert_eq!(api_key(&keys, &token).unwrap().roles, ["client"]);
+        assert_eq!(
+            api_key(&keys, &token, palisade_access::keys::now_secs())
+                .unwrap()
+                .roles,
+            ["client"]
+        );
         // Change the last character to one it is not, so the test cannot pass by luck.
         let last = if token.ends_with('0') { '1' } else { '0' };
         let wrong = format!("{}{last}", &token[..token.len() - 1]);
-        assert!(api_key(&keys, &wrong).is_err());
+        assert!(api_key(&keys, &wrong, palisade_access::keys::now_secs()).is_err());
     }
 
     #[test]

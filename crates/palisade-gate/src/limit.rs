@@ -141,7 +141,9 @@ impl Limiter {
         counts_budget: bool,
     ) -> Result<Admitted, Refusal> {
         let principal = call.principal.as_ref().map_or("", |p| p.id.as_str());
-        let admitted = self.admit(principal, model, counts_budget).await;
+        let admitted = self
+            .admit_at(principal, model, counts_budget, call.unix_secs())
+            .await;
         call.limit = Some(LimitOutcome::of(&admitted));
         admitted
     }
@@ -154,16 +156,27 @@ impl Limiter {
         model: &str,
         counts_budget: bool,
     ) -> Result<Admitted, Refusal> {
+        self.admit_at(principal, model, counts_budget, now_secs())
+            .await
+    }
+
+    /// [`Limiter::admit`] at `now` (Unix seconds): the day and month budgets are counted in.
+    async fn admit_at(
+        &self,
+        principal: &str,
+        model: &str,
+        counts_budget: bool,
+        now: u64,
+    ) -> Result<Admitted, Refusal> {
         let slot = self.take_slot(principal)?;
         let Some(shared) = &self.shared else {
             self.local_rates(principal, model)?;
             if counts_budget {
-                self.spend(principal, model, now_secs())?;
+                self.spend(principal, model, now)?;
             }
             return Ok(Admitted { _slot: slot });
         };
         let rates = self.rate_checks(shared, principal, model);
-        let now = now_secs();
         let budgets = if counts_budget {
             self.budget_checks(shared, principal, model, now)
         } else {
@@ -503,6 +516,30 @@ mod tests {
         let e = l.spend("k", "m", jan31 + 3600).unwrap_err();
         assert_eq!(e.retry_after, Duration::from_secs(86400 - 3600));
         assert!(l.spend("k", "m", jan31 + 86400).is_ok());
+    }
+
+    #[tokio::test]
+    async fn budgets_are_counted_on_the_calls_own_clock() {
+        let l = limits(|c| c.monthly_budget_per_principal_model = Some(1));
+        let mut call = crate::context::Call::new(
+            crate::context::Plane::Data,
+            "192.0.2.3:4000".parse().unwrap(),
+            None,
+        );
+        // 2026-01-31T00:00:00Z, whatever the machine's clock says.
+        call.at = std::time::UNIX_EPOCH + Duration::from_secs(1_769_817_600);
+        assert!(l.admit_call(&mut call, "m", true).await.is_ok());
+        assert_eq!(call.limit, Some(LimitOutcome::Admitted));
+        assert!(l.admit_call(&mut call, "m", true).await.is_err());
+        assert!(matches!(
+            call.limit,
+            Some(LimitOutcome::Refused("budget_exhausted"))
+        ));
+        call.at += Duration::from_secs(86_400);
+        assert!(
+            l.admit_call(&mut call, "m", true).await.is_ok(),
+            "a new month"
+        );
     }
 
     #[tokio::test]

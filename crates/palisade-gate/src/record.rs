@@ -56,8 +56,11 @@ pub async fn call(
     let status = reply.status();
     let latency = call.started.elapsed();
     let response_sha256 = (!reply.body().is_empty()).then(|| hex_digest(sha256(reply.body())));
+    // The call's own clock: arrival plus the time it took, so the entry's time and its
+    // latency agree with each other and with what the stages decided at `call.at`.
+    let recorded_at = call.at + latency;
     let event = AuditEvent {
-        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        time: humantime::format_rfc3339_millis(recorded_at).to_string(),
         request_id: call.id.clone(),
         plane: call.plane.as_str().to_string(),
         client: call.client.to_string(),
@@ -138,7 +141,7 @@ pub async fn call(
             .get_or_create(&ReasonLabels { reason })
             .inc();
     }
-    observe(state, call, refusal, status.as_u16());
+    observe(state, call, refusal, status.as_u16(), recorded_at);
     if let Some(traces) = state.traces {
         traces.export(call, status.as_u16(), refusal.map_or("ok", Refusal::reason));
     }
@@ -231,9 +234,17 @@ pub fn summary_event(state: &State, action: &str, subject: &str, count: u64) {
 }
 
 /// Hand the call to the detectors (never waits; a full queue drops the observation).
-fn observe(state: &Sinks<'_>, call: &Call, refusal: Option<&Refusal>, status: u16) {
+fn observe(
+    state: &Sinks<'_>,
+    call: &Call,
+    refusal: Option<&Refusal>,
+    status: u16,
+    at: std::time::SystemTime,
+) {
     let observation = Observation {
-        at_ms: crate::detect::now_ms(),
+        at_ms: at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
         source: call.client.ip(),
         principal: call.principal.as_ref().map(|p| p.id.clone()),
         model: call.requested_model.clone(),
