@@ -1,5 +1,5 @@
 //! The limit Palisade's serving path is measured against: the same work a served call must
-//! do, and nothing else. TLS 1.3 (rustls with the same provider and the same hyper
+//! do, and nothing else. TLS 1.3 (the server's own rustls configuration, the same hyper
 //! connection builder), one constant-time bearer-token compare, the V2 JSON request decoded
 //! against the model's signature, the same model run by the same runtime, the V2 JSON
 //! response. No policy, no limits, no audit log, no metrics, no PII inspection.
@@ -25,8 +25,6 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use palisade_model::v2::{self, DecodeLimits, OutputTensor};
 use palisade_model::Runtime;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -62,22 +60,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .block_on(serve(served, tls, port))
 }
 
+/// The server's own TLS setup (`palisade_gate::tls::server_config`): TLS 1.3 only, the same
+/// provider, suites and ALPN, so the ratio never measures a TLS difference.
 fn tls_config(
     cert: &str,
     key: &str,
 ) -> Result<Arc<rustls::ServerConfig>, Box<dyn std::error::Error>> {
-    let certs = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(key)?;
-    let mut provider = rustls::crypto::ring::default_provider();
-    provider
-        .cipher_suites
-        .retain(|s| s.version() == &rustls::version::TLS13);
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(palisade_gate::tls::server_config(&palisade_config::Tls {
+        cert: cert.into(),
+        key: key.into(),
+        client_ca: None,
+        client_auth: palisade_config::ClientAuth::Off,
+        allow_tls12: false,
+    })?)
 }
 
 async fn serve(
