@@ -32,17 +32,10 @@ mod tests {
     /// A text tensor, decoded the way a request's would be (inputs allowed through).
     fn text(values: &[&str]) -> (Vec<TensorSpec>, TVec<TValue>) {
         let specs = inspect::tests::text_input();
-        let allow_inputs = PiiGuard::compile(&palisade_config::pii::Pii {
-            hash_key: None,
-            encrypt_key: None,
-            min_score: 0.5,
-            default: palisade_config::pii::ModelPii {
-                inputs: [("default".to_string(), "allow".to_string())].into(),
-                outputs: Default::default(),
-            },
-            models: Default::default(),
-        })
-        .unwrap();
+        let allow_inputs = inspect::tests::guard(palisade_config::pii::ModelPii {
+            inputs: [("default".to_string(), "allow".to_string())].into(),
+            outputs: Default::default(),
+        });
         let data: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
         let body = format!(
             r#"{{"inputs":[{{"name":"text","datatype":"BYTES","shape":[{}],"data":[{}]}}]}}"#,
@@ -109,17 +102,10 @@ mod tests {
 
     #[test]
     fn an_output_the_policy_rejects_is_withheld() {
-        let reject = PiiGuard::compile(&palisade_config::pii::Pii {
-            hash_key: None,
-            encrypt_key: None,
-            min_score: 0.5,
-            default: palisade_config::pii::ModelPii {
-                inputs: Default::default(),
-                outputs: [("EMAIL_ADDRESS".to_string(), "reject".to_string())].into(),
-            },
-            models: Default::default(),
-        })
-        .unwrap();
+        let reject = inspect::tests::guard(palisade_config::pii::ModelPii {
+            inputs: Default::default(),
+            outputs: [("EMAIL_ADDRESS".to_string(), "reject".to_string())].into(),
+        });
         let (specs, values) = text(&["mail a.b@example.org"]);
         let found = &mut PiiFindings::default();
         let refused = outputs(&signature(&specs), &reject, values, found);

@@ -113,15 +113,20 @@ pub(crate) mod tests {
         }]
     }
 
-    pub(crate) fn redact_everything() -> PiiGuard {
+    /// A PII guard whose `[pii.default]` is `default` (no keys, the default score).
+    pub(crate) fn guard(default: palisade_config::pii::ModelPii) -> PiiGuard {
         PiiGuard::compile(&palisade_config::pii::Pii {
             hash_key: None,
             encrypt_key: None,
             min_score: 0.5,
-            default: Default::default(),
+            default,
             models: Default::default(),
         })
         .unwrap()
+    }
+
+    pub(crate) fn redact_everything() -> PiiGuard {
+        guard(Default::default())
     }
 
     fn inspect(headers: &HeaderMap, body: &str) -> Result<(TVec<TValue>, PiiFindings), Refusal> {
