@@ -231,12 +231,24 @@ impl KeyStore {
         keys
     }
 
-    /// Create a key. The token is returned once and never stored.
+    /// Create a key now. The token is returned once and never stored.
     pub fn create(
         &self,
         name: &str,
         role: &str,
         expires_at: Option<u64>,
+    ) -> Result<(KeyRecord, String), KeyStoreError> {
+        self.create_at(name, role, expires_at, now_secs())
+    }
+
+    /// [`KeyStore::create`], recording `now` (Unix seconds) as its creation time: the gate
+    /// passes the time the admin call arrived, the clock every decision on it reads.
+    pub fn create_at(
+        &self,
+        name: &str,
+        role: &str,
+        expires_at: Option<u64>,
+        now: u64,
     ) -> Result<(KeyRecord, String), KeyStoreError> {
         if name.is_empty()
             || name.len() > 64
@@ -255,7 +267,7 @@ impl KeyStore {
             name: name.to_string(),
             role: role.to_string(),
             secret_sha256: hex::encode(Sha256::digest(secret.as_bytes())),
-            created_at: now_secs(),
+            created_at: now,
             expires_at,
             revoked_at: None,
         };
@@ -263,15 +275,20 @@ impl KeyStore {
         Ok((record, format!("{PREFIX}{id}_{secret}")))
     }
 
-    /// Revoke a key: it stays listed (for the audit trail) and is refused from now on.
+    /// Revoke a key now: it stays listed (for the audit trail) and is refused from now on.
     pub fn revoke(&self, id: &str) -> Result<KeyRecord, KeyStoreError> {
+        self.revoke_at(id, now_secs())
+    }
+
+    /// [`KeyStore::revoke`] at `now` (Unix seconds).
+    pub fn revoke_at(&self, id: &str, now: u64) -> Result<KeyRecord, KeyStoreError> {
         let mut out = Err(KeyStoreError::NoSuchKey(id.to_string()));
         self.modify(|keys| {
             if let Some(k) = keys.iter_mut().find(|k| k.id == id) {
                 if k.revoked_at.is_some() {
                     out = Err(KeyStoreError::AlreadyRevoked(id.to_string()));
                 } else {
-                    k.revoked_at = Some(now_secs());
+                    k.revoked_at = Some(now);
                     out = Ok(k.clone());
                 }
             }

@@ -15,7 +15,7 @@ use crate::respond::Reply;
 use crate::routes::AdminOp;
 use crate::state::State;
 use crate::{body, record};
-use palisade_access::keys::{self, now_secs, KeyRecord, KeyStoreError};
+use palisade_access::keys::{self, KeyRecord, KeyStoreError};
 
 /// Largest admin request body (a key request is a few dozen bytes).
 const MAX_ADMIN_BODY: usize = 16 * 1024;
@@ -79,7 +79,7 @@ pub async fn handle(
             switched(call, &name, &old, &new)
         }
         AdminOp::ListKeys => {
-            let now = now_secs();
+            let now = call.unix_secs();
             let keys: Vec<_> = state.keys.list().iter().map(|k| key_json(k, now)).collect();
             Ok(json_response(StatusCode::OK, &json!({ "keys": keys })))
         }
@@ -99,12 +99,10 @@ pub async fn handle(
             Ok(json_response(StatusCode::OK, &json!({ "policies": ids })))
         }
         AdminOp::RevokeKey(id) => {
-            let record = state.keys.revoke(&id).map_err(key_error)?;
+            let now = call.unix_secs();
+            let record = state.keys.revoke_at(&id, now).map_err(key_error)?;
             tracing::info!(key = %record.id, "API key revoked");
-            Ok(json_response(
-                StatusCode::OK,
-                &key_json(&record, now_secs()),
-            ))
+            Ok(json_response(StatusCode::OK, &key_json(&record, now)))
         }
     }
 }
@@ -214,18 +212,19 @@ async fn create_key(
     if !state.policies.current().knows_role(&new.role) {
         return Err(key_error(unknown_role(state, &new.role)));
     }
+    let now = call.unix_secs();
     let expires_at = new
         .expires_in
         .as_deref()
-        .map(|text| keys::expiry_from(text, now_secs()))
+        .map(|text| keys::expiry_from(text, now))
         .transpose()
         .map_err(|e| Refusal::BadRequest(format!("expires_in: {e}")))?;
     let (record, token) = state
         .keys
-        .create(&new.name, &new.role, expires_at)
+        .create_at(&new.name, &new.role, expires_at, now)
         .map_err(key_error)?;
     tracing::info!(key = %record.id, role = %record.role, "API key created");
-    let mut body = key_json(&record, now_secs());
+    let mut body = key_json(&record, now);
     body["token"] = json!(token);
     Ok(json_response(StatusCode::CREATED, &body))
 }

@@ -43,10 +43,10 @@ pub fn model(
     call: &mut Call,
     target: &ModelPath,
     action: Action,
-) -> Result<Arc<LoadedModel>, Refusal> {
-    let model = models
-        .get(&target.name)
-        .ok_or_else(|| Refusal::not_found_model(&target.name, false))?;
+) -> Result<Arc<LoadedModel>, Denial> {
+    let model = models.get(&target.name).ok_or_else(|| Denial::NotLoaded {
+        model: target.name.clone(),
+    })?;
     let version = target.version.as_deref().unwrap_or(model.default_version());
     let resource = model_resource(
         &model.name,
@@ -66,7 +66,7 @@ pub fn admin(
     models: &Registry,
     call: &mut Call,
     op: &AdminOp,
-) -> Result<(), Refusal> {
+) -> Result<(), Denial> {
     let Some(model) = op.model() else {
         return server_action(policies, call, op.action());
     };
@@ -112,10 +112,8 @@ fn context(call: &Call) -> RequestContext<'_> {
 }
 
 /// The principal `identify` put on the call.
-fn principal(call: &Call) -> Result<&Principal, Refusal> {
-    call.principal
-        .as_ref()
-        .ok_or_else(|| Refusal::Internal("authorize ran before identify".into()))
+fn principal(call: &Call) -> Result<&Principal, Denial> {
+    call.principal.as_ref().ok_or(Denial::Unidentified)
 }
 
 /// Decide, log policy errors, and record the deciding policies on the call.
@@ -124,7 +122,7 @@ fn decide(
     call: &mut Call,
     action: Action,
     model: Option<&ModelResource<'_>>,
-) -> Result<Verdict, Refusal> {
+) -> Result<Verdict, Denial> {
     let verdict = policies.decide(principal(call)?, action, model, &context(call));
     if !verdict.errors.is_empty() {
         // A policy that errors is skipped (Cedar semantics); say so where operators look.
@@ -140,7 +138,7 @@ fn model_action(
     call: &mut Call,
     action: Action,
     model: &ModelResource<'_>,
-) -> Result<(), Refusal> {
+) -> Result<(), Denial> {
     if decide(policies, call, action, Some(model))?.allowed {
         return Ok(());
     }
@@ -150,9 +148,11 @@ fn model_action(
         .filter(|a| *a != action)
         .any(|a| policies.decide(who, a, Some(model), &context).allowed);
     if !sees {
-        return Err(Refusal::not_found_model(model.name, true));
+        return Err(Denial::Hidden {
+            model: model.name.to_string(),
+        });
     }
-    Err(forbidden(call, action, Some(model.name)))
+    Err(not_permitted(call, action, Some(model.name)))
 }
 
 /// Whether the call's principal may take `action` on `model`, without recording a decision
@@ -175,11 +175,11 @@ fn server_action(
     policies: &CompiledPolicies,
     call: &mut Call,
     action: Action,
-) -> Result<(), Refusal> {
+) -> Result<(), Denial> {
     if decide(policies, call, action, None)?.allowed {
         Ok(())
     } else {
-        Err(forbidden(call, action, None))
+        Err(not_permitted(call, action, None))
     }
 }
 
@@ -189,21 +189,62 @@ fn admin_model_action(
     call: &mut Call,
     action: Action,
     model: &ModelResource<'_>,
-) -> Result<(), Refusal> {
+) -> Result<(), Denial> {
     if decide(policies, call, action, Some(model))?.allowed {
         Ok(())
     } else {
-        Err(forbidden(call, action, Some(model.name)))
+        Err(not_permitted(call, action, Some(model.name)))
     }
 }
 
-fn forbidden(call: &Call, action: Action, model: Option<&str>) -> Refusal {
-    let who = call.principal.as_ref().map_or("caller", |p| p.id.as_str());
-    let on = model.map_or(String::new(), |m| format!(" on model '{}'", printable(m)));
-    Refusal::Forbidden(format!(
-        "{} may not {action}{on}: no policy permits it (or one forbids it)",
-        printable(who)
-    ))
+fn not_permitted(call: &Call, action: Action, model: Option<&str>) -> Denial {
+    Denial::NotPermitted {
+        principal: call
+            .principal
+            .as_ref()
+            .map_or_else(|| "caller".to_string(), |p| p.id.clone()),
+        action,
+        model: model.map(str::to_string),
+    }
+}
+
+/// Why the stage said no. A caller that may not know a model exists gets the same 404 as
+/// for a model that is not loaded; the audit log tells them apart (`hidden`, `not_found`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No model of that name is loaded.
+    NotLoaded { model: String },
+    /// The caller may neither infer on nor read the metadata of the model.
+    Hidden { model: String },
+    /// No policy permits the action, or one forbids it.
+    NotPermitted {
+        principal: String,
+        action: Action,
+        model: Option<String>,
+    },
+    /// The stage ran on a call with no principal: a bug in the gate, never the caller's.
+    Unidentified,
+}
+
+impl From<Denial> for Refusal {
+    fn from(denial: Denial) -> Refusal {
+        match denial {
+            Denial::NotLoaded { model } => Refusal::not_found_model(&model, false),
+            Denial::Hidden { model } => Refusal::not_found_model(&model, true),
+            Denial::NotPermitted {
+                principal,
+                action,
+                model,
+            } => {
+                let on = model.map_or(String::new(), |m| format!(" on model '{}'", printable(&m)));
+                Refusal::Forbidden(format!(
+                    "{} may not {action}{on}: no policy permits it (or one forbids it)",
+                    printable(&principal)
+                ))
+            }
+            Denial::Unidentified => Refusal::Internal("authorize ran before identify".into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -314,6 +355,19 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
             panic!("both must be refused");
         };
         assert_eq!(
+            hidden,
+            Denial::Hidden {
+                model: "iris".into()
+            }
+        );
+        assert_eq!(
+            missing,
+            Denial::NotLoaded {
+                model: "nope".into()
+            }
+        );
+        let (hidden, missing) = (Refusal::from(hidden), Refusal::from(missing));
+        assert_eq!(
             (hidden.status(), missing.status()),
             (404.try_into().unwrap(), 404.try_into().unwrap())
         );
@@ -336,10 +390,13 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
             &target("iris"),
             Action::Infer,
         );
-        assert!(
-            matches!(refused, Err(Refusal::Forbidden(_))),
-            "{:?}",
-            refused.err()
+        assert_eq!(
+            refused.err(),
+            Some(Denial::NotPermitted {
+                principal: "key:key:browser".into(),
+                action: Action::Infer,
+                model: Some("iris".into()),
+            })
         );
         assert!(model(
             &policies,
@@ -357,14 +414,21 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
         let load = AdminOp::LoadModel("iris".into());
         assert!(admin(&policies, &models, &mut call("operator"), &load).is_ok());
         let refused = admin(&policies, &models, &mut call("client"), &load);
-        assert!(matches!(refused, Err(Refusal::Forbidden(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(Denial::NotPermitted { .. })),
+            "{refused:?}"
+        );
+        assert_eq!(Refusal::from(refused.unwrap_err()).reason(), "forbidden");
         let refused = admin(
             &policies,
             &models,
             &mut call("operator"),
             &AdminOp::ListModels,
         );
-        assert!(matches!(refused, Err(Refusal::Forbidden(_))), "{refused:?}");
+        assert!(
+            matches!(refused, Err(Denial::NotPermitted { model: None, .. })),
+            "{refused:?}"
+        );
     }
 
     #[test]

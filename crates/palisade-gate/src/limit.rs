@@ -149,7 +149,9 @@ impl Limiter {
     }
 
     /// Admit one call of `principal` on `model`, or say which limit it hit. `counts_budget`:
-    /// inference calls spend the query budget; metadata calls do not.
+    /// inference calls spend the query budget; metadata calls do not. Tests only: the gate
+    /// admits through [`Limiter::admit_call`], on the call's clock.
+    #[cfg(test)]
     pub async fn admit(
         &self,
         principal: &str,
