@@ -16,6 +16,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use palisade_access::jwt::JwtVerifier;
+use palisade_access::keys;
 use palisade_access::policy::{compile, schema, ModelResource, RequestContext};
 use palisade_config::rates::{Rate, RateLimits};
 use palisade_config::{Action, Config, JwtIssuer, JwtKeys};
@@ -140,7 +141,11 @@ fn bench(c: &mut Criterion) {
                 let (who, _) = verifier.verify_uncached(&t).await.unwrap();
                 let verdict = policies.decide_uncached(&who, Action::Infer, Some(&model), &context);
                 assert!(verdict.allowed);
-                limiter.admit(&who.id, "iris", true).await.ok().unwrap()
+                limiter
+                    .admit_at(&who.id, "iris", true, keys::now_secs())
+                    .await
+                    .ok()
+                    .unwrap()
             })
         });
         g.bench_function(format!("all_three/warm/{name}"), |b| {
@@ -148,7 +153,11 @@ fn bench(c: &mut Criterion) {
                 let who = verifier.verify(&t).await.unwrap();
                 let verdict = policies.decide(&who, Action::Infer, Some(&model), &context);
                 assert!(verdict.allowed);
-                limiter.admit(&who.id, "iris", true).await.ok().unwrap()
+                limiter
+                    .admit_at(&who.id, "iris", true, keys::now_secs())
+                    .await
+                    .ok()
+                    .unwrap()
             })
         });
     }

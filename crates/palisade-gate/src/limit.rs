@@ -148,9 +148,8 @@ impl Limiter {
         admitted
     }
 
-    /// Admit one call of `principal` on `model`, or say which limit it hit. `counts_budget`:
-    /// inference calls spend the query budget; metadata calls do not. Tests only: the gate
-    /// admits through [`Limiter::admit_call`], on the call's clock.
+    /// [`Limiter::admit_at`] now. Tests only: the gate admits through
+    /// [`Limiter::admit_call`], on the call's clock.
     #[cfg(test)]
     pub async fn admit(
         &self,
@@ -162,8 +161,10 @@ impl Limiter {
             .await
     }
 
-    /// [`Limiter::admit`] at `now` (Unix seconds): the day and month budgets are counted in.
-    async fn admit_at(
+    /// Admit one call of `principal` on `model` at `now` (Unix seconds, what the day and month
+    /// budgets are counted in), or say which limit it hit. `counts_budget`: inference calls
+    /// spend the query budget; metadata calls do not.
+    pub async fn admit_at(
         &self,
         principal: &str,
         model: &str,
