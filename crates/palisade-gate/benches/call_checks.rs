@@ -170,7 +170,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("local_limiter", |b| {
         b.to_async(&rt).iter(|| async {
             limiter
-                .admit(&principal.id, "iris", true)
+                .admit_at(&principal.id, "iris", true, keys::now_secs())
                 .await
                 .ok()
                 .unwrap()
