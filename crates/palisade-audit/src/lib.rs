@@ -52,6 +52,11 @@ pub use writer::{AuditLog, Durability, OpenReport, Receipt, WriterOptions};
 /// Longest entry line accepted anywhere; real entries are a few hundred bytes.
 pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
 
+/// A field whose value is usually one of a few fixed names (`data`, `allow`, `infer`, a
+/// stage): borrowed when the writer fills it, owned when read back. A served call builds
+/// one event, so each field saved from an allocation counts.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// What one call leaves behind. Never a payload, token or secret: bodies appear only as digests.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -59,31 +64,31 @@ pub struct AuditEvent {
     pub time: String,
     pub request_id: String,
     /// `data` or `admin`.
-    pub plane: String,
+    pub plane: Text,
     pub client: String,
     /// The caller (`key:<id>`, `user:<sub>`, `service:<spiffe id>`), if it got that far.
     pub principal: Option<String>,
     /// How the caller authenticated: `api_key`, `jwt` or `mtls`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<String>,
-    pub action: Option<String>,
+    pub auth: Option<Text>,
+    pub action: Option<Text>,
     /// `name@version` (or just `name` when no version was resolved).
     pub model: Option<String>,
     /// `allow` or `deny`.
-    pub decision: String,
+    pub decision: Text,
     /// Short machine-readable reason: `ok`, `unauthenticated`, `forbidden`, `bad_request`, ...
-    pub reason: String,
+    pub reason: Text,
     /// Ids of the policies that decided (empty when nothing permitted: deny by default).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<String>,
     /// What the limiter decided, when the call reached it: `admitted`, or the limit that refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<String>,
+    pub limit: Option<Text>,
     pub status: u16,
     pub latency_us: u64,
     /// Time spent in each stage the call went through, in microseconds, in stage order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stages_us: Vec<(String, u64)>,
+    pub stages_us: Vec<(Text, u64)>,
     pub request_sha256: Option<String>,
     pub response_sha256: Option<String>,
     /// What a system event acted on (the principal or source a detector blocked); on a
@@ -121,11 +126,30 @@ impl AuditEvent {
             plane: "admin".into(),
             client: "local".into(),
             principal: Some(principal.to_string()),
-            action: Some(action.to_string()),
+            action: Some(action.to_string().into()),
             decision: if outcome.is_ok() { "allow" } else { "deny" }.into(),
-            reason: outcome.err().unwrap_or("ok").to_string(),
+            reason: outcome.err().unwrap_or("ok").to_string().into(),
             status: if outcome.is_ok() { 200 } else { 422 },
             subject: subject.map(str::to_string),
+            ..AuditEvent::default()
+        }
+    }
+
+    /// A summary entry: `count` refusals of `action` from `subject` (a source address),
+    /// counted rather than recorded one by one, over both planes.
+    pub fn summary(request_id: String, action: &str, subject: &str, count: u64) -> AuditEvent {
+        AuditEvent {
+            time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+            request_id,
+            plane: "any".into(),
+            client: subject.to_string(),
+            principal: Some("system:audit".into()),
+            action: Some(action.to_string().into()),
+            decision: "deny".into(),
+            reason: "suppressed".into(),
+            status: 0,
+            subject: Some(subject.to_string()),
+            suppressed: Some(count),
             ..AuditEvent::default()
         }
     }

@@ -17,6 +17,10 @@ use crate::refusal::Refusal;
 use crate::respond::Reply;
 use crate::state::State;
 
+/// The response header that names the call's audit entry (a `const`: parsing a header name
+/// from a `&str` on every call showed in the profile).
+const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// Where a call is recorded: what the stage uses of the server's state, and nothing else.
 pub struct Sinks<'a> {
     pub audit: &'a AuditLog,
@@ -51,49 +55,23 @@ pub async fn call(
 ) -> Reply {
     // The id lets a caller (or an auditor holding a response) find the call's audit event.
     if let Ok(id) = http::HeaderValue::from_str(&call.id) {
-        reply.headers_mut().insert("x-request-id", id);
+        reply.headers_mut().insert(REQUEST_ID, id);
     }
     let status = reply.status();
     let latency = call.started.elapsed();
-    let response_sha256 = (!reply.body().is_empty()).then(|| hex_digest(sha256(reply.body())));
     // The call's own clock: arrival plus the time it took, so the entry's time and its
     // latency agree with each other and with what the stages decided at `call.at`.
     let recorded_at = call.at + latency;
-    let event = AuditEvent {
-        time: humantime::format_rfc3339_millis(recorded_at).to_string(),
-        request_id: call.id.clone(),
-        plane: call.plane.as_str().to_string(),
-        client: call.client.to_string(),
-        principal: call.principal.as_ref().map(|p| p.id.clone()),
-        auth: call
-            .principal
-            .as_ref()
-            .map(|p| p.method.as_str().to_string()),
-        action: call.action.map(|a| a.as_str().to_string()),
-        model: call.model_ref(),
-        decision: if refusal.is_none() { "allow" } else { "deny" }.to_string(),
-        reason: refusal.map_or("ok", Refusal::reason).to_string(),
-        policies: call.policies.to_vec(),
-        limit: call.limit.map(|l| l.as_str().to_string()),
-        status: status.as_u16(),
-        latency_us: latency.as_micros().min(u64::MAX as u128) as u64,
-        stages_us: call
-            .stages
-            .iter()
-            .map(|(stage, _, took)| (stage.as_str().to_string(), took.as_micros() as u64))
-            .collect(),
-        request_sha256: call.request_sha256.map(hex_digest),
-        response_sha256,
-        subject: call.attempted_key.as_ref().map(|k| format!("key:{k}")),
-        pii: call.pii.by_entity(),
-        payload: state.capture.and_then(|sealer| {
-            let request = call.captured_request.as_deref().unwrap_or_default();
-            (!request.is_empty() || !reply.body().is_empty())
-                .then(|| sealer.seal(&call.id, request, reply.body()))
-        }),
-        loaded: call.loaded.clone(),
-        suppressed: None,
-    };
+    let reason = refusal.map_or("ok", Refusal::reason);
+    let mut event = entry(call, status.as_u16(), latency, recorded_at, refusal);
+    if !reply.body().is_empty() {
+        event.response_sha256 = Some(hex_digest(sha256(reply.body())));
+    }
+    event.payload = state.capture.and_then(|sealer| {
+        let request = call.captured_request.as_deref().unwrap_or_default();
+        (!request.is_empty() || !reply.body().is_empty())
+            .then(|| sealer.seal(&call.id, request, reply.body()))
+    });
     let plane = call.plane.as_str();
     state
         .metrics
@@ -109,8 +87,8 @@ pub async fn call(
             model: call.model.clone().unwrap_or_default(),
             version: call.version.clone().unwrap_or_default(),
             status: status.as_u16(),
-            decision: if refusal.is_none() { "allow" } else { "deny" },
-            reason: refusal.map_or("ok", Refusal::reason),
+            decision: decision(refusal),
+            reason,
         })
         .inc();
     for (stage, _, took) in &call.stages {
@@ -143,7 +121,7 @@ pub async fn call(
     }
     observe(state, call, refusal, status.as_u16(), recorded_at);
     if let Some(traces) = state.traces {
-        traces.export(call, status.as_u16(), refusal.map_or("ok", Refusal::reason));
+        traces.export(call, status.as_u16(), reason);
     }
     // An unauthenticated refusal over its source's allowance is counted for a summary
     // entry instead (see `anonymous`): a flood cannot fill the disk.
@@ -213,23 +191,60 @@ pub fn system_event_to(
 
 /// A summary entry: `count` refusals of `action` from `subject`, counted, not recorded each.
 pub fn summary_event(state: &State, action: &str, subject: &str, count: u64) {
-    let event = AuditEvent {
-        time: humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-        request_id: format!("system-{}", crate::context::next_request_id()),
-        // One count per source over both planes.
-        plane: "any".into(),
-        client: subject.to_string(),
-        principal: Some("system:audit".into()),
-        action: Some(action.to_string()),
-        decision: "deny".into(),
-        reason: "suppressed".into(),
-        status: 0,
-        subject: Some(subject.to_string()),
-        suppressed: Some(count),
-        ..AuditEvent::default()
-    };
+    let id = format!("system-{}", crate::context::next_request_id());
+    let event = AuditEvent::summary(id, action, subject, count);
     if let Err(e) = state.audit.record(&event).map(drop) {
         tracing::error!(error = %e, action, "summary not recorded in the audit log");
+    }
+}
+
+/// The call's audit entry, but for what the reply adds (its digest, the sealed payload).
+/// Fixed names (plane, action, decision, reason, stages) are borrowed, not copied.
+fn entry(
+    call: &Call,
+    status: u16,
+    latency: std::time::Duration,
+    recorded_at: std::time::SystemTime,
+    refusal: Option<&Refusal>,
+) -> AuditEvent {
+    AuditEvent {
+        time: humantime::format_rfc3339_millis(recorded_at).to_string(),
+        request_id: call.id.clone(),
+        plane: call.plane.as_str().into(),
+        client: call.client.to_string(),
+        principal: call.principal.as_ref().map(|p| p.id.clone()),
+        auth: call.principal.as_ref().map(|p| p.method.as_str().into()),
+        action: call.action.map(|a| a.as_str().into()),
+        model: call.model_ref(),
+        decision: decision(refusal).into(),
+        reason: refusal.map_or("ok", Refusal::reason).into(),
+        policies: call.policies.to_vec(),
+        limit: call.limit.map(|l| l.as_str().into()),
+        status,
+        latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        stages_us: call
+            .stages
+            .iter()
+            .map(|(stage, _, took)| {
+                let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+                (stage.as_str().into(), us)
+            })
+            .collect(),
+        request_sha256: call.request_sha256.map(hex_digest),
+        response_sha256: None,
+        subject: call.attempted_key.as_ref().map(|k| format!("key:{k}")),
+        pii: call.pii.by_entity(),
+        payload: None,
+        loaded: call.loaded.clone(),
+        suppressed: None,
+    }
+}
+
+/// `allow` for a served call, `deny` for a refused one.
+fn decision(refusal: Option<&Refusal>) -> &'static str {
+    match refusal {
+        None => "allow",
+        Some(_) => "deny",
     }
 }
 
