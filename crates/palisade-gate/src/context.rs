@@ -14,8 +14,8 @@ use palisade_access::principal::{Peer, Principal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Plane {
-    Data,
-    Admin,
+    Data = 0,
+    Admin = 1,
 }
 
 impl Plane {
@@ -161,11 +161,14 @@ pub enum Stage {
     Infer,
     Harden,
     Respond,
-    /// An admin-plane operation.
+    /// An admin-plane operation. Stays the last variant: [`Stage::COUNT`] counts from it.
     Admin,
 }
 
 impl Stage {
+    /// How many stages there are (`stage as usize` is below it).
+    pub const COUNT: usize = Stage::Admin as usize + 1;
+
     /// The name in `stages_us` of the audit entry, the metric label and the span name.
     pub fn as_str(self) -> &'static str {
         match self {

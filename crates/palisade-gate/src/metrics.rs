@@ -39,6 +39,38 @@ pub struct StageLabels {
     pub stage: &'static str,
 }
 
+/// Slots of [`StageSeries`]: the caller numbers each (plane, stage) pair below this.
+pub const STAGE_SLOTS: usize = 32;
+
+/// `stage_duration_seconds`, with each (plane, stage) series looked up in the family once
+/// and kept: a call observes one per stage it passed, and a family lookup hashes the labels
+/// and takes a lock every time (1% of a served call's CPU in the profile).
+pub struct StageSeries {
+    family: Family<StageLabels, Histogram>,
+    resolved: [std::sync::OnceLock<Histogram>; STAGE_SLOTS],
+}
+
+impl StageSeries {
+    fn new(family: Family<StageLabels, Histogram>) -> StageSeries {
+        StageSeries {
+            family,
+            resolved: std::array::from_fn(|_| std::sync::OnceLock::new()),
+        }
+    }
+
+    /// Observe `seconds` on the series of `labels`. `slot` is the caller's number for the
+    /// pair, the same for the same labels for the life of the server; out of range, the
+    /// family is asked each time.
+    pub fn observe(&self, slot: usize, labels: StageLabels, seconds: f64) {
+        match self.resolved.get(slot) {
+            Some(cell) => cell
+                .get_or_init(|| self.family.get_or_create(&labels).clone())
+                .observe(seconds),
+            None => self.family.get_or_create(&labels).observe(seconds),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AuthLabels {
     /// What the caller presented: `api_key`, `jwt`, `mtls`, `none` or `other`.
@@ -83,7 +115,7 @@ pub struct BackendLabels {
 pub struct Metrics {
     registry: Registry,
     pub auth_failures: Family<AuthLabels, Counter>,
-    pub stage_latency: Family<StageLabels, Histogram>,
+    pub stage_latency: StageSeries,
     pub limit_refusals: Family<ReasonLabels, Counter>,
     pub pii_findings: Family<PiiLabels, Counter>,
     pub model_events: Family<ModelEventLabels, Counter>,
@@ -176,6 +208,7 @@ impl Metrics {
             "Time spent in each stage of a call (identify, authorize, limit, inspect, infer, ...)",
             stage_latency.clone(),
         );
+        let stage_latency = StageSeries::new(stage_latency);
         registry.register(
             "pii_findings",
             "Personal data found in model text, by model, direction and entity type",
