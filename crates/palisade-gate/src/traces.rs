@@ -8,7 +8,7 @@
 //! request id, plane, action, model, version, outcome and authentication method — not the
 //! principal, the client address or any payload: a tracing backend is not an audit log.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use http::HeaderMap;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
@@ -74,9 +74,9 @@ impl Traces {
 
     /// Export the call's span and one child per stage.
     pub fn export(&self, call: &Call, status: u16, reason: &'static str) {
-        let elapsed = call.started.elapsed();
-        let end = SystemTime::now();
-        let start = end - elapsed;
+        // The call's one clock: it arrived at `at`, and took what its monotonic clock says.
+        let start = call.at;
+        let end = start + call.started.elapsed();
         let parent = call.trace_parent.clone().unwrap_or_default();
         let mut attributes = vec![
             KeyValue::new("palisade.request_id", call.id.clone()),

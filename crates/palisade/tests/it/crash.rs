@@ -54,9 +54,20 @@ async fn kill_9_under_load_never_loses_an_answered_call() {
                 }
             }));
         }
-        // Kill at a different moment each round, mid-load.
+        // Kill mid-load: once calls are being answered (however long a busy machine takes
+        // to get there), then at a different moment each round.
         let before = answered.lock().unwrap().len();
-        tokio::time::sleep(Duration::from_millis(120 + (round as u64 * 37) % 250)).await;
+        let loaded = tokio::time::timeout(PATIENCE, async {
+            while answered.lock().unwrap().len() < before + CLIENTS {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            loaded.is_ok(),
+            "round {round}: no call was answered within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20 + (round as u64 * 37) % 250)).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
