@@ -30,7 +30,8 @@ ready
 if [ "$DURABILITY" != per_call ]; then
   kill "$PAL_PID"; wait "$PAL_PID" 2>/dev/null || true
   sed -i "s/^durability = \"per_call\"/durability = \"$DURABILITY\"/" "$work/state/palisade.toml"
-  target/release/palisade serve --config "$work/state/palisade.toml" > /dev/null 2>&1 &
+  # `demo` again (it reuses the state): palisade.toml listens on the demo's default ports.
+  target/release/palisade demo --state-dir "$work/state" --port "$port" --admin-port 0 > /dev/null 2>&1 &
   PAL_PID=$!
   ready
 fi
