@@ -49,7 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [model, cert, key, token, port] = args.as_slice() else {
         return Err("usage: palisade-bare MODEL.onnx CERT.pem KEY.pem TOKEN_FILE PORT".into());
     };
-    let runtime = Runtime::load(Path::new(model), &std::fs::read(model)?)?;
+    let runtime = Runtime::load(
+        Path::new(model),
+        &std::fs::read(model)?,
+        &palisade_gate::operators::ONNX_ML,
+    )?;
     let bearer = format!("Bearer {}", std::fs::read_to_string(token)?.trim()).into_bytes();
     let served = Arc::new(Served { runtime, bearer });
     let tls = TlsAcceptor::from(tls_config(cert, key)?);

@@ -294,7 +294,7 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
     /// The repository's demo models, with iris loaded.
     fn models() -> Registry {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
-        let registry = Registry::new(Repository::new(root, 1 << 30));
+        let registry = Registry::new(Repository::new(root, 1 << 30, crate::operators::ONNX_ML));
         registry.load("iris").unwrap();
         registry
     }

@@ -10,7 +10,7 @@
 //!
 //! | floor | modules | may use |
 //! |---|---|---|
-//! | ground | `refusal`, `metrics`, `supply_chain` | nothing of the gate |
+//! | ground | `refusal`, `metrics`, `supply_chain`, `operators` | nothing of the gate |
 //! | stores and codecs | `registry`, `shared_limits`, `pool`, `pii`, `tls`, `routes`, `body` (keys, JWT, policies and principals are `palisade-access`) | the ground |
 //! | the call | `context` | the ground, `pii` (its findings) |
 //! | stages | `authorize`, `limit`, `inspect`, `infer`, `harden`, `respond`, `traces`, `detect` | the stores and the call, never `state` nor another stage (`harden` reads `inspect`'s `Signature`) |
@@ -37,6 +37,7 @@ pub mod inspect;
 pub mod limit;
 pub mod listen;
 pub mod metrics;
+pub mod operators;
 pub mod pii;
 pub mod pool;
 pub mod preflight;

@@ -84,9 +84,12 @@ pub fn models(config: &Config) -> Vec<Finding> {
             None
         }
     };
-    let repo =
-        palisade_model::Repository::new(&config.models.repository, config.models.max_model_bytes)
-            .with_policy(policy.unwrap_or_default());
+    let repo = palisade_model::Repository::new(
+        &config.models.repository,
+        config.models.max_model_bytes,
+        crate::operators::ONNX_ML,
+    )
+    .with_policy(policy.unwrap_or_default());
     match repo.model_names() {
         Err(e) => out.push(Finding::error("models.repository", e.to_string())),
         Ok(names) => {

@@ -81,8 +81,12 @@ impl Server {
         let policies = PolicyStore::load(&config)?;
         let jwt = JwtVerifier::start(&config.identity.jwt).await?;
         let models = Registry::new(
-            Repository::new(&config.models.repository, config.models.max_model_bytes)
-                .with_policy(crate::supply_chain::load_policy(&config.models)?),
+            Repository::new(
+                &config.models.repository,
+                config.models.max_model_bytes,
+                crate::operators::ONNX_ML,
+            )
+            .with_policy(crate::supply_chain::load_policy(&config.models)?),
         );
         load_startup_models(&models, &config.models.load, &audit)?;
         let pii = crate::pii::PiiGuard::compile(&config.pii).map_err(StartError::Pii)?;

@@ -23,7 +23,7 @@ pub use error::ModelError;
 pub use load::{build_version, read_plain, Files, LoadPolicy, Provenance, SignatureRule};
 pub use manifest::{Manifest, Risk, RiskSource, TrustedRisk, VersionEntry, PERSONAL_DATA};
 pub use repository::{LoadedModel, Repository};
-pub use runtime::{Cost, RunError, Runtime, TensorSpec};
+pub use runtime::{Cost, Operators, RunError, Runtime, TensorSpec};
 
 /// Re-exported so callers can build and read tensors without naming tract themselves.
 pub use tract_onnx::prelude::{TValue, TVec, Tensor};
@@ -56,4 +56,14 @@ pub fn rewrite_strings<E>(
         }
     }
     Ok(tensor.into_tvalue())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    /// The ai.onnx.ml operators, as the gate hands them in (a dev-dependency here).
+    pub const ONNX_ML: crate::Operators = crate::Operators {
+        register: palisade_onnx_ml::register,
+        after_run: palisade_onnx_ml::clear_upper_vector_state,
+        zipmap_classes: palisade_onnx_ml::zipmap_classes,
+    };
 }

@@ -20,7 +20,7 @@ use crate::scan::{self, Format, Severity};
 use crate::seal::{self, Envelope, KeyProvider, SealError};
 use crate::selftest::{SelfTest, SELFTEST_FILE};
 use crate::signing::{self, SignError, VerifyingKey};
-use crate::{Manifest, ModelError, Runtime, VersionEntry};
+use crate::{Manifest, ModelError, Operators, Runtime, VersionEntry};
 
 /// Which rule requires a signature (for the refusal's message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -275,16 +275,30 @@ pub struct Provenance {
     pub governance_signed: bool,
 }
 
+/// What a repository loads its versions with.
+#[derive(Clone, Copy)]
+pub(crate) struct Loader<'a> {
+    pub root: &'a Path,
+    pub policy: &'a LoadPolicy,
+    pub max_bytes: u64,
+    /// The operators beyond tract's own that models may use.
+    pub operators: &'a Operators,
+}
+
 /// Load one version through the whole pipeline.
 pub(crate) fn load_version(
-    root: &Path,
+    from: &Loader<'_>,
     model: &str,
     version: &str,
     entry: &VersionEntry,
     manifest: &Manifest,
-    policy: &LoadPolicy,
-    max_bytes: u64,
 ) -> Result<(Runtime, Provenance), ModelError> {
+    let Loader {
+        root,
+        policy,
+        max_bytes,
+        operators,
+    } = *from;
     let dir = root.join(model).join(version);
     let model_path = dir.join(&entry.file);
 
@@ -381,7 +395,7 @@ pub(crate) fn load_version(
     }
 
     // 3 + 4. Scan every file, then build from the verified bytes only.
-    let mut runtime = build_version(&dir, &entry.file, &files.bytes, policy.refuse_at)?;
+    let mut runtime = build_version(&dir, &entry.file, &files.bytes, policy.refuse_at, operators)?;
     // What a call costs here decides where the gate runs it (its inference pool).
     runtime.measure_cost();
     Ok((
@@ -404,6 +418,7 @@ pub fn build_version(
     served: &str,
     files: &BTreeMap<String, Vec<u8>>,
     refuse_at: Severity,
+    operators: &Operators,
 ) -> Result<Runtime, ModelError> {
     let model_path = dir.join(served);
     let Some(served_bytes) = files.get(served) else {
@@ -454,7 +469,7 @@ pub fn build_version(
         path: model_path.clone(),
         message,
     })?;
-    let runtime = Runtime::from_proto(&model_path, &proto)?;
+    let runtime = Runtime::from_proto(&model_path, &proto, operators)?;
     // 5. Self-test: the reference outputs the version carries must come out again.
     if let Some(vectors) = files.get(SELFTEST_FILE) {
         let path = dir.join(SELFTEST_FILE);

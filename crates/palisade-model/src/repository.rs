@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::load::{load_version, LoadPolicy, Provenance};
+use crate::load::{load_version, LoadPolicy, Loader, Provenance};
 use crate::manifest::{version_order, TrustedRisk};
-use crate::{valid_name, Manifest, ModelError, Runtime};
+use crate::{valid_name, Manifest, ModelError, Operators, Runtime};
 
 pub struct Repository {
     root: PathBuf,
     max_model_bytes: u64,
     policy: LoadPolicy,
+    operators: Operators,
 }
 
 /// Every version of one model, verified and planned. Immutable: switching the default
@@ -76,11 +77,13 @@ impl LoadedModel {
 }
 
 impl Repository {
-    pub fn new(root: impl Into<PathBuf>, max_model_bytes: u64) -> Repository {
+    /// A repository at `root` whose models may use tract's operators and `operators`.
+    pub fn new(root: impl Into<PathBuf>, max_model_bytes: u64, operators: Operators) -> Repository {
         Repository {
             root: root.into(),
             max_model_bytes,
             policy: LoadPolicy::default(),
+            operators,
         }
     }
 
@@ -138,15 +141,13 @@ impl Repository {
         let mut versions = BTreeMap::new();
         let mut provenance = BTreeMap::new();
         for (version, entry) in &manifest.versions {
-            let (runtime, proved) = load_version(
-                &self.root,
-                model,
-                version,
-                entry,
-                &manifest,
-                &self.policy,
-                self.max_model_bytes,
-            )?;
+            let loader = Loader {
+                root: &self.root,
+                policy: &self.policy,
+                max_bytes: self.max_model_bytes,
+                operators: &self.operators,
+            };
+            let (runtime, proved) = load_version(&loader, model, version, entry, &manifest)?;
             versions.insert(version.clone(), Arc::new(runtime));
             provenance.insert(version.clone(), proved);
         }
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn demo_models_load() {
-        let repo = Repository::new(demo_repo(), 1 << 20);
+        let repo = Repository::new(demo_repo(), 1 << 20, crate::tests::ONNX_ML);
         let names = repo.model_names().unwrap();
         assert_eq!(names, ["breast-cancer", "diabetes", "iris"]);
         for name in names {
@@ -190,7 +191,9 @@ mod tests {
 
     #[test]
     fn default_switches_and_rolls_back() {
-        let iris = Repository::new(demo_repo(), 1 << 20).load("iris").unwrap();
+        let iris = Repository::new(demo_repo(), 1 << 20, crate::tests::ONNX_ML)
+            .load("iris")
+            .unwrap();
         assert_eq!(iris.version_names(), ["1", "2"]);
         assert!(iris.rolled_back().is_none());
         let v2 = iris.with_default("2").unwrap();
@@ -228,7 +231,7 @@ mod tests {
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         std::fs::write(model.join("1/model.onnx"), bytes).unwrap();
-        let err = Repository::new(dir.path(), 1 << 20)
+        let err = Repository::new(dir.path(), 1 << 20, crate::tests::ONNX_ML)
             .load("iris")
             .err()
             .unwrap();
@@ -238,7 +241,7 @@ mod tests {
 
     #[test]
     fn oversized_file_and_unknown_model_are_refused() {
-        let repo = Repository::new(demo_repo(), 16);
+        let repo = Repository::new(demo_repo(), 16, crate::tests::ONNX_ML);
         assert!(matches!(repo.load("iris"), Err(ModelError::Invalid { .. })));
         assert!(matches!(
             repo.load("nope"),

@@ -8,11 +8,41 @@ use std::time::{Duration, Instant};
 
 use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
 use tract_onnx::pb::type_proto::Value as TypeValue;
-use tract_onnx::pb::{GraphProto, ModelProto, ValueInfoProto};
+use tract_onnx::pb::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use tract_onnx::prelude::*;
 
 use crate::v2::MissingValues;
 use crate::{DataType, ModelError};
+
+/// Operators tract does not ship, handed to the runtime from above: the ai.onnx.ml set lives
+/// in `palisade-onnx-ml`, a crate on the same floor as this one, and ground-floor crates do
+/// not import each other. Whoever opens a repository (the gate, the CLI, the bare benchmark
+/// server, the fuzz targets) says which operators its models may use.
+#[derive(Clone, Copy)]
+pub struct Operators {
+    /// Adds the operators to tract's ONNX parser.
+    pub register: fn(&mut tract_onnx::model::OnnxOpRegister),
+    /// Runs on the calling thread after every inference (the ai.onnx.ml set clears the upper
+    /// AVX register state its kernels may leave).
+    pub after_run: fn(),
+    /// The number of classes a `ZipMap` node zips (its output is served as a tensor).
+    pub zipmap_classes: fn(&NodeProto) -> TractResult<usize>,
+}
+
+impl Operators {
+    /// tract's own operators and nothing else: a `ZipMap` output is refused.
+    pub const TRACT_ONLY: Operators = Operators {
+        register: |_| {},
+        after_run: || {},
+        zipmap_classes: |_| Err(TractError::msg("ZipMap needs the ai.onnx.ml operators")),
+    };
+}
+
+impl std::fmt::Debug for Operators {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Operators")
+    }
+}
 
 /// Name, datatype and shape of one model input or output. `-1` marks a dimension the caller
 /// chooses (the batch, usually).
@@ -31,6 +61,8 @@ pub struct Runtime {
     pub missing_values: MissingValues,
     /// What a call costs, measured at load ([`Runtime::measure_cost`]).
     pub cost: Cost,
+    /// [`Operators::after_run`] of the operators it was planned with.
+    after_run: fn(),
 }
 
 /// What one call costs on this machine, measured at load on zero inputs. The gate runs a call
@@ -62,23 +94,27 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     /// Parse, check and plan an ONNX model. `path` only names the model in errors.
-    pub fn load(path: &Path, bytes: &[u8]) -> Result<Runtime, ModelError> {
+    pub fn load(path: &Path, bytes: &[u8], operators: &Operators) -> Result<Runtime, ModelError> {
         let proto = tract_onnx::onnx()
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| ModelError::Invalid {
                 path: path.to_path_buf(),
                 message: format!("not a readable ONNX model: {e}"),
             })?;
-        Runtime::from_proto(path, &proto)
+        Runtime::from_proto(path, &proto, operators)
     }
 
     /// Check and plan a decoded model (its external data already inlined).
-    pub fn from_proto(path: &Path, proto: &ModelProto) -> Result<Runtime, ModelError> {
+    pub fn from_proto(
+        path: &Path,
+        proto: &ModelProto,
+        operators: &Operators,
+    ) -> Result<Runtime, ModelError> {
         let invalid = |message: String| ModelError::Invalid {
             path: path.to_path_buf(),
             message,
         };
-        let onnx = onnx();
+        let onnx = onnx(operators);
         let graph = proto
             .graph
             .as_ref()
@@ -115,7 +151,7 @@ impl Runtime {
         let outputs = graph
             .output
             .iter()
-            .map(|o| output_spec(graph, o))
+            .map(|o| output_spec(graph, o, operators))
             .collect::<Result<Vec<_>, _>>()
             .map_err(&invalid)?;
 
@@ -140,6 +176,7 @@ impl Runtime {
             outputs,
             missing_values: missing_values(graph),
             cost: Cost::default(),
+            after_run: operators.after_run,
         })
     }
 
@@ -205,9 +242,9 @@ impl Runtime {
     /// as `null` with a 200, an answer nobody computed.
     pub fn run(&self, inputs: TVec<TValue>) -> Result<TVec<TValue>, RunError> {
         let ran = self.plan.run(inputs);
-        // Whatever ran last may have been one of tract's AVX kernels: leave the registers
-        // clean for the SSE code that follows on this thread (see palisade_onnx_ml's `cpu`).
-        palisade_onnx_ml::clear_upper_vector_state();
+        // Whatever ran last may have been one of tract's AVX kernels: the ai.onnx.ml set
+        // leaves the registers clean for the SSE code that follows on this thread.
+        (self.after_run)();
         let outputs = ran
             .map_err(|e| RunError::Failed(format!("{e:#}")))?
             .into_iter()
@@ -243,10 +280,10 @@ fn missing_values(graph: &GraphProto) -> MissingValues {
     }
 }
 
-/// tract's ONNX parser with Palisade's ai.onnx.ml operators in place of tract's own.
-fn onnx() -> tract_onnx::Onnx {
+/// tract's ONNX parser with the operators handed in (in place of tract's own of the same name).
+fn onnx(operators: &Operators) -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
-    palisade_onnx_ml::register(&mut onnx.op_register);
+    (operators.register)(&mut onnx.op_register);
     onnx
 }
 
@@ -346,14 +383,18 @@ fn spec(info: &ValueInfoProto) -> Result<TensorSpec, String> {
 
 /// A graph output's spec. A ZipMap's sequence of maps is served as the probability tensor it
 /// zips (V2 has no maps): FP32 `[N, classes]`, columns in the order of its class labels.
-fn output_spec(graph: &GraphProto, info: &ValueInfoProto) -> Result<TensorSpec, String> {
+fn output_spec(
+    graph: &GraphProto,
+    info: &ValueInfoProto,
+    operators: &Operators,
+) -> Result<TensorSpec, String> {
     let zipmap = graph
         .node
         .iter()
         .find(|n| n.op_type == "ZipMap" && n.output.iter().any(|o| o == &info.name));
     match zipmap {
         Some(node) => {
-            let classes = palisade_onnx_ml::zipmap_classes(node).map_err(|e| format!("{e:#}"))?;
+            let classes = (operators.zipmap_classes)(node).map_err(|e| format!("{e:#}"))?;
             Ok(TensorSpec {
                 name: info.name.clone(),
                 datatype: DataType::Fp32,
@@ -391,7 +432,11 @@ mod tests {
 
     fn load(rel: &str) -> Result<Runtime, ModelError> {
         let path = model_path(rel);
-        Runtime::load(&path, &std::fs::read(&path).unwrap())
+        Runtime::load(
+            &path,
+            &std::fs::read(&path).unwrap(),
+            &crate::tests::ONNX_ML,
+        )
     }
 
     #[test]
@@ -469,7 +514,7 @@ mod tests {
     #[test]
     fn garbage_is_refused_not_panicked_on() {
         for bytes in [&b""[..], b"not onnx at all", &[0xff; 64]] {
-            assert!(Runtime::load(Path::new("x.onnx"), bytes).is_err());
+            assert!(Runtime::load(Path::new("x.onnx"), bytes, &crate::tests::ONNX_ML).is_err());
         }
     }
 }

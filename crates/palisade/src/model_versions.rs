@@ -76,7 +76,14 @@ pub fn check(src: &Path, selftest: Option<&Path>) -> Result<CheckedVersion> {
         files.bytes.insert(SELFTEST_FILE.into(), bytes);
     }
     let served = served_file(src, &files.bytes)?;
-    palisade_model::build_version(dir, &served, &files.bytes, Severity::High).map_err(|e| {
+    palisade_model::build_version(
+        dir,
+        &served,
+        &files.bytes,
+        Severity::High,
+        &palisade_gate::operators::ONNX_ML,
+    )
+    .map_err(|e| {
         anyhow::anyhow!("{e}\nthe server would refuse this version, so it was not added")
     })?;
     Ok(CheckedVersion { files, served })

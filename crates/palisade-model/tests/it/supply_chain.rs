@@ -58,7 +58,7 @@ fn sign_dir(dir: &Path, subject: &str, key: &SigningKey) {
 }
 
 fn load(root: &Path, policy: LoadPolicy) -> Result<palisade_model::LoadedModel, ModelError> {
-    Repository::new(root, 1 << 30)
+    Repository::new(root, 1 << 30, crate::ONNX_ML)
         .with_policy(policy)
         .load("iris")
 }
@@ -323,6 +323,7 @@ fn external_data_is_served_from_verified_bytes_and_cannot_escape() {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/diabetes/1/model.onnx"),
         )
         .unwrap(),
+        &crate::ONNX_ML,
     )
     .unwrap();
     let run = |rt: &palisade_model::Runtime| {
