@@ -440,6 +440,18 @@ mod tests {
     }
 
     #[test]
+    fn operators_tract_lacks_are_refused_at_load_unless_handed_in() {
+        let path = model_path("crates/palisade-onnx-ml/tests/fixtures/imputer_nan.onnx");
+        let bytes = std::fs::read(&path).unwrap();
+        let refused = Runtime::load(&path, &bytes, &Operators::TRACT_ONLY);
+        assert!(
+            matches!(&refused, Err(ModelError::UnsupportedOperator { op, .. }) if op == "Imputer"),
+            "{refused:?}"
+        );
+        assert!(Runtime::load(&path, &bytes, &crate::tests::ONNX_ML).is_ok());
+    }
+
+    #[test]
     fn iris_signature_has_a_free_batch() {
         let rt = load("models/iris/1/model.onnx").unwrap();
         assert_eq!(
