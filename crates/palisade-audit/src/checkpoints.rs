@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{create_private, sync_dir, CHECKPOINTS_FILE, LATEST_CHECKPOINT_FILE};
+use crate::layout::{open_private, sync_dir, CHECKPOINTS_FILE, LATEST_CHECKPOINT_FILE};
 use crate::merkle::Hash;
 use crate::note::{self, NoteError, VerifierKey};
 
@@ -64,12 +64,12 @@ pub fn publish(dir: &Path, size: u64, note: &str, witness: Option<&Path>) -> std
     })
     .map_err(std::io::Error::other)?;
     line.push(b'\n');
-    let mut history = create_private(&dir.join(CHECKPOINTS_FILE), true)?;
+    let mut history = open_private(&dir.join(CHECKPOINTS_FILE), true)?;
     history.write_all(&line)?;
     history.sync_data()?;
     let tmp = dir.join(format!("{LATEST_CHECKPOINT_FILE}.tmp"));
     {
-        let mut f = create_private(&tmp, false)?;
+        let mut f = open_private(&tmp, false)?;
         f.set_len(0)?;
         f.write_all(note.as_bytes())?;
         f.sync_data()?;
@@ -80,7 +80,7 @@ pub fn publish(dir: &Path, size: u64, note: &str, witness: Option<&Path>) -> std
         if let Some(parent) = witness.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let mut file = create_private(witness, true)?;
+        let mut file = open_private(witness, true)?;
         file.write_all(&line)?;
         file.sync_data()?;
     }

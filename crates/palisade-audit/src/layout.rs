@@ -97,7 +97,7 @@ fn parse_name(name: &str) -> Option<(u64, &str)> {
     Some((digits.parse().ok()?, ext))
 }
 
-pub use palisade_files::{open_private as create_private, sync_dir};
+pub use palisade_files::{open_private, sync_dir};
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use crate::checkpoints::{read_last, Checkpoint};
 use crate::hashes::{read_hash, size_for_count, stored_count, StoredTree};
-use crate::layout::{create_private, list_segments, sync_dir, Segment, HASHES_FILE, SEGMENTS_DIR};
+use crate::layout::{list_segments, open_private, sync_dir, Segment, HASHES_FILE, SEGMENTS_DIR};
 use crate::merkle::{leaf_hash, Frontier, Subtrees};
 use crate::note::VerifierKey;
 use crate::{entry_index, MAX_ENTRY_BYTES};
@@ -50,7 +50,7 @@ pub fn recover(dir: &Path, key: &VerifierKey) -> Result<Recovered, String> {
                 return Err("the segment files are gone but signed checkpoints remain".into());
             }
             let s = Segment::new(dir, 0);
-            create_private(&s.path, true).map_err(|e| io(&s.name(), e))?;
+            open_private(&s.path, true).map_err(|e| io(&s.name(), e))?;
             sync_dir(&seg_dir).map_err(|e| io(&seg_dir.display().to_string(), e))?;
             s
         }
@@ -65,7 +65,7 @@ pub fn recover(dir: &Path, key: &VerifierKey) -> Result<Recovered, String> {
     let (offsets, segment_bytes, truncated_bytes) = scan_open_segment(&mut segment_file, &segment)?;
     let size = segment.start + offsets.len() as u64;
     let mut index_file =
-        create_private(&segment.index_path(), false).map_err(|e| io(&segment.name(), e))?;
+        open_private(&segment.index_path(), false).map_err(|e| io(&segment.name(), e))?;
     index_file
         .set_len(0)
         .and_then(|()| {
@@ -86,7 +86,7 @@ pub fn recover(dir: &Path, key: &VerifierKey) -> Result<Recovered, String> {
     // Stored hashes: trust them up to the last checkpoint (they were synced before it was
     // signed), rebuild the rest from the entries.
     let hashes_path = dir.join(HASHES_FILE);
-    let mut hashes = create_private(&hashes_path, true).map_err(|e| io(HASHES_FILE, e))?;
+    let mut hashes = open_private(&hashes_path, true).map_err(|e| io(HASHES_FILE, e))?;
     let have = hashes.metadata().map_err(|e| io(HASHES_FILE, e))?.len() / 32;
     let trusted = size_for_count(have).min(latest.as_ref().map_or(0, |c| c.size));
     hashes

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::checkpoints::{publish, Checkpoint};
-use crate::layout::{create_private, sync_dir, Segment, PUBKEY_FILE, SEGMENTS_DIR};
+use crate::layout::{open_private, sync_dir, Segment, PUBKEY_FILE, SEGMENTS_DIR};
 use crate::merkle::{leaf_hash, Frontier, Hash};
 use crate::note::{checkpoint_text, SignerKey, VerifierKey};
 use crate::reader::LogReader;
@@ -546,8 +546,8 @@ impl Writer {
             self.checkpoint(Wait::Published)?;
         }
         let next = Segment::new(&self.dir, self.frontier.size());
-        let file = create_private(&next.path, true)?;
-        let index = create_private(&next.index_path(), true)?;
+        let file = open_private(&next.path, true)?;
+        let index = open_private(&next.index_path(), true)?;
         sync_dir(&self.dir.join(SEGMENTS_DIR))?;
         self.open = OpenSegment {
             start: next.start,

@@ -249,7 +249,6 @@ impl From<Denial> for Refusal {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
     use std::path::Path;
 
     use palisade_model::Repository;
@@ -277,18 +276,13 @@ grants = [{ actions = ["infer"], models = ["fraud-*"] }]
 grants = [{ actions = ["load_model"], models = ["*"] }]
 "#;
 
-    fn policies() -> CompiledPolicies {
+    /// The roles above, compiled as the server compiles them.
+    fn policies() -> Arc<CompiledPolicies> {
         let (config, _) =
             palisade_config::Config::parse(Path::new("/x/palisade.toml"), ROLES).unwrap();
-        let schema = palisade_access::policy::schema().unwrap();
-        palisade_access::policy::compile(
-            &schema,
-            &config.roles.to_cedar(),
-            None,
-            &BTreeSet::new(),
-            0,
-        )
-        .unwrap()
+        palisade_access::policy::PolicyStore::load(&config)
+            .unwrap()
+            .current()
     }
 
     /// The repository's demo models, with iris loaded.
@@ -303,7 +297,7 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
         let mut call = Call::new(Plane::Data, "192.0.2.1:5000".parse().unwrap(), None);
         call.principal = Some(Principal::new(
             PrincipalKind::ApiKey,
-            format!("key:{role}"),
+            role.to_string(),
             vec![role.into()],
             AuthMethod::ApiKey,
         ));
@@ -393,7 +387,7 @@ grants = [{ actions = ["load_model"], models = ["*"] }]
         assert_eq!(
             refused.err(),
             Some(Denial::NotPermitted {
-                principal: "key:key:browser".into(),
+                principal: "key:browser".into(),
                 action: Action::Infer,
                 model: Some("iris".into()),
             })

@@ -1,42 +1,20 @@
-//! Preflight: what can be checked of a config before anything is served. `palisade serve`
-//! runs [`preflight`] before it starts, `palisade check` runs it and [`models`], so the
-//! linter and the server never disagree about a referenced file.
+//! Preflight: what can be checked of a config before anything is served. `palisade check`
+//! runs [`preflight`] and [`models`]; `palisade serve` logs [`warnings`] and lets
+//! `Server::start` build (and refuse) the rest, so the linter and the server never disagree
+//! about a referenced file and nothing is built twice at start-up.
 
 use palisade_config::{Config, Finding};
 
 /// Checks of what the config refers to (TLS keys, key and policy files, JWT issuers, PII
-/// keys), for `serve` before it starts and for `palisade check`.
+/// keys) and the hazards of [`warnings`], for `palisade check`.
 pub fn preflight(config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     for (name, l) in [
         ("data_plane", &config.data_plane),
         ("admin_plane", &config.admin_plane),
     ] {
-        if let Some(tls) = &l.tls {
-            if let Err(e) = crate::tls::server_config(tls) {
-                out.push(Finding::error(&format!("{name}.tls"), e.to_string()));
-            } else if palisade_files::readable_by_others(&tls.key) {
-                out.push(Finding::warning(
-                    &format!("{name}.tls.key"),
-                    format!(
-                        "{} is readable by group or others; chmod 600 it",
-                        tls.key.display()
-                    ),
-                ));
-            }
-        }
-    }
-    if let Some(path) = config
-        .models
-        .kek
-        .as_deref()
-        .and_then(|k| k.strip_prefix("file:"))
-    {
-        if palisade_files::readable_by_others(std::path::Path::new(path)) {
-            out.push(Finding::warning(
-                "models.kek",
-                format!("{path} is readable by group or others; chmod 600 it (it unlocks every sealed model)"),
-            ));
+        if let Some(Err(e)) = l.tls.as_ref().map(crate::tls::server_config) {
+            out.push(Finding::error(&format!("{name}.tls"), e.to_string()));
         }
     }
     if let Err(e) = crate::pii::PiiGuard::compile(&config.pii) {
@@ -58,6 +36,47 @@ pub fn preflight(config: &Config) -> Vec<Finding> {
             out.push(Finding::error(
                 "identity.jwt",
                 format!("issuer {}: {} does not exist", i + 1, f.display()),
+            ));
+        }
+    }
+    out.extend(warnings(config));
+    out
+}
+
+/// What the server would run with but should not: secrets readable by others, budgets that
+/// fall back to per-replica counters. `serve` logs these before it starts; what would stop
+/// it (a TLS key that does not load, a bad policy), `Server::start` reports itself, so it
+/// is not built twice at start-up.
+pub fn warnings(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (name, l) in [
+        ("data_plane", &config.data_plane),
+        ("admin_plane", &config.admin_plane),
+    ] {
+        if let Some(tls) = l
+            .tls
+            .as_ref()
+            .filter(|t| palisade_files::readable_by_others(&t.key))
+        {
+            out.push(Finding::warning(
+                &format!("{name}.tls.key"),
+                format!(
+                    "{} is readable by group or others; chmod 600 it",
+                    tls.key.display()
+                ),
+            ));
+        }
+    }
+    if let Some(path) = config
+        .models
+        .kek
+        .as_deref()
+        .and_then(|k| k.strip_prefix("file:"))
+    {
+        if palisade_files::readable_by_others(std::path::Path::new(path)) {
+            out.push(Finding::warning(
+                "models.kek",
+                format!("{path} is readable by group or others; chmod 600 it (it unlocks every sealed model)"),
             ));
         }
     }

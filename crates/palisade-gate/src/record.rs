@@ -66,6 +66,21 @@ pub async fn call(
     // latency agree with each other and with what the stages decided at `call.at`.
     let recorded_at = call.at + latency;
     let reason = refusal.map_or("ok", Refusal::reason);
+    count(state, call, refusal, status, latency);
+    observe(state, call, refusal, status.as_u16(), recorded_at);
+    if let Some(traces) = state.traces {
+        traces.export(call, status.as_u16(), reason);
+    }
+    // An unauthenticated refusal over its source's allowance is counted for a summary
+    // entry instead (see `anonymous`): a flood cannot fill the disk, nor make the server
+    // build, digest and seal entries it will not write.
+    if refusal.is_some()
+        && call.principal.is_none()
+        && !state.anonymous.audit_each(call.client.ip())
+    {
+        state.metrics.unaudited_refusals.inc();
+        return reply;
+    }
     let mut event = entry(call, status.as_u16(), latency, recorded_at, refusal);
     if !reply.body().is_empty() {
         event.response_sha256 = Some(hex_digest(sha256(reply.body())));
@@ -75,6 +90,36 @@ pub async fn call(
         (!request.is_empty() || !reply.body().is_empty())
             .then(|| sealer.seal(&call.id, request, reply.body()))
     });
+    // With `per_call` durability the answer waits here until the entry is on disk.
+    let appending = std::time::Instant::now();
+    let recorded = match state.audit.record(&event) {
+        Ok(receipt) => receipt.durable().await,
+        Err(e) => Err(e),
+    };
+    state
+        .metrics
+        .audit_append
+        .observe(appending.elapsed().as_secs_f64());
+    match recorded {
+        Ok(()) => reply,
+        Err(e) => {
+            state.metrics.audit_failures.inc();
+            tracing::error!(request_id = %call.id, error = %e, "call refused: audit event not recorded");
+            Refusal::Unavailable("the audit log is unavailable; the call was not served".into())
+                .into_response()
+        }
+    }
+}
+
+/// The call in the metrics: its latency, its outcome, each stage's time, the personal data
+/// found, and which limit refused it.
+fn count(
+    state: &Sinks<'_>,
+    call: &Call,
+    refusal: Option<&Refusal>,
+    status: http::StatusCode,
+    latency: std::time::Duration,
+) {
     let plane = call.plane.as_str();
     state
         .metrics
@@ -91,7 +136,7 @@ pub async fn call(
             version: call.version.clone().unwrap_or_default(),
             status: status.as_u16(),
             decision: decision(refusal),
-            reason,
+            reason: refusal.map_or("ok", Refusal::reason),
         })
         .inc();
     for (stage, _, took) in &call.stages {
@@ -122,38 +167,6 @@ pub async fn call(
             .limit_refusals
             .get_or_create(&ReasonLabels { reason })
             .inc();
-    }
-    observe(state, call, refusal, status.as_u16(), recorded_at);
-    if let Some(traces) = state.traces {
-        traces.export(call, status.as_u16(), reason);
-    }
-    // An unauthenticated refusal over its source's allowance is counted for a summary
-    // entry instead (see `anonymous`): a flood cannot fill the disk.
-    if refusal.is_some()
-        && call.principal.is_none()
-        && !state.anonymous.audit_each(call.client.ip())
-    {
-        state.metrics.unaudited_refusals.inc();
-        return reply;
-    }
-    // With `per_call` durability the answer waits here until the entry is on disk.
-    let appending = std::time::Instant::now();
-    let recorded = match state.audit.record(&event) {
-        Ok(receipt) => receipt.durable().await,
-        Err(e) => Err(e),
-    };
-    state
-        .metrics
-        .audit_append
-        .observe(appending.elapsed().as_secs_f64());
-    match recorded {
-        Ok(()) => reply,
-        Err(e) => {
-            state.metrics.audit_failures.inc();
-            tracing::error!(request_id = %call.id, error = %e, "call refused: audit event not recorded");
-            Refusal::Unavailable("the audit log is unavailable; the call was not served".into())
-                .into_response()
-        }
     }
 }
 

@@ -44,7 +44,7 @@ pub fn demo(state_dir: &Path, port: Option<u16>, admin_port: Option<u16>) -> Res
             state_dir.display()
         )
     })?;
-    findings.extend(palisade_gate::preflight::preflight(&config));
+    findings.extend(palisade_gate::preflight::warnings(&config));
     print_findings(&findings);
     if let Some(p) = port {
         config.data_plane.listen.set_port(p);
@@ -55,10 +55,10 @@ pub fn demo(state_dir: &Path, port: Option<u16>, admin_port: Option<u16>) -> Res
     serve(config, Some(state_dir))
 }
 
-/// `palisade serve --config FILE`: the config, its preflight findings logged, then the server.
+/// `palisade serve --config FILE`: the config, its findings and warnings logged, then the server.
 pub fn serve_file(path: &Path) -> Result<ExitCode> {
     let (config, mut findings) = Config::load(path)?;
-    findings.extend(palisade_gate::preflight::preflight(&config));
+    findings.extend(palisade_gate::preflight::warnings(&config));
     print_findings(&findings);
     serve(config, None)
 }
