@@ -509,10 +509,8 @@ async fn mtls_requires_a_client_certificate_from_the_configured_ca() {
         Err(_) => true,
         // TLS 1.3 reports a missing client certificate on the first read.
         Ok(mut s) => {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let _ = s
-                .write_all(b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n")
-                .await;
+            use tokio::io::AsyncReadExt;
+            let _ = send_raw(&mut s, b"GET /v2/health/live HTTP/1.1\r\nhost: x\r\n\r\n").await;
             let mut buf = [0u8; 64];
             !matches!(s.read(&mut buf).await, Ok(n) if n > 0)
         }

@@ -487,6 +487,16 @@ pub async fn tls_connect(
         .await
 }
 
+/// Write all of `bytes` and flush. tokio-rustls's `write_all` returns once rustls holds the
+/// bytes; when the socket is full (a busy server) the tail stays in rustls's buffer until a
+/// flush, and a read does not send it: without this, a test waits for an answer to a request
+/// the server never fully received.
+pub async fn send_raw(s: &mut TlsStream<TcpStream>, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    s.write_all(bytes).await?;
+    s.flush().await
+}
+
 pub fn infer_body(data: &[f32]) -> Value {
     serde_json::json!({ "inputs": [{ "name": "input", "shape": [1, data.len()], "datatype": "FP32", "data": data }] })
 }
