@@ -27,6 +27,9 @@ pub struct Operators {
     pub after_run: fn(),
     /// The number of classes a `ZipMap` node zips (its output is served as a tensor).
     pub zipmap_classes: fn(&NodeProto) -> TractResult<usize>,
+    /// Runs on the optimized model before it is made runnable (the ai.onnx.ml set swaps in
+    /// faster kernels for a few standard operators on short rows).
+    pub after_plan: fn(&mut TypedModel) -> TractResult<()>,
 }
 
 impl Operators {
@@ -35,6 +38,7 @@ impl Operators {
         register: |_| {},
         after_run: || {},
         zipmap_classes: |_| Err(TractError::msg("ZipMap needs the ai.onnx.ml operators")),
+        after_plan: |_| Ok(()),
     };
 }
 
@@ -167,7 +171,10 @@ impl Runtime {
         }
         let plan = model
             .into_optimized()
-            .and_then(|m| m.into_runnable())
+            .and_then(|mut m| {
+                (operators.after_plan)(&mut m)?;
+                m.into_runnable()
+            })
             .map_err(|e| invalid(format!("the runtime cannot plan this model: {e:#}")))?;
         check_graph_names(graph).map_err(invalid)?;
         Ok(Runtime {

@@ -4,6 +4,7 @@
 //! values}]}]`), plans each model once, runs it repeatedly on one thread for at least
 //! `--min-ms`, and prints one JSON line per job: `{"name", "batch", "us_per_row", "runs"}`.
 //! No HTTP, no gate: the runtime alone, as onnxruntime is timed alone beside it.
+//! `--tract-kernels` leaves tract's own Softmax, ArgMax and TopK in place (for comparison).
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,8 @@ fn main() -> TractResult<()> {
     let args: Vec<String> = std::env::args().collect();
     let jobs_path = args
         .get(1)
-        .expect("usage: time_models JOBS.json [--min-ms N]");
+        .expect("usage: time_models JOBS.json [--min-ms N] [--tract-kernels]");
+    let tract_kernels = args.iter().any(|a| a == "--tract-kernels");
     let min = Duration::from_millis(
         args.iter()
             .position(|a| a == "--min-ms")
@@ -57,7 +59,11 @@ fn main() -> TractResult<()> {
                 .collect();
             model.set_input_fact(ix, InferenceFact::dt_shape(x.datum_type(), dims))?;
         }
-        let plan = model.into_optimized()?.into_runnable()?;
+        let mut planned = model.into_optimized()?;
+        if !tract_kernels {
+            palisade_onnx_ml::replace_slow_standard_ops(&mut planned)?;
+        }
+        let plan = planned.into_runnable()?;
         let feed = || {
             inputs
                 .iter()

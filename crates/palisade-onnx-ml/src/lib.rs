@@ -8,7 +8,9 @@
 //! summation and its handling of classes no leaf votes for; `tests/` compares the two on random
 //! and adversarial inputs.
 //!
-//! Nothing here knows about Palisade: [`register`] adds the operators to a tract `Onnx`.
+//! Nothing here knows about Palisade: [`register`] adds the operators to a tract `Onnx`, and
+//! [`replace_slow_standard_ops`] swaps a few standard ones tract runs slowly on short rows in a
+//! planned model.
 
 // One reviewed module (`cpu`) clears vector-register state with `vzeroupper`; no other code
 // may use `unsafe`.
@@ -25,6 +27,7 @@ mod linear;
 mod preprocess;
 mod real;
 mod rows;
+mod short_rows;
 mod svm;
 mod text;
 mod transform;
@@ -32,6 +35,7 @@ mod tree;
 mod zipmap;
 
 pub use cpu::clear_upper_vector_state;
+pub use short_rows::replace_slow_standard_ops;
 pub use zipmap::zipmap_classes;
 
 use kernel::{Build, OutType, Pending, Rows};
