@@ -24,6 +24,7 @@ mod flatten;
 mod kernel;
 mod labels;
 mod linear;
+mod log_sum_exp;
 mod preprocess;
 mod real;
 mod rows;
@@ -79,12 +80,19 @@ pub fn operators() -> impl Iterator<Item = &'static str> {
 }
 
 /// Adds (or replaces) every operator in [`operators`], and replaces tract's `Flatten` with one
-/// that takes more than one symbolic dimension (see `flatten.rs`).
+/// that takes more than one symbolic dimension (see `flatten.rs`) and its `ReduceLogSumExp`
+/// with one that does not overflow (see `log_sum_exp.rs`).
 pub fn register(reg: &mut OnnxOpRegister) {
     for (name, ..) in TABLE {
         reg.insert(name, parse);
     }
     reg.insert("Flatten", |_, node| Ok((flatten::parse(node)?, vec![])));
+    reg.insert("ReduceLogSumExp", |_, node| {
+        let build = Build::Plain(log_sum_exp::log_sum_exp);
+        let outputs = vec![OutType::SameAsInput(0)];
+        let op = Pending::boxed("ReduceLogSumExp", node, build, outputs, Rows::Free);
+        Ok((op, vec![]))
+    });
 }
 
 fn parse(_: &ParsingContext, node: &NodeProto) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
