@@ -171,11 +171,9 @@ def test_zoo_model_matches_onnxruntime(server, entry):
         one = {k: v[i:i + 1] for k, v in rows.items()}
         result = c.infer(model, [v2_input(k, v) for k, v in one.items()], outputs=outputs, headers=headers)
         compare(f"{name} (row {i})", result, reference(name, one))
-    # Away from the training data: random rows far outside the held-out range, and rows built
-    # to tie (duplicates, zeros, one extreme feature).
+    # Away from the training data: random rows far outside the held-out range, rows built to
+    # tie (duplicates, zeros, one extreme feature), and odd text.
     away = rows_away_from_training(rows, np.random.default_rng(sum(map(ord, name))))
-    if away is None:
-        return
     # Where onnxruntime's answer is NaN or infinite (naive Bayes far from its classes: 0/0),
     # Palisade refuses with 422 rather than serve it; everywhere else the answers are equal.
     want = reference(name, away)
@@ -192,26 +190,40 @@ def test_zoo_model_matches_onnxruntime(server, entry):
 
 
 def rows_away_from_training(rows, rng):
-    """256 rows for float-only models: 192 drawn uniformly from three times the held-out range
-    of each feature, then boundary rows: all zeros, held-out rows repeated (exact ties between
-    rows and between a row and a training point), and held-out rows with one feature pushed to
-    ±1e4 times its range. None when an input is not float (text, or NaN-carrying pipelines)."""
-    if any(v.dtype.kind != "f" or np.isnan(v).any() for v in rows.values()):
-        return None
+    """256 rows away from the held-out ones. Float features: 192 rows drawn uniformly from three
+    times the held-out range of each feature, then boundary rows: all zeros, held-out rows
+    repeated (exact ties between rows and between a row and a training point), and held-out
+    rows with one feature pushed to ±1e4 times its range; where the held-out rows carry NaN
+    (models that impute it), the same rows' NaN stay in place. Text features: held-out words
+    shuffled and joined at random, plus empty, punctuation-only, accented, mixed-case and very
+    long ones."""
+    n = len(next(iter(rows.values())))
     away = {}
     for k, v in rows.items():
-        flat = v.reshape(len(v), -1)
-        lo, hi = flat.min(axis=0), flat.max(axis=0)
+        if v.dtype == object:
+            away[k] = text_away(v.ravel(), rng).reshape((256,) + v.shape[1:])
+            continue
+        flat = v.reshape(n, -1).astype(np.float64)
+        lo, hi = np.nanmin(flat, axis=0), np.nanmax(flat, axis=0)
         span = np.maximum(hi - lo, 1.0)
         random = rng.uniform(lo - span, hi + span, size=(192, flat.shape[1]))
         zeros = np.zeros((8, flat.shape[1]))
         repeated = np.repeat(flat[:8], 4, axis=0)
-        pushed = flat[8:32].copy()
+        pushed = np.nan_to_num(flat[8:32], nan=0.0)
         feature = rng.integers(0, flat.shape[1], size=len(pushed))
         pushed[np.arange(len(pushed)), feature] = rng.choice([-1e4, 1e4], size=len(pushed)) * span[feature]
-        block = np.concatenate([random, zeros, repeated, pushed]).astype(v.dtype)
-        away[k] = block.reshape((len(block),) + v.shape[1:])
+        block = np.concatenate([random, zeros, repeated, pushed])
+        block[np.isnan(flat[np.arange(256) % n])] = np.nan
+        away[k] = block.astype(v.dtype).reshape((256,) + v.shape[1:])
     return away
+
+
+def text_away(texts, rng):
+    words = [w for t in texts for w in str(t).split()] or ["a"]
+    odd = ["", " ", "!!! ... ???", "ÉCOLE café Straße naïve", "THE the ThE", "İstanbul ıi",
+           " ".join(words[:50]) * 20, "a" * 3000, "tab\tnew\nline", "0 1 2 3 12.5 -7"]
+    made = [" ".join(rng.choice(words, size=rng.integers(1, 40))) for _ in range(256 - len(odd))]
+    return np.array(made + odd, dtype=object)
 
 
 def test_zoo_is_large_enough():
