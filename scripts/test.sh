@@ -24,6 +24,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
+# The dependency scan (crates/palisade/tests/it/dependencies.rs) reads the offline RustSec
+# snapshot; without one it cannot scan, and says so here rather than pass in silence.
+advisory_db="${PALISADE_ADVISORY_DB:-../shared/advisory-db}"
+[ -d "$advisory_db/crates" ] || echo "WARNING: no RustSec advisory snapshot at $advisory_db: dependencies are not scanned (set PALISADE_ADVISORY_DB)" >&2
+
 # Also builds target/debug/palisade, which the integration tests and the Python tests run.
 cargo test --workspace --all-targets
 PALISADE_BIN="$PWD/target/debug/palisade" "$venv/bin/python" -m pytest -q tests/python

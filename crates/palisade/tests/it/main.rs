@@ -8,6 +8,7 @@ mod cli;
 mod common;
 mod crash;
 mod data;
+mod dependencies;
 mod detect;
 mod jwt;
 mod lifecycle;
