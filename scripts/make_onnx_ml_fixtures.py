@@ -18,7 +18,7 @@ import pathlib
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/palisade-onnx-ml/tests/fixtures"
 ROWS = 600
@@ -288,8 +288,10 @@ def single(op, attrs, inputs, outputs, opset_ml=3):
     return m
 
 
-def hostile(rows, cols, dtype=np.float32, nan=False):
-    """Random values with extremes, zeros, negative zero, exact small integers and (optionally) NaN."""
+def hostile(rows, cols, dtype=np.float32, nan=False, gen=None):
+    """Random values with extremes, zeros, negative zero, exact small integers and (optionally) NaN.
+    gen: a generator of the caller's own, so that cases added later leave the others' draws be."""
+    rng = gen or globals()["rng"]
     x = rng.normal(0, 3, size=(rows, cols))
     x[rng.random(x.shape) < 0.1] = 0.0
     x[rng.random(x.shape) < 0.05] = -0.0
@@ -534,6 +536,54 @@ def en_us_locale():
         os.environ["LOCPATH"] = folder
 
 
+def standard(op, attrs, x, outputs, extra_inputs=(), opset=17):
+    """A one-node standard-domain model on X ([N, C] float) and constant extra inputs."""
+    inits = [numpy_helper.from_array(v, name) for name, v in extra_inputs]
+    node = helper.make_node(op, ["X"] + [n for n, _ in extra_inputs], [o[0] for o in outputs], **attrs)
+    graph = helper.make_graph(
+        [node], op, [helper.make_tensor_value_info("X", F, ["N", x.shape[1]])],
+        [helper.make_tensor_value_info(*o) for o in outputs], initializer=inits,
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m
+
+
+def standard_cases():
+    """The standard operators the runtime computes itself (short-row Softmax, ArgMax, TopK,
+    ReduceLogSumExp), on hostile values and on ties. Its own generator: run alone, it writes
+    what a full run writes."""
+    gen = np.random.default_rng(20261201)
+    for c in (3, 7, 32, 40):
+        x = np.clip(hostile(ROWS, c, gen=gen), -80, 80)
+        save(f"std_softmax_{c}", standard("Softmax", {"axis": -1}, x, [("Y", F, ["N", c])], opset=13), x,
+             f"Softmax over {c} classes", tolerance=1e-5)
+    ties = np.round(hostile(ROWS, 10, gen=gen) / 4).astype(np.float32)
+    for last in (0, 1):
+        for keep in (0, 1):
+            shape = ["N", 1] if keep else ["N"]
+            m = standard("ArgMax", {"axis": 1, "keepdims": keep, "select_last_index": last}, ties,
+                         [("Y", I, shape)], opset=13)
+            save(f"std_argmax_last{last}_keep{keep}", m, ties, "ArgMax over rows full of ties")
+    m = standard("ArgMin", {"axis": 1, "keepdims": 1}, ties, [("Y", I, ["N", 1])], opset=13)
+    save("std_argmin", m, ties, "ArgMin over rows full of ties")
+    for largest in (0, 1):
+        for k in (1, 3, 10):
+            m = standard("TopK", {"axis": -1, "largest": largest, "sorted": 1}, ties,
+                         [("V", F, ["N", k]), ("I", I, ["N", k])], extra_inputs=[("K", np.array([k], np.int64))])
+            save(f"std_topk_largest{largest}_k{k}", m, ties, f"TopK {k} of 10, ties broken by index")
+    far = np.clip(hostile(ROWS, 5, gen=gen), -10, 10) * np.float32(1e5)
+    far[: ROWS // 2] -= 1e6
+    for keep in (0, 1):
+        shape = ["N", 1] if keep else ["N"]
+        m = standard("ReduceLogSumExp", {"axes": [1], "keepdims": keep}, far, [("Y", F, shape)], opset=13)
+        save(f"std_logsumexp_keep{keep}", m, far, "ReduceLogSumExp far below zero (the naive form is -inf)",
+             tolerance=1e-5)
+    m = standard("ReduceLogSumExp", {"keepdims": 1}, far, [("Y", F, ["N", 1])],
+                 extra_inputs=[("axes", np.array([-1], np.int64))], opset=18)
+    save("std_logsumexp_opset18", m, far, "ReduceLogSumExp with axes as an input (opset 18)", tolerance=1e-5)
+
+
 def main():
     en_us_locale()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -591,6 +641,7 @@ def main():
     v5_case("v5_member_nan", 2, "SUM", "NONE", member=True, nan=True)
     v5_case("v5_max_double", 2, "MAX", "NONE", double=True)
     v5_case("v5_min_member", 1, "MIN", "NONE", member=True)
+    standard_cases()
 
 
 if __name__ == "__main__":

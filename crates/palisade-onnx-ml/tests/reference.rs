@@ -1,6 +1,6 @@
 //! Every operator against onnxruntime, on the fixtures `scripts/make_onnx_ml_fixtures.py` writes:
 //! random rows, rows on and one float step either side of split thresholds, NaN where the model
-//! routes it; extremes, zeros and negative zero for the others. Labels must be equal. Scores must
+//! routes it; extremes, zeros and negative zero for the others; ties for ArgMax and TopK. Labels must be equal. Scores must
 //! be bit-identical to onnxruntime's (run on one thread, so its order of summation is fixed; both
 //! call the platform's `expf`) except where a case states a tolerance: operators onnxruntime
 //! computes through a CPU-dependent BLAS or approximate exp/tanh (linear models, SVMs) allow
@@ -25,8 +25,12 @@ fn run(model: &Path, inputs: Vec<Tensor>) -> TractResult<TVec<TValue>> {
     for (ix, x) in inputs.iter().enumerate() {
         m.set_input_fact(ix, InferenceFact::dt_shape(x.datum_type(), x.shape()))?;
     }
-    let plan = m.into_optimized()?.into_runnable()?;
-    plan.run(inputs.into_iter().map(|t| t.into_tvalue()).collect())
+    // Planned as the server plans: with the standard operators this crate computes swapped in.
+    let mut planned = m.into_optimized()?;
+    palisade_onnx_ml::replace_slow_standard_ops(&mut planned)?;
+    planned
+        .into_runnable()?
+        .run(inputs.into_iter().map(|t| t.into_tvalue()).collect())
 }
 
 /// Compares one case; returns the failures, described.
