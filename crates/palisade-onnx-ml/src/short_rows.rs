@@ -21,6 +21,14 @@ use crate::kernel::{Kernel, MlOp};
 /// Rows up to this long go through [`RowSoftmax`]; longer ones keep tract's SIMD kernels.
 const SHORT_ROW: usize = 32;
 
+/// The element types ArgMax, ArgMin and TopK are swapped for; others keep tract's.
+const NUMERIC: [DatumType; 4] = [
+    DatumType::F32,
+    DatumType::F64,
+    DatumType::I64,
+    DatumType::I32,
+];
+
 /// Replaces, in a planned model, each Softmax over short trailing rows, each single-axis
 /// ArgMax / ArgMin and each TopK with kernels that give the same answer faster.
 pub fn replace_slow_standard_ops(model: &mut TypedModel) -> TractResult<()> {
@@ -116,14 +124,8 @@ impl ArgExtreme {
             Reducer::ArgMin(last) => (false, last),
             _ => return None,
         };
-        let numeric = [
-            DatumType::F32,
-            DatumType::F64,
-            DatumType::I64,
-            DatumType::I32,
-        ];
         match op.axes.as_slice() {
-            [axis] if numeric.contains(&fact.datum_type) => Some(ArgExtreme {
+            [axis] if NUMERIC.contains(&fact.datum_type) => Some(ArgExtreme {
                 axis: *axis,
                 max,
                 last,
@@ -201,13 +203,7 @@ struct SelectTopk {
 
 impl SelectTopk {
     fn replacing(op: &Topk, fact: &TypedFact) -> Option<SelectTopk> {
-        let numeric = [
-            DatumType::F32,
-            DatumType::F64,
-            DatumType::I64,
-            DatumType::I32,
-        ];
-        numeric.contains(&fact.datum_type).then(|| SelectTopk {
+        NUMERIC.contains(&fact.datum_type).then(|| SelectTopk {
             axis: op.axis,
             largest: op.largest,
             fallback_k: op.fallback_k.clone(),
