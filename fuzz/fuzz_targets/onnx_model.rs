@@ -8,7 +8,7 @@ const ONNX_ML: Operators = Operators {
     register: palisade_onnx_ml::register,
     after_run: palisade_onnx_ml::clear_upper_vector_state,
     zipmap_classes: palisade_onnx_ml::zipmap_classes,
-after_plan: palisade_onnx_ml::replace_slow_standard_ops,
+    after_plan: palisade_onnx_ml::replace_slow_standard_ops,
 };
 
 fuzz_target!(|bytes: &[u8]| {

@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 mod attrs;
+mod cdist;
 mod cpu;
 mod encoders;
 mod features;
@@ -80,13 +81,15 @@ pub fn operators() -> impl Iterator<Item = &'static str> {
 }
 
 /// Adds (or replaces) every operator in [`operators`], and replaces tract's `Flatten` with one
-/// that takes more than one symbolic dimension (see `flatten.rs`) and its `ReduceLogSumExp`
-/// with one that does not overflow (see `log_sum_exp.rs`).
+/// that takes more than one symbolic dimension (see `flatten.rs`), its `ReduceLogSumExp` with
+/// one that does not overflow (see `log_sum_exp.rs`), and computes skl2onnx's pairwise-distance
+/// `Scan` in one kernel (see `cdist.rs`).
 pub fn register(reg: &mut OnnxOpRegister) {
     for (name, ..) in TABLE {
         reg.insert(name, parse);
     }
     reg.insert("Flatten", |_, node| Ok((flatten::parse(node)?, vec![])));
+    reg.insert("Scan", cdist::parse);
     reg.insert("ReduceLogSumExp", |_, node| {
         let build = Build::Plain(log_sum_exp::log_sum_exp);
         let outputs = vec![OutType::SameAsInput(0)];
