@@ -100,3 +100,43 @@ def test_model_config_and_repository_index(server):
         c.get_model_repository_index()
     with pytest.raises(InferenceServerException):
         c.get_model_config("iris")
+
+
+@pytest.mark.parametrize("model,features,x", CASES, ids=[c[0] for c in CASES])
+def test_rows_far_from_the_training_data_match_onnxruntime(server, model, features, x):
+    # Random rows ten times wider than the fixed ones, zeros, repeated rows and ±1e6: labels
+    # equal, scores within 1e-5 + 1e-4·|reference|; a row whose reference is not finite is
+    # refused with 422 rather than answered.
+    rng = np.random.default_rng(features)
+    scale = float(np.abs(x).max()) + 1.0
+    rows = np.concatenate([
+        rng.uniform(-10 * scale, 10 * scale, size=(500, features)),
+        np.zeros((4, features)),
+        np.repeat(x, 2, axis=0),
+        np.full((2, features), 1e6),
+        np.full((2, features), -1e6),
+    ]).astype(np.float32)
+    want = reference(model, rows)
+    finite = np.ones(len(rows), dtype=bool)
+    for v in want.values():
+        if v.dtype.kind == "f":
+            finite &= np.isfinite(v.reshape(len(v), -1)).all(axis=1)
+    c = client(server)
+    headers = {"Authorization": f"Bearer {server.token('client')}"}
+    served = rows[finite]
+    inp = httpclient.InferInput("input", list(served.shape), "FP32")
+    inp.set_data_from_numpy(served, binary_data=True)
+    expected = reference(model, served)
+    outputs = [httpclient.InferRequestedOutput(name, binary_data=True) for name in expected]
+    result = c.infer(model, [inp], outputs=outputs, headers=headers)
+    for name, want_out in expected.items():
+        got = result.as_numpy(name)
+        if want_out.dtype.kind in "iub":
+            assert (got == want_out).all(), f"{model}/{name}: {int((got != want_out).sum())} labels differ"
+        else:
+            np.testing.assert_allclose(got, want_out, rtol=1e-4, atol=1e-5, err_msg=f"{model}/{name}")
+    for i in np.flatnonzero(~finite)[:4]:
+        one = httpclient.InferInput("input", [1, features], "FP32")
+        one.set_data_from_numpy(rows[i:i + 1], binary_data=True)
+        with pytest.raises(InferenceServerException, match="non-finite"):
+            c.infer(model, [one], outputs=outputs, headers=headers)

@@ -124,6 +124,9 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| invalid("ONNX model has no graph".into()))?;
 
+        check_graph_names(graph).map_err(&invalid)?;
+        check_outputs_produced(graph).map_err(&invalid)?;
+
         // Refuse operators tract lacks now, naming them, rather than at the first call.
         for node in &graph.node {
             if !onnx.op_register.0.contains_key(&node.op_type) {
@@ -159,24 +162,27 @@ impl Runtime {
             .collect::<Result<Vec<_>, _>>()
             .map_err(&invalid)?;
 
-        let mut model = onnx
-            .model_for_proto_model(proto)
-            .map_err(|e| invalid(format!("cannot build the model graph: {e:#}")))?;
-        // skl2onnx leaves the batch dimension unnamed; tract plans only with a symbol there.
-        for (ix, info) in input_infos.iter().enumerate() {
-            let fact = input_fact(&model, info, &inputs[ix]);
-            model
-                .set_input_fact(ix, fact)
-                .map_err(|e| invalid(format!("input '{}': {e}", inputs[ix].name)))?;
-        }
-        let plan = model
-            .into_optimized()
-            .and_then(|mut m| {
-                (operators.after_plan)(&mut m)?;
-                m.into_runnable()
-            })
-            .map_err(|e| invalid(format!("the runtime cannot plan this model: {e:#}")))?;
-        check_graph_names(graph).map_err(invalid)?;
+        // tract's parser and planner panic on some malformed graphs (an axis far outside the
+        // rank, found by fuzzing): a model file is outside data, so a panic there is caught
+        // and the model refused, never the loading thread lost.
+        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plan(&onnx, proto, &input_infos, &inputs, operators)
+        }));
+        let plan = match planned {
+            Ok(plan) => plan.map_err(invalid)?,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let what: String = what.chars().take(200).collect();
+                return Err(invalid(format!(
+                    "the runtime failed on this model's graph ({what}); it is malformed or \
+                     uses an operator in a way tract does not support"
+                )));
+            }
+        };
         Ok(Runtime {
             plan,
             inputs,
@@ -412,6 +418,61 @@ fn output_spec(
     }
 }
 
+/// tract's part of loading: parse the graph, fix the inputs' facts, optimize and plan.
+fn plan(
+    onnx: &tract_onnx::model::Onnx,
+    proto: &ModelProto,
+    input_infos: &[&ValueInfoProto],
+    inputs: &[TensorSpec],
+    operators: &Operators,
+) -> Result<Arc<TypedRunnableModel>, String> {
+    let mut model = onnx
+        .model_for_proto_model(proto)
+        .map_err(|e| format!("cannot build the model graph: {e:#}"))?;
+    // skl2onnx leaves the batch dimension unnamed; tract plans only with a symbol there.
+    for (ix, info) in input_infos.iter().enumerate() {
+        let fact = input_fact(&model, info, &inputs[ix]);
+        model
+            .set_input_fact(ix, fact)
+            .map_err(|e| format!("input '{}': {e}", inputs[ix].name))?;
+    }
+    model
+        .into_optimized()
+        .and_then(|mut m| {
+            (operators.after_plan)(&mut m)?;
+            m.into_runnable()
+        })
+        .map_err(|e| format!("the runtime cannot plan this model: {e:#}"))
+}
+
+/// Every output of the graph, and of each subgraph (a Scan's or an If's body), must be produced
+/// by a node, an input or an initializer: tract's parser indexes its table of values by the
+/// output's name and panics on one nothing produces.
+fn check_outputs_produced(graph: &GraphProto) -> Result<(), String> {
+    let mut produced: HashSet<&str> = graph.input.iter().map(|i| i.name.as_str()).collect();
+    produced.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+    // As tract's table: node outputs, and node inputs from an enclosing graph.
+    let nodes = graph.node.iter();
+    produced.extend(nodes.flat_map(|n| n.output.iter().chain(&n.input).map(String::as_str)));
+    if let Some(missing) = graph
+        .output
+        .iter()
+        .find(|o| !produced.contains(o.name.as_str()))
+    {
+        let name: String = missing.name.chars().take(64).collect();
+        return Err(format!(
+            "graph output '{name}' is produced by no node, input or initializer"
+        ));
+    }
+    let subgraphs = graph.node.iter().flat_map(|n| &n.attribute);
+    for attribute in subgraphs {
+        for body in attribute.g.iter().chain(&attribute.graphs) {
+            check_outputs_produced(body)?;
+        }
+    }
+    Ok(())
+}
+
 fn check_graph_names(graph: &GraphProto) -> Result<(), String> {
     let mut seen = HashSet::new();
     for name in graph.input.iter().chain(&graph.output).map(|i| &i.name) {
@@ -535,5 +596,19 @@ mod tests {
         for bytes in [&b""[..], b"not onnx at all", &[0xff; 64]] {
             assert!(Runtime::load(Path::new("x.onnx"), bytes, &crate::tests::ONNX_ML).is_err());
         }
+    }
+
+    #[test]
+    fn a_graph_output_nothing_produces_is_refused_not_panicked_on() {
+        // Found by the onnx_model fuzz target: a TopK without its k and graph output 'V' that no
+        // node writes; tract's parser panicked on it.
+        let refused = load("fuzz/seeds/onnx_model/output_produced_by_nothing.onnx");
+        let Err(ModelError::Invalid { message, .. }) = refused else {
+            panic!("{refused:?}")
+        };
+        assert!(
+            message.contains("graph output 'V' is produced by no node"),
+            "{message}"
+        );
     }
 }

@@ -53,6 +53,11 @@ fn is_squared_distances(node: &NodeProto) -> bool {
     };
     node.input.len() == 2
         && node.output.len() == 2
+        && node
+            .input
+            .iter()
+            .chain(&node.output)
+            .all(|name| !name.is_empty())
         && one_scan_input
         && forward_on_axis_0
         && body_is_squared_distance(body)
@@ -89,7 +94,12 @@ fn body_is_squared_distance(body: &GraphProto) -> bool {
 }
 
 fn build(_: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
-    let (x, t) = (inputs[0], inputs[1]);
+    let [x, t] = inputs else {
+        bail!(
+            "Scan of squared distances with {} inputs (2 are served)",
+            inputs.len()
+        );
+    };
     ensure!(
         x.rank() == 2 && t.rank() == 2,
         "Scan of squared distances over ranks {} and {} (2 and 2 are served)",

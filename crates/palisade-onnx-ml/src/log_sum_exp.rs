@@ -23,14 +23,19 @@ pub(crate) struct LogSumExp {
 /// second input from opset 18 (a computed one is refused).
 pub(crate) fn log_sum_exp(node: &NodeProto, inputs: &[&TypedFact]) -> TractResult<Box<dyn Kernel>> {
     let attrs = Attrs::new(node);
-    let x = inputs[0];
+    let [x, axes_input @ ..] = inputs else {
+        return attrs.fail_node("no input (one, and axes from opset 18, are served)");
+    };
+    if axes_input.len() > 1 {
+        return attrs.fail_node(format!("{} inputs (at most 2 are served)", inputs.len()));
+    }
     if !matches!(x.datum_type, DatumType::F32 | DatumType::F64) {
         return attrs.fail_node(format!(
             "input of type {:?} (float and double are served)",
             x.datum_type
         ));
     }
-    let asked: Vec<i64> = match inputs.get(1) {
+    let asked: Vec<i64> = match axes_input.first() {
         Some(axes) => match &axes.konst {
             Some(t) => t
                 .cast_to::<i64>()?
